@@ -1,0 +1,64 @@
+"""Command-line interface: thin callers of the library, one module per command.
+
+Every command takes ``--config PATH`` (global) and most take ``--json``: with it,
+exactly one JSON document goes to stdout and nothing else. Errors are one line on
+stderr and an exit code (2: bad input or configuration, 1: something failed).
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import ArchiverError
+from . import context as _context
+
+app = typer.Typer(
+    name="archiver",
+    help="Preserve the evidence that reports cite: ingest reports, resolve short links, "
+    "capture into WARC, index, search, verify.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: str = typer.Option(None, "--config", "-c", help="Config file (default: $ARCHIVER_CONFIG or ./config.yaml)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr."),
+):
+    ctx.obj = _context.AppContext(config_path=config, verbose=verbose)
+
+
+# Commands, in the order `--help` lists them (explicit: no discovery at import time).
+from . import (  # noqa: E402
+    admin, ingest, listing, run, status, search, get, schedule, demo, health, dumps, serve, export, verify,
+)
+
+for _module in (admin, ingest, listing, run, status, search, get, schedule, demo, health, dumps, serve, export, verify):
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning ArchiverError into one line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except ArchiverError as exc:
+        _context.print_error(str(exc))
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _context.print_error("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: typer vendors click, so not click's classes
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _context.print_error(message)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except KeyboardInterrupt:
+        _context.print_error("interrupted")
+        sys.exit(130)
+    sys.exit(0)

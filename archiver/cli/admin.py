@@ -1,0 +1,34 @@
+"""`archiver init` and `archiver config`."""
+from __future__ import annotations
+
+import typer
+
+from ..db import migrate
+from .output import console, emit_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init", help="Create the storage folders and create or upgrade the database schema.")(init)
+    app.command("config", help="Print the effective configuration (secrets hidden).")(show_config)
+
+
+def init(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    settings = ctx.obj.settings
+    root = settings.storage.root
+    for sub in ("", "warcs", "uploads", "exports"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    engine = ctx.obj.engine
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine)
+    after = migrate.current_revision(engine)
+    doc = {"storage_root": str(root), "database": engine.url.render_as_string(hide_password=True),
+           "revision_before": before, "revision": after, "changed": before != after}
+    if json_out:
+        emit_json(doc)
+    else:
+        state = "already up to date" if before == after else (f"upgraded from {before}" if before else "created")
+        console().print(f"storage: {root}\ndatabase: {doc['database']} ({state}, revision {after})")
+
+
+def show_config(ctx: typer.Context):
+    emit_json(ctx.obj.settings.redacted())

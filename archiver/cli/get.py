@@ -1,0 +1,6 @@
+"""`archiver get` (not built yet)."""
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,6 @@
+"""`archiver health` (not built yet)."""
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,62 @@
+"""Terminal rendering vs --json: tables and progress for people, one JSON document for scripts."""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def _default(o: Any):
+    if isinstance(o, datetime):
+        return o.isoformat().replace("+00:00", "Z")
+    if isinstance(o, date):
+        return o.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def emit_json(doc: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(doc, default=_default, ensure_ascii=False, indent=2))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    t = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    return t
+
+
+class _NullProgress:
+    def add_task(self, *a, **k):
+        return 0
+
+    def update(self, *a, **k):
+        pass
+
+    def advance(self, *a, **k):
+        pass
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[Any]:
+    """A rich progress display on a terminal; silent when --json or not a TTY."""
+    if not enabled or not sys.stderr.isatty():
+        yield _NullProgress()
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=False) as p:
+        yield p

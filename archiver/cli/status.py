@@ -1,0 +1,6 @@
+"""`archiver status` (not built yet)."""
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,270 @@
+"""Typed, validated settings, built once at the edge and passed down.
+
+Priority, lowest first (scrapy's order): the defaults in the models below, the
+YAML file (``--config PATH``, else ``$ARCHIVER_CONFIG``, else ``./config.yaml``
+when present), environment variables, then explicit overrides from the CLI.
+
+Environment variables override single keys: ``ARCHIVER__<SECTION>__<KEY>``
+(double underscores separate the levels), the value parsed as YAML, e.g.
+``ARCHIVER__FETCH__TIMEOUT_S=10`` or ``ARCHIVER__RESOLVER__SHORTENERS='[goo.gl, bit.ly]'``.
+``ARCHIVER__DATABASE__URL`` is the usual one for operators.
+
+Relative paths in the file are relative to the file's folder; relative paths
+from the environment or the defaults are relative to the working directory.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+ENV_PREFIX = "ARCHIVER__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str | None = None  # None: sqlite file <storage.root>/archiver.db
+    echo: bool = False
+
+
+class StorageSettings(_Section):
+    root: Path = Path("storage")
+    warc_prefix: str = "archiver"
+    warc_max_bytes: int = Field(1_000_000_000, gt=0)
+
+
+class RequisiteSettings(_Section):
+    enabled: bool = True
+    max_per_page: int = Field(60, ge=0)
+    max_bytes_per_page: int = Field(50_000_000, ge=0)
+
+
+class FetchSettings(_Section):
+    user_agent: str = "archiver/0.1 (+evidence preservation; https://github.com/archiver)"
+    timeout_s: float = Field(30.0, gt=0)
+    total_timeout_s: float = Field(600.0, gt=0)
+    max_bytes: int = Field(2_000_000_000, gt=0)
+    concurrency: int = Field(8, ge=1)
+    per_host_concurrency: int = Field(2, ge=1)
+    politeness_delay_s: float = Field(1.0, ge=0)
+    allow_private_addresses: bool = False
+    max_hops: int = Field(10, ge=1)
+    max_attempts: int = Field(6, ge=1)
+    retry_base_s: float = Field(3600.0, ge=0)
+    verify_tls: bool = True
+    requisites: RequisiteSettings = RequisiteSettings()
+
+
+class ArchiveSource(_Section):
+    name: str
+    cdx_url: str
+    replay_url: str
+    timemap_url: str | None = None
+    requests_per_s: float = Field(0.4, gt=0)
+
+    @field_validator("replay_url")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        if "{timestamp}" not in v or "{url}" not in v:
+            raise ValueError("must contain {timestamp} and {url}")
+        return v
+
+
+class MementoSource(_Section):
+    name: str
+    timemap_url: str  # holds {url}
+
+    @field_validator("timemap_url")
+    @classmethod
+    def _placeholder(cls, v: str) -> str:
+        if "{url}" not in v:
+            raise ValueError("must contain {url}")
+        return v
+
+
+DEFAULT_SHORTENERS = [
+    "goo.gl", "maps.app.goo.gl", "g.co", "bit.ly", "bitly.com", "j.mp", "t.co", "tinyurl.com",
+    "ow.ly", "buff.ly", "is.gd", "v.gd", "fb.me", "youtu.be", "lnkd.in", "rebrand.ly",
+    "cutt.ly", "shorturl.at", "tiny.cc", "rb.gy", "t.ly", "s.id", "bit.do", "trib.al", "dlvr.it",
+]
+
+
+class ResolverSettings(_Section):
+    shorteners: list[str] = Field(default_factory=lambda: list(DEFAULT_SHORTENERS))
+    archives: list[ArchiveSource] = Field(default_factory=list)
+    mementos: list[MementoSource] = Field(default_factory=list)
+    dumps: list[Path] = Field(default_factory=list)
+    overrides: Path | None = None
+    archive_retry_after_s: float = Field(60.0, ge=0)  # IA sends 429 without Retry-After
+
+    @field_validator("shorteners")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        out = []
+        for h in v:
+            h = h.strip().lower()
+            if not h or "/" in h or " " in h:
+                raise ValueError(f"{h!r} is not a host or host:port")
+            out.append(h)
+        return out
+
+
+class ExtractSettings(_Section):
+    max_text_chars: int = Field(2_000_000, gt=0)
+
+
+class WatchSettings(_Section):
+    recheck_days: float = Field(7.0, gt=0)
+
+
+class ScheduleSettings(_Section):
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    lock_ttl_s: float = Field(3600.0, gt=0)
+
+
+class Token(_Section):
+    token: str
+    role: Literal["reader", "editor"] = "reader"
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    replay_port: int = Field(8001, ge=0, le=65535)
+    tokens: list[Token] = Field(default_factory=list)
+
+
+class ExportSettings(_Section):
+    signing_key: Path | None = None
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    fetch: FetchSettings = FetchSettings()
+    resolver: ResolverSettings = ResolverSettings()
+    extract: ExtractSettings = ExtractSettings()
+    watch: WatchSettings = WatchSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
+    export: ExportSettings = ExportSettings()
+    config_path: Path | None = None  # where the settings came from, for warcinfo
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.storage.root / 'archiver.db').as_posix()}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with secrets removed (for warcinfo and `config` output)."""
+        data = self.model_dump(mode="json")
+        data["web"]["tokens"] = [{"role": t["role"], "token": "***"} for t in data["web"]["tokens"]]
+        url = data["database"]["url"]
+        if url and "@" in url and ":" in url.split("@")[0].split("//")[-1]:
+            scheme, rest = url.split("//", 1)
+            data["database"]["url"] = scheme + "//***@" + rest.split("@", 1)[1]
+        return data
+
+
+def _deep_merge(base: dict, extra: Mapping) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _env_layer(env: Mapping[str, str]) -> dict:
+    layer: dict = {}
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        if not parts:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        node = layer
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return layer
+
+
+_PATH_KEYS = (("storage", "root"), ("resolver", "overrides"), ("export", "signing_key"))
+
+
+def _anchor_paths(data: dict, base: Path) -> dict:
+    """Make relative paths from the config file relative to the file's folder."""
+    for section, key in _PATH_KEYS:
+        sec = data.get(section)
+        if isinstance(sec, dict) and isinstance(sec.get(key), str) and not Path(sec[key]).is_absolute():
+            sec[key] = str(base / sec[key])
+    res = data.get("resolver")
+    if isinstance(res, dict) and isinstance(res.get("dumps"), list):
+        res["dumps"] = [str(base / d) if isinstance(d, str) and not Path(d).is_absolute() else d for d in res["dumps"]]
+    db = data.get("database")
+    if isinstance(db, dict) and isinstance(db.get("url"), str) and db["url"].startswith("sqlite:///"):
+        p = db["url"][len("sqlite:///"):]
+        if p and not p.startswith("/") and p != ":memory:":
+            db["url"] = "sqlite:///" + (base / p).as_posix()
+    return data
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"config: unknown key '{key}'"
+    return f"config: '{key}': {first['msg']} (got {first.get('input')!r})"
+
+
+def find_config_path(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if env.get("ARCHIVER_CONFIG"):
+        return Path(env["ARCHIVER_CONFIG"])
+    default = Path("config.yaml")
+    return default if default.is_file() else None
+
+
+def load_settings(
+    path: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the one Settings object. Raises ConfigError with a one-line message."""
+    env = os.environ if env is None else env
+    cfg_path = find_config_path(path, env)
+    data: dict = {}
+    if cfg_path is not None:
+        if not cfg_path.is_file():
+            raise ConfigError(f"config: file not found: {cfg_path}")
+        try:
+            loaded = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config: {cfg_path} is not valid YAML ({str(exc).splitlines()[0]})") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config: {cfg_path} must hold a mapping of sections")
+        data = _anchor_paths(loaded, cfg_path.resolve().parent)
+    data = _deep_merge(data, _env_layer(env))
+    if overrides:
+        data = _deep_merge(data, overrides)
+    if cfg_path is not None:
+        data["config_path"] = str(cfg_path.resolve())
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from exc

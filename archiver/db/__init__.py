@@ -1,0 +1,1 @@
+"""SQL side: models, sessions, migrations, work queue, search, read models."""
