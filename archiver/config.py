@@ -119,6 +119,7 @@ class ResolverSettings(_Section):
 
 class ExtractSettings(_Section):
     max_text_chars: int = Field(2_000_000, gt=0)
+    max_html_bytes: int = Field(20_000_000, gt=0)  # HTML is parsed whole: bigger pages are cut first
 
 
 class WatchSettings(_Section):

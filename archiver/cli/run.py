@@ -1,6 +1,58 @@
-"""`archiver run` (not built yet)."""
+"""`archiver run`: one pass over all pending work."""
+from __future__ import annotations
+
+import signal
+import threading
+
 import typer
+
+from .. import pipeline
+from .output import console, emit_json, progress, table
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("run", help="Resolve, capture and extract every pending link (one pass).")(run)
+
+
+def run(
+    ctx: typer.Context,
+    stage: str = typer.Option(None, "--stage", help="Run one stage alone: resolve, capture or extract."),
+    limit: int = typer.Option(None, "--limit", min=1, help="At most N items per stage."),
+    worker: bool = typer.Option(False, "--worker", help="Join a pass as an extra worker (no run lock)."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable summary only."),
+):
+    if stage is not None and stage not in pipeline.STAGES:
+        raise typer.BadParameter(f"--stage must be one of {', '.join(pipeline.STAGES)} (got {stage!r})")
+    settings = ctx.obj.settings
+    Session = ctx.obj.sessionmaker()
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if threading.current_thread() is threading.main_thread() else None
+    try:
+        with progress(not json_out) as bar:
+            tasks: dict[str, int] = {}
+
+            def on_progress(st: str, done: int, total: int) -> None:
+                if st not in tasks:
+                    tasks[st] = bar.add_task(st, total=total)
+                bar.update(tasks[st], completed=done, total=total)
+
+            summary = pipeline.run(settings, Session, stage=stage, limit=limit, progress=on_progress,
+                                   stop=stop, worker=worker)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    doc = pipeline.summary_dict(summary)
+    if json_out:
+        emit_json(doc)
+    else:
+        mb = summary.bytes / 1e6
+        console().print(table(f"run {summary.run_id}", ["resolved", "captured", "extracted", "dead", "refused",
+                                                         "failed", "MB", "seconds"],
+                              [[summary.resolved, summary.captured, summary.extracted, summary.dead,
+                                summary.refused, summary.failed, f"{mb:.2f}", summary.seconds]]))
+        for err in summary.errors[:10]:
+            console().print(f"[red]error[/]: {err}")
+        if summary.failed:
+            console().print(f"{summary.failed} item(s) failed; they are retried on later runs "
+                            "(see `archiver status`).")
+    raise typer.Exit(0 if summary.ok else 1)

@@ -1,0 +1,110 @@
+"""The work queue: targets carry their stage, a retry time and a lease.
+
+Workers claim a batch with a lease (``lease_owner``/``lease_until``); on PostgreSQL
+with ``FOR UPDATE SKIP LOCKED`` so several machines share the queue without
+blocking each other; on SQLite the database write lock serialises claims.
+A worker that dies leaves its lease to expire; a new run on the same host takes
+over at once the leases of processes that no longer exist.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from .base import utcnow
+from .tables import Run, Target
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True when the owner ran on this host and its process is gone."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
+def release_dead_leases(session: Session) -> int:
+    """Free leases and close runs left by crashed processes on this host."""
+    freed = 0
+    owners = session.scalars(select(Target.lease_owner).where(Target.lease_owner.is_not(None)).distinct()).all()
+    for owner in owners:
+        if owner_is_dead(owner):
+            freed += session.execute(
+                update(Target).where(Target.lease_owner == owner).values(lease_owner=None, lease_until=None)
+            ).rowcount
+    for run in session.scalars(select(Run).where(Run.status == "running")):
+        if owner_is_dead(run.worker):
+            run.status, run.finished_at = "interrupted", run.finished_at or utcnow()
+            run.error = "the process ended without finishing (crash or kill); its work was resumed"
+    session.commit()
+    return freed
+
+
+def _due(stage: str, now: datetime):
+    return (
+        Target.stage == stage,
+        Target.given_up.is_(False),
+        or_(Target.next_try_at.is_(None), Target.next_try_at <= now),
+        or_(Target.lease_until.is_(None), Target.lease_until < now),
+    )
+
+
+def count_due(session: Session, stage: str, now: datetime | None = None) -> int:
+    from sqlalchemy import func
+
+    now = now or utcnow()
+    return session.scalar(select(func.count()).select_from(Target).where(*_due(stage, now))) or 0
+
+
+def claim(session: Session, stage: str, owner: str, *, limit: int, lease_s: float = 900.0,
+          now: datetime | None = None) -> list[int]:
+    """Lease up to `limit` due targets of `stage` to `owner`; returns their ids (committed)."""
+    now = now or utcnow()
+    query = select(Target.id).where(*_due(stage, now)).order_by(Target.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        session.rollback()
+        return []
+    until = now + timedelta(seconds=lease_s)
+    # Re-check the lease in the UPDATE itself so two SQLite writers cannot both win.
+    session.execute(
+        update(Target)
+        .where(Target.id.in_(ids), or_(Target.lease_until.is_(None), Target.lease_until < now))
+        .values(lease_owner=owner, lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return list(session.scalars(select(Target.id).where(Target.id.in_(ids), Target.lease_owner == owner)))
+
+
+def release(session: Session, target: Target) -> None:
+    target.lease_owner = None
+    target.lease_until = None
+
+
+def backoff_delay(attempts: int, base_s: float, retry_after_s: float | None = None) -> timedelta:
+    """Exponential backoff: base, 2×base, 4×base…; a server's Retry-After wins when longer."""
+    delay = base_s * (2 ** max(attempts - 1, 0))
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return timedelta(seconds=min(delay, 30 * 86400))

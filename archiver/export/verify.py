@@ -1,0 +1,189 @@
+"""`archiver verify`: re-read every stored record and every finished file, trust nothing.
+
+Three layers, each catching what the others cannot:
+
+1. records: every Capture row is re-read with one seek (offset, length), parsed, and
+   its block digest, payload digest and our sha256 recomputed and compared with the
+   record's headers *and* the database (record id and target URI too);
+2. files: every finished WARC file is hashed and compared with its manifest entry, so a
+   deleted, truncated, swapped or replaced file shows even where no record points;
+3. the manifest itself: its hash chain and its mirror file (manifest.verify_chain).
+
+Everything streams; no file is ever loaded whole.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db.tables import Capture, WarcFile
+from ..errors import ArchiveError
+from . import digests, manifest
+from .problems import Problem
+from .records import RecordChanged, RecordTruncated, RecordUnreadable, read_record, resolve
+
+WARC_SUFFIXES = (".warc.gz", ".warc")
+
+
+@dataclass
+class VerifyReport:
+    records_checked: int = 0
+    files_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "records_checked": self.records_checked, "files_checked": self.files_checked,
+                "problems": [p.as_dict() for p in self.problems]}
+
+
+def count_records(session: Session) -> int:
+    return session.scalar(select(func.count(Capture.id))) or 0
+
+
+def verify_storage(session: Session, storage_root: Path,
+                   on_record: Callable[[], None] | None = None) -> VerifyReport:
+    """Check every record, file and manifest entry; problems are data, never raised."""
+    root = Path(storage_root)
+    report = VerifyReport()
+    report.problems.extend(manifest.verify_chain(session, root))
+    missing: set[str] = set()
+    seen_files: set[str] = set()
+    rows = session.scalars(select(Capture).order_by(Capture.warc_file, Capture.offset, Capture.id)
+                          .execution_options(yield_per=500))
+    for rel, group in groupby(rows, key=lambda c: c.warc_file):
+        captures = list(group)
+        seen_files.add(rel)
+        report.problems.extend(_check_file_records(session, root, rel, captures, missing, on_record))
+        report.records_checked += len(captures)
+    report.problems.extend(_check_files(session, root, missing, seen_files))
+    report.files_checked = len(seen_files)
+    return report
+
+
+def _check_file_records(session, root, rel, captures, missing, on_record) -> list[Problem]:
+    out: list[Problem] = []
+    try:
+        path = resolve(root, rel)
+    except ArchiveError as exc:
+        return [Problem("unreadable_record", str(exc), file=rel, capture_id=c.id) for c in captures]
+    if not path.is_file():
+        missing.add(rel)
+        for _ in captures:
+            on_record and on_record()
+        return [Problem("missing_file", f"file not found; {len(captures)} record(s) point into it "
+                        f"(captures {_ids(captures)})", file=rel, capture_id=captures[0].id)]
+    with open(path, "rb") as fh:
+        for c in captures:
+            out.extend(check_capture(session, fh, c))
+            on_record and on_record()
+    return out
+
+
+def _ids(captures) -> str:
+    ids = [str(c.id) for c in captures[:10]]
+    return ", ".join(ids) + (", ..." if len(captures) > 10 else "")
+
+
+def check_capture(session: Session, fh, c: Capture) -> list[Problem]:
+    """One record against its database row; ``fh`` is the open WARC file."""
+    def p(kind: str, detail: str) -> Problem:
+        return Problem(kind, detail, file=c.warc_file, offset=c.offset, capture_id=c.id)
+
+    try:
+        f = read_record(fh, c.offset, c.length)
+    except RecordTruncated as exc:
+        return [p("truncated", str(exc))]
+    except RecordChanged as exc:
+        return [p("digest_mismatch", str(exc))]
+    except RecordUnreadable as exc:
+        return [p("unreadable_record", str(exc))]
+    out = []
+    if f.record_id != c.record_id:
+        out.append(p("record_mismatch", f"WARC-Record-ID is {f.record_id}, the database says {c.record_id}"))
+    if f.target_uri != c.url:
+        out.append(p("record_mismatch", f"WARC-Target-URI is {f.target_uri}, the database says {c.url}"))
+    if f.block_ok is False:
+        out.append(p("digest_mismatch", f"block digest recomputed differs from WARC-Block-Digest {f.block_digest}"))
+    if f.payload_ok is False:
+        out.append(p("digest_mismatch", f"payload digest recomputed differs from WARC-Payload-Digest "
+                                        f"{f.payload_digest}"))
+    if c.block_digest and not digests.same(c.block_digest, f.block_digest):
+        out.append(p("digest_mismatch", f"WARC-Block-Digest is {f.block_digest}, the database says {c.block_digest}"))
+    if c.payload_digest and not digests.same(c.payload_digest, f.payload_digest):
+        out.append(p("digest_mismatch", f"WARC-Payload-Digest is {f.payload_digest}, "
+                                        f"the database says {c.payload_digest}"))
+    if c.sha256 and f.sha256 and c.sha256.lower() != f.sha256:
+        out.append(p("digest_mismatch", f"payload sha256 is {f.sha256}, the database says {c.sha256}"))
+    if c.is_revisit and c.revisit_of_id:
+        original = session.get(Capture, c.revisit_of_id)
+        if original is not None and f.refers_to and f.refers_to != original.record_id:
+            out.append(p("record_mismatch", f"revisit refers to {f.refers_to}, the database says it repeats "
+                                            f"capture {original.id} ({original.record_id})"))
+    return out
+
+
+def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]) -> list[Problem]:
+    out: list[Problem] = []
+    listed = manifest.latest_by_path(session)
+    rows = {w.path: w for w in session.scalars(select(WarcFile))}
+    on_disk = set(_disk_files(root))
+    for rel, entry in sorted(listed.items()):
+        seen.add(rel)
+        try:
+            path = resolve(root, rel)
+        except ArchiveError as exc:
+            out.append(Problem("manifest_mismatch", str(exc), file=rel))
+            continue
+        if not path.is_file():
+            if rel not in missing:
+                out.append(Problem("missing_file", "listed in the manifest but not found", file=rel))
+                missing.add(rel)
+            continue
+        sha256, size = manifest.hash_file(path)
+        if size != entry.size:
+            out.append(Problem("manifest_mismatch", f"size is {size} bytes, the manifest says {entry.size}"
+                               + (" (truncated)" if size < entry.size else ""), file=rel))
+        if sha256 != entry.sha256:
+            out.append(Problem("manifest_mismatch", f"sha256 is {sha256}, the manifest says {entry.sha256}",
+                               file=rel))
+        row = rows.get(rel)
+        if row is not None and row.sha256 and row.sha256 != entry.sha256:
+            out.append(Problem("manifest_mismatch", f"warc_files row says sha256 {row.sha256}, the manifest "
+                               f"says {entry.sha256}", file=rel))
+    for rel, row in sorted(rows.items()):
+        seen.add(rel)
+        if row.state == "finished" and rel not in listed:
+            out.append(Problem("manifest_mismatch", "finished WARC file has no manifest entry", file=rel))
+        elif rel not in listed and rel not in missing and not _exists(root, rel):
+            out.append(Problem("missing_file", f"warc_files row ({row.state}) but no file", file=rel))
+            missing.add(rel)
+    for rel in sorted(on_disk - set(listed) - set(rows) - seen):
+        out.append(Problem("unlisted_file", "WARC file on disk that neither the database nor the manifest "
+                           "knows", file=rel))
+        seen.add(rel)
+    return out
+
+
+def _exists(root: Path, rel: str) -> bool:
+    try:
+        return resolve(root, rel).is_file()
+    except ArchiveError:
+        return False
+
+
+def _disk_files(root: Path):
+    base = root / "warcs"
+    if not base.is_dir():
+        return
+    for p in base.rglob("*"):
+        if p.is_file() and p.name.endswith(WARC_SUFFIXES):
+            yield p.relative_to(root).as_posix()

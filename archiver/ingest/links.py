@@ -1,0 +1,243 @@
+"""Find cited URLs in text, strip what is not part of them, and normalise them (pure).
+
+A URL is found in angle brackets (``<https://goo.gl/x>``), in a markdown link
+(``[label](https://...)``) or bare (``https://...``, ``www.example.org``).
+Trailing punctuation is not part of a URL (``.,;:!?)]}>"'`` and typographic
+quotes) unless a closing bracket balances an opening one inside the URL
+(``https://en.wikipedia.org/wiki/Baku_(city)`` keeps its ``)``).
+
+The same URL written twice in one activity gives two links (one per position):
+a link is an *occurrence* as written, and the auditor must find each one; both
+point at the same Target, so the work is done once.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ..model import CitedLink
+
+_URL_CHARS = r"[^\s<>\"“”‘’«»\[\]{}|\\^`]"
+_MD = rf"\[(?P<md_label>[^\]\n]*)\]\(\s*<?(?P<md>(?:https?://|www\.)[^\s<>]*?)>?\s*(?:\"[^\"]*\")?\)"
+_ANGLE = r"<(?P<angle>(?:https?://|www\.)[^\s<>]+)>"
+_BARE = rf"(?P<bare>(?:(?<![\w@.])https?://|(?<![\w@./:])www\.){_URL_CHARS}*)"
+_FIND = re.compile(rf"{_MD}|{_ANGLE}|{_BARE}", re.IGNORECASE)
+
+_TRAILING = ".,;:!?)]}>\"'”’»“‘…"
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# characters left as they are when the path/query are percent-encoded (RFC 3986 reserved + unreserved + %)
+_SAFE = "/:@!$&'()*+,;=-._~%?#[]"
+
+
+@dataclass(frozen=True)
+class Found:
+    """One URL occurrence in a text: what was written and where."""
+
+    url_raw: str
+    url_normalized: str
+    text_raw: str
+    start: int
+    end: int
+
+
+def strip_trailing(url: str) -> str:
+    """Drop trailing punctuation that belongs to the sentence, keeping balanced brackets."""
+    while url and url[-1] in _TRAILING:
+        ch = url[-1]
+        opener = _CLOSERS.get(ch)
+        if opener and url.count(opener) >= url.count(ch):
+            break
+        url = url[:-1]
+    return url
+
+
+def normalize(url: str) -> str:
+    """Scheme and host lower-case, default port and fragment dropped, path case kept.
+
+    Path case matters: goo.gl codes are case-sensitive. Non-ASCII characters are
+    percent-encoded (UTF-8) so that a URL written with Cyrillic letters and its
+    encoded form are one target.
+    """
+    if url.lower().startswith("www."):
+        url = "http://" + url
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError:
+        host = host.lower()
+    netloc = host
+    if ":" in host:  # IPv6 literal
+        netloc = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    if parts.username is not None:
+        auth = parts.username + (f":{parts.password}" if parts.password is not None else "")
+        netloc = f"{auth}@{netloc}"
+    path = quote(parts.path or "/", safe=_SAFE)
+    query = quote(parts.query, safe=_SAFE)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def url_hash(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def host_key(normalized: str) -> str:
+    """``host`` or ``host:port`` of a normalized URL, as `resolver.shorteners` lists them."""
+    return urlsplit(normalized).netloc.rsplit("@", 1)[-1].lower()
+
+
+def is_short(normalized: str, shorteners: Iterable[str]) -> bool:
+    key = host_key(normalized)
+    hosts = set(shorteners)
+    return key in hosts or key.split(":", 1)[0] in hosts
+
+
+def _token_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return start, end
+
+
+def find(text: str) -> list[Found]:
+    """Every URL occurrence in ``text``, in order."""
+    out: list[Found] = []
+    for m in _FIND.finditer(text):
+        group = "md" if m.group("md") is not None else "angle" if m.group("angle") is not None else "bare"
+        raw = m.group(group)
+        start, end = m.start(group), m.end(group)
+        if group == "bare":
+            raw = strip_trailing(raw)
+            end = start + len(raw)
+        else:
+            raw = raw.strip()
+        if not _has_host(raw):
+            continue
+        ts, te = _token_span(text, m.start(), m.end() if group != "bare" else end)
+        out.append(Found(raw, normalize(raw), text[ts:te], start, end))
+    return out
+
+
+def _has_host(raw: str) -> bool:
+    try:
+        parts = urlsplit(raw if "://" in raw else "http://" + raw)
+        return bool(parts.hostname) and "." in parts.hostname or parts.hostname == "localhost"
+    except ValueError:
+        return False
+
+
+_LEFTOVER = re.compile(r"[\s\-–—•*·●▪◦>()\[\]<.,;:]+")
+
+
+def is_link_only(text: str) -> bool:
+    """True when ``text`` holds nothing but URLs (and bullet marks, brackets, punctuation)."""
+    found = find(text)
+    if not found:
+        return False
+    rest, pos = [], 0
+    for f in found:
+        ts, te = _token_span(text, f.start, f.end)
+        rest.append(text[pos:ts])
+        pos = te
+    rest.append(text[pos:])
+    return _LEFTOVER.sub("", "".join(rest)) == ""
+
+
+def cited_links(text: str, attached: Sequence[str] = ()) -> list[CitedLink]:
+    """Links of one activity: URLs written in ``text`` merged with ``attached`` ones.
+
+    ``attached`` are hyperlink targets the document format carries (PDF link
+    annotations, DOCX relationships, HTML anchors). An attached URL whose
+    normalized form is also written in the text is that same occurrence, not a
+    second link; attached URLs not visible in the text are kept in their order
+    among the written ones.
+    """
+    written = find(text)
+    out: list[CitedLink] = []
+    i = 0
+    for href in attached:
+        href = href.strip()
+        if not _has_host(href):
+            continue
+        norm = normalize(href)
+        j = next((k for k in range(i, len(written)) if written[k].url_normalized == norm), None)
+        if j is None:
+            out.append(CitedLink(url_raw=href, url_normalized=norm, text_raw=None))
+            continue
+        out.extend(_cited(w) for w in written[i:j + 1])
+        i = j + 1
+    out.extend(_cited(w) for w in written[i:])
+    return out
+
+
+def _cited(f: Found) -> CitedLink:
+    return CitedLink(url_raw=f.url_raw, url_normalized=f.url_normalized, text_raw=f.text_raw)
+
+
+# ---- URLs wrapped across lines (PDFs) --------------------------------------------------
+
+_TAIL = re.compile(r"(<?)((?:https?://|www\.)\S*)$", re.IGNORECASE)
+_BREAK_CHARS = "/-_.?=&%#~+:"
+
+
+def joins_url(prev_line: str, next_line: str, known: Iterable[str] = ()) -> bool:
+    """Whether ``next_line`` continues a URL that ``prev_line`` ends with (no space between).
+
+    Exact when the document tells us the whole URL (``known``: link annotations):
+    the join must be a prefix of one. Otherwise a heuristic: an unclosed ``<``, a
+    URL cut after a separator (``/``, ``-``, ``=``...), or a next token that looks
+    like URL material (digits, ``/``, mixed case as in goo.gl codes).
+    """
+    m = _TAIL.search(prev_line.rstrip("\n"))
+    nxt = next_line.lstrip()
+    if not m or not nxt or prev_line.endswith((" ", "\t")):
+        return False
+    token = nxt.split(None, 1)[0]
+    tail = m.group(2)
+    tail_url = strip_trailing(tail)
+    for k in (k for k in known if k):
+        if k == tail_url:
+            return False  # the line ends with a whole URL
+        cand = strip_trailing(tail + token).rstrip(">")
+        if k.startswith(tail_url) and (k.startswith(cand) or cand.startswith(k)):
+            return True
+    if m.group(1) == "<" and ">" not in tail:
+        return True
+    core = strip_trailing(token)
+    if not core:
+        return False
+    if tail.endswith(("://", "/")) or tail[-1] in _BREAK_CHARS:
+        return any(c.isdigit() or c in "/?=&%#_." for c in core) or core.islower() and tail.endswith("/")
+    return (any(c.isdigit() or c in "/?=&%#_" for c in core)
+            or (any(c.isupper() for c in core[1:]) and any(c.islower() for c in core)))
+
+
+def join_lines(lines: Sequence[str], known: Iterable[str] = ()) -> str:
+    """Join wrapped lines of one paragraph with spaces, rejoining URLs broken across them."""
+    known = list(known)
+    out = ""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if not out:
+            out = line
+        elif joins_url(out, line, known):
+            out += line
+        elif out.endswith("-") and len(out) > 1 and out[-2].isalpha() and line[:1].islower():
+            out += line  # a word hyphenated at the line end: keep the hyphen, drop the space
+        else:
+            out += " " + line
+    return out

@@ -1,0 +1,129 @@
+"""Turn stage results (model.*) into rows: hops, captures, attempts, target state.
+
+Kept apart from the stages (which do no database work) and from the pipeline
+(which decides what runs when), so that every writer of these rows agrees.
+"""
+from __future__ import annotations
+
+import hashlib
+import zlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .config import Settings
+from .db.base import utcnow
+from .db.tables import Attempt, Capture, Hop, Target
+from .db.work import backoff_delay
+from .model import CaptureResult, HopRecord, Outcome, Resolution, WarcRef
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def capture_row(ref: WarcRef, *, role: str, target_id: int | None, run_id: int | None,
+                parent_id: int | None = None, source: str = "live", archive_name: str | None = None,
+                memento_url: str | None = None, memento_datetime: datetime | None = None,
+                not_evidence_reason: str | None = None) -> Capture:
+    return Capture(
+        target_id=target_id, parent_id=parent_id, role=role, url=ref.url, url_hash=url_hash(ref.url),
+        captured_at=ref.captured_at, http_status=ref.http_status, content_type=ref.content_type,
+        sha256=ref.sha256, payload_digest=ref.payload_digest, block_digest=ref.block_digest,
+        payload_length=ref.payload_length, record_id=ref.record_id, warc_file=ref.warc_file,
+        offset=ref.offset, length=ref.length, truncated=ref.truncated, is_revisit=ref.is_revisit,
+        source=source, archive_name=archive_name, memento_url=memento_url, memento_datetime=memento_datetime,
+        ip_address=ref.ip_address, not_evidence=bool(not_evidence_reason),
+        not_evidence_reason=not_evidence_reason, run_id=run_id, fetched_at=utcnow(),
+    )
+
+
+def link_revisit(session: Session, cap: Capture, ref: WarcRef) -> None:
+    if ref.is_revisit and ref.revisit_of:
+        cap.revisit_of_id = session.scalar(select(Capture.id).where(Capture.record_id == ref.revisit_of))
+
+
+def save_hops(session: Session, target: Target, hops: tuple[HopRecord, ...], *, attempt: int,
+              run_id: int | None, start_seq: int = 0) -> None:
+    for i, hop in enumerate(hops):
+        cap_id = None
+        if hop.warc is not None:
+            cap = capture_row(hop.warc, role="hop", target_id=target.id, run_id=run_id)
+            session.add(cap)
+            session.flush()
+            link_revisit(session, cap, hop.warc)
+            cap_id = cap.id
+        session.add(Hop(target_id=target.id, attempt=attempt, seq=start_seq + i, url=hop.url,
+                        status_code=hop.status_code, location=hop.location, kind=hop.kind,
+                        fetched_at=hop.fetched_at, capture_id=cap_id, note=hop.note))
+
+
+def save_capture(session: Session, target: Target, result: CaptureResult, *, run_id: int | None) -> Capture | None:
+    """Rows for the target's response record and its requisites; returns the response's row."""
+    if result.response is None:
+        return None
+    main = capture_row(result.response, role="target", target_id=target.id, run_id=run_id,
+                       source=result.source, archive_name=result.archive_name, memento_url=result.memento_url,
+                       memento_datetime=result.memento_datetime,
+                       not_evidence_reason=result.not_evidence_reason)
+    session.add(main)
+    session.flush()
+    link_revisit(session, main, result.response)
+    for ref in result.requisites:
+        req = capture_row(ref, role="requisite", target_id=target.id, run_id=run_id, parent_id=main.id,
+                          source=result.source, archive_name=result.archive_name)
+        session.add(req)
+        session.flush()
+        link_revisit(session, req, ref)
+    return main
+
+
+def record_attempt(session: Session, target: Target, *, stage: str, outcome: str, run_id: int | None,
+                   started: datetime, error_type: str | None = None, message: str | None = None) -> None:
+    session.add(Attempt(run_id=run_id, target_id=target.id, stage=stage, outcome=outcome,
+                        error_type=error_type, message=message, started_at=started,
+                        duration_ms=int((utcnow() - started).total_seconds() * 1000)))
+
+
+def schedule_watch(target: Target, settings: Settings, now: datetime | None = None) -> None:
+    """Next re-check: the cadence plus a stable per-target spread, so not all links on one night."""
+    now = now or utcnow()
+    cadence = timedelta(days=settings.watch.recheck_days)
+    spread = (zlib.crc32(str(target.id).encode()) % 1000) / 1000 * cadence.total_seconds()
+    target.next_check_at = now + cadence + timedelta(seconds=spread) / 2
+
+
+def mark_failed(target: Target, settings: Settings, *, reason: str | None, error_type: str | None,
+                retry_after_s: float | None = None) -> bool:
+    """Count a failure; schedule a retry with backoff, or give up. Returns True when given up."""
+    target.attempts += 1
+    target.status = "failed"
+    target.error_type = error_type
+    if target.attempts >= settings.fetch.max_attempts:
+        target.given_up = True
+        target.next_try_at = None
+        target.status_reason = f"gave up after {target.attempts} tries: {reason}"
+        return True
+    target.next_try_at = utcnow() + backoff_delay(target.attempts, settings.fetch.retry_base_s, retry_after_s)
+    target.status_reason = f"{reason} (try {target.attempts} of {settings.fetch.max_attempts}, retrying later)"
+    return False
+
+
+def apply_resolution(target: Target, res: Resolution) -> None:
+    """Target state for a RESOLVED / DEAD / REFUSED resolution (FAILED goes through mark_failed)."""
+    target.resolution_method = res.method
+    target.resolution_source = res.source
+    target.memento_url = res.memento_url
+    target.memento_datetime = res.memento_datetime
+    target.error_type = res.error_type
+    if res.outcome is Outcome.RESOLVED:
+        target.status, target.stage = "resolved", "capture"
+        target.final_url = res.final_url
+        target.status_reason = res.reason
+        target.attempts, target.next_try_at, target.given_up = 0, None, False
+    elif res.outcome is Outcome.DEAD:
+        target.status, target.stage, target.status_reason = "dead", "done", res.reason
+        target.dead_since = target.dead_since or utcnow()
+    elif res.outcome is Outcome.REFUSED:
+        target.status, target.stage, target.status_reason = "refused", "done", res.reason

@@ -1,0 +1,81 @@
+"""Token buckets that keep us inside each web archive's published request rates.
+
+The Internet Archive asks for at most ~30 CDX queries and ~600 replays a minute
+and answers a 429 *without* Retry-After when a client goes faster; repeated 429s
+lead to IP blocks.  So every archive gets one bucket for CDX queries
+(``requests_per_s``, default 0.4) and one for replays (``REPLAY_RATE`` or the
+archive's own rate when that is higher), shared by every caller in the process.
+
+Clock and sleep are injectable so tests run with a fake clock and never wait.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+REPLAY_RATE = 8.0  # req/s: 80% of the IA playback limit (600/min)
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; ``acquire`` blocks until one is free."""
+
+    def __init__(self, rate: float, burst: float = 1.0, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be > 0")
+        self.rate = float(rate)
+        self.burst = max(1.0, float(burst))
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    def acquire(self) -> float:
+        """Take one token, sleeping as long as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                self._refill()
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return waited
+                wait = (1.0 - self._tokens) / self.rate
+            self._sleep(wait)
+            waited += wait
+
+    def penalise(self, seconds: float) -> None:
+        """After a 429: nobody in this process gets a token for ``seconds``."""
+        with self._lock:
+            self._refill()
+            self._tokens = min(self._tokens, 0.0) - seconds * self.rate
+
+
+_BUCKETS: dict[tuple[str, str], TokenBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
+
+
+def bucket_for(archive: str, kind: str, rate: float, *,
+               clock: Callable[[], float] | None = None,
+               sleep: Callable[[float], None] | None = None) -> TokenBucket:
+    """The process-wide bucket for (archive, kind); recreated when its rate changes."""
+    key = (archive, kind)
+    with _BUCKETS_LOCK:
+        b = _BUCKETS.get(key)
+        if b is None or b.rate != rate or clock is not None or sleep is not None:
+            b = TokenBucket(rate, clock=clock or time.monotonic, sleep=sleep or time.sleep)
+            _BUCKETS[key] = b
+        return b
+
+
+def reset() -> None:
+    """Forget all buckets (tests)."""
+    with _BUCKETS_LOCK:
+        _BUCKETS.clear()

@@ -1,0 +1,81 @@
+"""Nightly runs: APScheduler wiring only. The job calls the same pipeline.run as `archiver run`.
+
+Never two runs at once: max_instances=1 inside one process, and the database lock
+(pipeline.run raises LockHeld) across processes and machines. Missed runs are
+coalesced into one. SIGTERM/SIGINT set the stop event: the current item finishes,
+the pass records itself as interrupted, and the scheduler shuts down cleanly.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Callable
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import sessionmaker
+
+from . import pipeline
+from .config import Settings
+from .errors import ConfigError, LockHeld
+
+log = logging.getLogger(__name__)
+
+
+def make_trigger(settings: Settings, cron: str | None = None, interval_s: float | None = None):
+    if interval_s:
+        return IntervalTrigger(seconds=interval_s, timezone=settings.schedule.timezone)
+    expr = cron or settings.schedule.cron
+    try:
+        return CronTrigger.from_crontab(expr, timezone=settings.schedule.timezone)
+    except (ValueError, LookupError, Exception) as exc:  # bad field, bad timezone
+        raise ConfigError(f"config: 'schedule.cron' / 'schedule.timezone': {expr!r} in "
+                          f"{settings.schedule.timezone!r} is not a valid crontab schedule ({exc})") from exc
+
+
+def nightly_job(settings: Settings, Session: sessionmaker, stop: threading.Event,
+                on_result: Callable[[dict], None] | None = None) -> None:
+    """One scheduled pass: run the pipeline, then re-check links that are due."""
+    try:
+        summary = pipeline.run(settings, Session, stop=stop, kind="schedule")
+    except LockHeld as exc:
+        log.warning("skipped: %s", exc)
+        if on_result:
+            on_result({"skipped": str(exc)})
+        return
+    doc = pipeline.summary_dict(summary)
+    if not stop.is_set():
+        try:
+            from .watch import recheck_due
+        except ImportError:  # pragma: no cover
+            recheck_due = None
+        if recheck_due is not None:
+            tools = pipeline.make_tools(settings, Session, summary.run_id)
+            try:
+                doc["watch"] = recheck_due(Session, recorder=tools.recorder, client=tools.client,
+                                           settings=settings)
+            finally:
+                tools.sink.close()
+    if on_result:
+        on_result(doc)
+
+
+def serve_forever(settings: Settings, Session: sessionmaker, *, cron: str | None = None,
+                  interval_s: float | None = None, on_result: Callable[[dict], None] | None = None,
+                  install_signals: bool = True) -> None:
+    stop = threading.Event()
+    scheduler = BlockingScheduler(timezone=settings.schedule.timezone)
+    scheduler.add_job(nightly_job, make_trigger(settings, cron, interval_s), args=(settings, Session, stop, on_result),
+                      id="archiver-pipeline", coalesce=True, max_instances=1, misfire_grace_time=3600)
+
+    def _stop(*_):
+        stop.set()
+        # shutdown(wait=True) lets the running pass finish its current item and record itself
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    if install_signals:
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    scheduler.start()

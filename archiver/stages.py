@@ -1,0 +1,178 @@
+"""What each pipeline stage does to one target, given the collaborators it needs.
+
+Each handler takes an open session and a leased target, calls the stage's pure-ish
+entry function (network through the injected Recorder/HttpClient), and records
+the outcome through :mod:`archiver.persist`. Expected failures are data; only
+broken things raise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import persist
+from .config import Settings
+from .db.base import utcnow
+from .db.tables import Activity, Capture, Extraction, Link, Report, Target
+from .model import CaptureResult, Outcome, Resolution
+
+
+@dataclass
+class Tools:
+    """The collaborators a stage may use, built once per run (see pipeline.make_tools)."""
+
+    settings: Settings
+    Session: sessionmaker
+    client: Any
+    sink: Any
+    recorder: Any
+    run_id: int | None = None
+    counters: dict = field(default_factory=dict)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+
+def _cited_at(session: Session, target: Target) -> datetime | None:
+    """The earliest date an activity citing this target happened: where to look in the archives."""
+    d = session.scalar(select(func.min(Activity.date_start)).join(Link, Link.activity_id == Activity.id)
+                       .where(Link.target_id == target.id))
+    if d is None:
+        d = session.scalar(select(func.min(Report.ingested_at)).join(Activity).join(Link)
+                           .where(Link.target_id == target.id))
+        return d
+    return datetime(d.year, d.month, d.day)
+
+
+def _attempt_no(target: Target) -> int:
+    return (max((h.attempt for h in target.hops), default=0)) + 1
+
+
+# ---- resolve -------------------------------------------------------------------------------
+
+def resolve_target(session: Session, target: Target, tools: Tools) -> str:
+    from .resolve import resolve_live
+    from .resolve.sources import forced_override, resolve_from_archives
+
+    settings, started = tools.settings, utcnow()
+    res: Resolution | None = forced_override(target.url, settings)
+    if res is None and not target.is_short:
+        target.stage = "capture"  # plain links are captured directly, redirects recorded there
+        return "direct"
+    attempt = _attempt_no(target)
+    if res is not None:  # a forced manual override wins over every other source
+        persist.save_hops(session, target, res.hops, attempt=attempt, run_id=tools.run_id)
+    else:
+        res = resolve_live(target.url, recorder=tools.recorder, settings=settings)
+        persist.save_hops(session, target, res.hops, attempt=attempt, run_id=tools.run_id)
+        gives_up = res.outcome is Outcome.FAILED and target.attempts + 1 >= settings.fetch.max_attempts
+        if res.outcome is Outcome.DEAD or gives_up:
+            alt = resolve_from_archives(target.url, client=tools.client, settings=settings,
+                                        session_factory=tools.Session, recorder=tools.recorder)
+            if alt is not None and alt.outcome is Outcome.RESOLVED:
+                persist.save_hops(session, target, alt.hops, attempt=attempt, run_id=tools.run_id,
+                                  start_seq=len(res.hops))
+                live_reason = f"live: {res.reason}" if res.reason else None
+                res = replace(alt, reason=alt.reason or live_reason)
+    if res.outcome is Outcome.FAILED:
+        persist.mark_failed(target, settings, reason=res.reason, error_type=res.error_type,
+                            retry_after_s=res.retry_after_s)
+        outcome = "failed"
+    else:
+        persist.apply_resolution(target, res)
+        outcome = res.outcome.value
+    persist.record_attempt(session, target, stage="resolve", outcome=outcome, run_id=tools.run_id,
+                           started=started, error_type=res.error_type, message=res.reason)
+    return outcome
+
+
+# ---- capture -------------------------------------------------------------------------------
+
+def _recover(session: Session, target: Target, tools: Tools) -> CaptureResult | None:
+    from .capture.fallback import recover_from_archives
+
+    url = target.final_url or target.url
+    rec = recover_from_archives(url, client=tools.client, recorder=tools.recorder, settings=tools.settings,
+                                session_factory=tools.Session, at=_cited_at(session, target))
+    if rec is None or rec.outcome is not Outcome.CAPTURED or rec.response is None:
+        return None
+    return rec
+
+
+def capture_target(session: Session, target: Target, tools: Tools) -> str:
+    from .capture import capture_url
+
+    settings, started = tools.settings, utcnow()
+    url = target.final_url or target.url
+    result = capture_url(url, recorder=tools.recorder, settings=settings)
+    attempt = _attempt_no(target)
+    if result.hops:
+        persist.save_hops(session, target, result.hops, attempt=attempt, run_id=tools.run_id)
+    main = persist.save_capture(session, target, result, run_id=tools.run_id)
+    if result.response is not None:
+        tools.count("bytes", (result.response.payload_length or 0)
+                    + sum(r.payload_length or 0 for r in result.requisites))
+    if result.final_url and not target.final_url:
+        target.final_url = result.final_url
+    good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
+    outcome = result.outcome.value
+    if good:
+        target.status, target.stage, target.status_reason = "captured", "extract", None
+        target.attempts, target.next_try_at, target.error_type = 0, None, None
+        target.watch_state, target.last_checked_at = "alive", utcnow()
+        persist.schedule_watch(target, settings)
+    elif result.outcome is Outcome.FAILED and not persist.mark_failed(
+            target, settings, reason=result.reason, error_type=result.error_type):
+        outcome = "failed"  # retried on a later run
+    else:
+        # dead, refused, not evidence, or failed for good: look in the web archives
+        why = result.not_evidence_reason or result.reason or result.outcome.value
+        recovered = _recover(session, target, tools)
+        if recovered is not None:
+            persist.save_capture(session, target, recovered, run_id=tools.run_id)
+            target.status, target.stage = "captured", "extract"
+            target.watch_state = "recovered"
+            target.status_reason = f"recovered from {recovered.archive_name}: live capture {why}"
+            target.attempts, target.next_try_at, target.given_up = 0, None, False
+            outcome = "recovered"
+        else:
+            target.status = "failed" if result.outcome is Outcome.FAILED else (
+                "refused" if result.outcome is Outcome.REFUSED else "dead")
+            target.stage = "extract" if main is not None else "done"
+            target.status_reason = f"{why}; not found in any web archive"
+            if target.status == "dead":
+                target.dead_since = target.dead_since or utcnow()
+                target.watch_state = "dead"
+            outcome = target.status
+    persist.record_attempt(session, target, stage="capture", outcome=outcome, run_id=tools.run_id,
+                           started=started, error_type=result.error_type, message=result.reason)
+    return outcome
+
+
+# ---- extract -------------------------------------------------------------------------------
+
+def extract_target(session: Session, target: Target, tools: Tools) -> str:
+    from .extract import extract_capture
+
+    started = utcnow()
+    pending = session.scalars(
+        select(Capture).outerjoin(Extraction, Extraction.capture_id == Capture.id)
+        .where(Capture.target_id == target.id, Capture.role == "target", Extraction.id.is_(None))
+    ).all()
+    for cap in pending:
+        extract_capture(session, cap, tools.settings.extract, tools.settings.storage.root)
+    target.stage = "done"
+    persist.record_attempt(session, target, stage="extract", outcome="extracted", run_id=tools.run_id,
+                           started=started, message=f"{len(pending)} capture(s)")
+    return "extracted" if pending else "nothing"
+
+
+HANDLERS: dict[str, Callable[[Session, Target, Tools], str]] = {
+    "resolve": resolve_target,
+    "capture": capture_target,
+    "extract": extract_target,
+}
