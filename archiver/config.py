@@ -81,6 +81,7 @@ class ArchiveSource(_Section):
 class MementoSource(_Section):
     name: str
     timemap_url: str  # holds {url}
+    requests_per_s: float = Field(0.4, gt=0)  # TimeMap requests; replays of its mementos up to 8/s
 
     @field_validator("timemap_url")
     @classmethod

@@ -37,13 +37,16 @@ ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) -> Tools:
     """Build the network client, WARC sink and recorder once for the pass."""
+    from .capture import HostGate, GatedRecorder
     from .capture.recorder import Recorder
     from .capture.warcfile import WarcSink
     from .net.http import HttpClient
 
     client = HttpClient(settings.fetch)
     sink = WarcSink(settings, Session)
-    recorder = Recorder(settings, client, sink)
+    # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
+    gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s)
+    recorder = GatedRecorder(Recorder(settings, client, sink), gate)
     return Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id)
 
 

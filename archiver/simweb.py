@@ -10,16 +10,27 @@ of its own (a shortener is recognised by host:port, see ``resolve.is_shortener``
 - ``bitly``, ``tco``, ``tinyurl``, ``owly``, ``isgd``: other shorteners (reference §4).
 - ``site``: the target site: an HTML page with requisites, an Azerbaijani page, a PDF,
   a 404, a 500, a redirect, and an affiliate wrapper (for tinyurl).
+- ``archive``: a tiny Wayback imitation in the Internet Archive's dialect (reference §2):
+  ``/cdx/search/cdx`` (JSON, header row following ``fl``) and ``/web/<ts>id_/<url>``
+  (archived status kept, Location rewritten, ``Memento-Datetime``). It holds a 2017
+  capture of the deactivated demo code and of the page that is now gone, so the demo
+  shows the archive fallbacks; ``resolver_extra()`` is the config that points at it.
+  The full-featured test double for archives is ``tests/servers/wayback.py``.
 
 Everything is generated from constants, so two runs serve the same bytes. Knobs for
 tests: ``set_code``, ``ratelimit``, ``requests`` (the request log).
 """
 from __future__ import annotations
 
+import json
+import re
 import struct
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, quote, urlsplit
@@ -116,6 +127,13 @@ body { font-family: "Platform", sans-serif; background: url(/static/bg.png) repe
 """
 APP_JS = "document.documentElement.className = 'js';\n"
 
+ARCHIVED_GONE_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Open budget round-table, 14 July 2017</title></head>
+<body><article><h1>Open budget round-table, 14 July 2017</h1>
+<p>The Platform discussed the open budget initiative with the Ministry of Finance. The page was
+later removed from the site; this copy was preserved by a web archive.</p></article></body></html>
+"""
+
 NOT_FOUND_HTML = "<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>\n"
 ERROR_HTML = "<!DOCTYPE html><html><head><title>500</title></head><body><h1>Internal Server Error</h1></body></html>\n"
 
@@ -132,7 +150,14 @@ DISABLED_2018_HTML = """<!DOCTYPE html><html><head><title>goo.gl</title></head><
 <p>Sorry, this goo.gl shortlink has been disabled. It was found to be violating our Terms of Service.</p>
 </body></html>
 """
-DYNAMIC_NOT_FOUND_HTML = """<!DOCTYPE html><html><head><title>Dynamic Link Not Found</title></head>
+DYNAMIC_ARCHIVED_GONE_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Open budget round-table, 14 July 2017</title></head>
+<body><article><h1>Open budget round-table, 14 July 2017</h1>
+<p>The Platform discussed the open budget initiative with the Ministry of Finance. The page was
+later removed from the site; this copy was preserved by a web archive.</p></article></body></html>
+"""
+
+NOT_FOUND_HTML = """<!DOCTYPE html><html><head><title>Dynamic Link Not Found</title></head>
 <body><h1>Dynamic Link Not Found</h1><p>Invalid Dynamic Link - Requested URL not found.</p></body></html>
 """
 SORRY_HTML = """<!DOCTYPE html><html><head><title>Sorry...</title></head><body>
@@ -189,6 +214,26 @@ class LoggedRequest:
     headers: dict
 
 
+@dataclass(frozen=True)
+class Archived:
+    """One capture held by the simulated archive."""
+
+    timestamp: str  # 14 digits, UTC
+    original: str
+    status: int
+    mimetype: str
+    location: str | None = None
+    body: bytes = b""
+
+
+def _archive_key(url: str) -> str:
+    """Scheme and ``www.`` dropped, host lower-cased, path and query kept (goo.gl codes are case-sensitive)."""
+    rest = url.split("://", 1)[-1]
+    host, sep, path = rest.partition("/")
+    host = host.lower().removeprefix("www.")
+    return host + "/" + path
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "simweb/1.0"
@@ -225,7 +270,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, app: Callable[[BaseHTTPRequestHandler], Response]):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.app = app
-        self.thread = threading.Thread(target=self.serve_forever, name="simweb", daemon=True)
+        # A short poll interval: shutdown() waits for the loop to notice, for each of the servers.
+        self.thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="simweb", daemon=True)
 
     @property
     def base(self) -> str:
@@ -239,6 +285,10 @@ class SimWeb:
     codes: dict[str, dict[str, Code]] = field(default_factory=dict)
     requests: list[LoggedRequest] = field(default_factory=list)
 
+    slow_s: float = 2.0  # how long the goo.gl `slow` state waits before answering
+
+    archived: list[Archived] = field(default_factory=list)
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._ratelimit_left = 0
@@ -248,7 +298,8 @@ class SimWeb:
     # -- lifecycle
     def __enter__(self) -> "SimWeb":
         apps = {"googl": self._googl, "google": self._google, "site": self._site, "bitly": self._bitly,
-                "tco": self._tco, "tinyurl": self._tinyurl, "owly": self._owly, "isgd": self._isgd}
+                "tco": self._tco, "tinyurl": self._tinyurl, "owly": self._owly, "isgd": self._isgd,
+                "archive": self._archive}
         for name, fn in apps.items():
             self._servers[name] = _Server(self._logged(name, fn))
         for srv in self._servers.values():
@@ -286,12 +337,38 @@ class SimWeb:
 
     def config_overrides(self) -> dict:
         """Settings overrides that make the archiver treat this web as it would the real one."""
-        return {"resolver": {"shorteners": self.shortener_hosts}, "fetch": {"allow_private_addresses": True}}
+        return {"resolver": {"shorteners": self.shortener_hosts, **self.resolver_extra()},
+                "fetch": {"allow_private_addresses": True}}
+
+    def resolver_extra(self) -> dict:
+        """``resolver`` settings beyond the shorteners: the simulated archive."""
+        base = self.url("archive")
+        return {"archives": [{"name": "simarchive", "cdx_url": base + "/cdx/search/cdx",
+                              "replay_url": base + "/web/{timestamp}id_/{url}", "requests_per_s": 50.0}]}
+
+    def archive(self, timestamp: str, original: str, status: int, mimetype: str = "text/html",
+                location: str | None = None, body: bytes = b"") -> None:
+        """Add a capture to the simulated archive."""
+        with self._lock:
+            self.archived.append(Archived(timestamp, original, status, mimetype, location, body))
 
     # -- knobs
     def set_code(self, code: str, state: str, target: str | None = None, *, service: str = "googl",
                  retry_after: str | None = None, ok_after: int | None = None) -> str:
-        """Define a short code; ``target`` is a URL, or a code of the same service for ``chain``/``loop``."""
+        """Define a short code; ``target`` is a URL, or a code of the same service for ``chain``/``loop``.
+
+        goo.gl states: live (302), live301, interstitial (200 warning page; ``?si=1`` 302),
+        interstitial_stuck (the warning page even with ``?si=1``), deactivated (404, S4 headers),
+        disallowed (400), missing (404), disabled2018 (200 ToS page), dynamic_not_found (200
+        Firebase page), chain (302 to the short code ``target``), loop (302 to ``target`` or to
+        itself), meta (200 meta refresh), js (200 ``location.replace`` with ``\\/`` escapes),
+        ratelimit (302 to the sorry page), slow (302 after ``slow_s`` seconds), 429 / 503 (with ``retry_after``, then like live after
+        ``ok_after`` requests). bitly: live (301 + body), warning, blocked (410). tco: live (301
+        with lower-case ``location``; browsers get the 2022 page), live2013, page2022, page2013.
+        tinyurl: live (307 to an affiliate wrapper + X-TinyURL-Target), live301, errorhelp.
+        owly: live, warning, disabled (410). isgd: live, disabled (410). Unknown codes: 404
+        (tinyurl: errorhelp).
+        """
         with self._lock:
             self.codes[service][code] = Code(state, target, retry_after, ok_after)
         return self.short(code, service)
@@ -310,6 +387,9 @@ class SimWeb:
         for code, state, target in DEFAULT_CODES:
             self.set_code(code, state, s + target if target and target.startswith("/") else target)
         self.set_code("2kTq9Zb", "live", s + "/reports/open-budget.html", service="bitly")
+        # 2017 captures: the deactivated code's redirect, and the page that is gone today.
+        self.archive("20170702103000", self.short("Qz7RtY"), 301, "unk", location=s + "/az/xeberler.html")
+        self.archive("20170705120000", s + "/gone", 200, "text/html", body=ARCHIVED_GONE_HTML.encode("utf-8"))
 
     def report_text(self) -> str:
         """A small plain-text report citing the short links, in the shape of the OGP report."""
@@ -363,12 +443,15 @@ class SimWeb:
         st, target = entry.state, entry.target or ""
         if st in ("chain", "loop"):
             target = self.short(target or path.lstrip("/"))
-        if st == "interstitial" and q.get("si") != "1":
+        if st == "interstitial_stuck" or (st == "interstitial" and q.get("si") != "1"):
             return _html(200, INTERSTITIAL_HTML.format(target=target))
         if st in ("live", "interstitial", "chain", "loop", "429", "503"):
             return 302, [("Location", target), ("Content-Length", "0")], b""
         if st == "live301":
             return 301, [("Location", target), ("Content-Length", "0")], b""
+        if st == "slow":
+            time.sleep(self.slow_s)
+            return 302, [("Location", target), ("Content-Length", "0")], b""
         if st == "deactivated":
             body = b"" if h.command == "HEAD" else b"<html><body></body></html>"
             return 404, GOOGL_404_HEADERS + [("Content-Length", str(len(body)))], body
@@ -449,9 +532,45 @@ class SimWeb:
             return _html(410, "<html><body>Link disabled</body></html>")
         return 301, [("Location", entry.target), ("Content-Length", "0")], b""
 
+    def _archive(self, h, path: str, q: dict) -> Response:
+        if path == "/cdx/search/cdx":
+            want = _archive_key(q.get("url", ""))
+            prefix = q.get("matchType") == "prefix" or want.endswith("*")
+            want = want.rstrip("*")
+            fl = (q.get("fl") or "urlkey,timestamp,original,mimetype,statuscode,digest,length").split(",")
+            with self._lock:
+                hits = [a for a in self.archived
+                        if (_archive_key(a.original).lower().startswith(want.lower()) if prefix
+                            else _archive_key(a.original).lower() == want.lower())]
+            rows = []
+            for a in sorted(hits, key=lambda a: a.timestamp):
+                values = {"urlkey": _archive_key(a.original).lower(), "timestamp": a.timestamp,
+                          "original": a.original, "mimetype": a.mimetype, "statuscode": str(a.status),
+                          "digest": "3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ", "length": "512"}
+                rows.append([values.get(f, "-") for f in fl])
+            body = json.dumps([fl] + rows if rows else []).encode()
+            return 200, [("Content-Type", "application/json")], body
+        m = re.match(r"^/web/(\d{14})id_/(.+)$", h.path)
+        if m:
+            ts, url = m.group(1), m.group(2)
+            with self._lock:
+                hit = next((a for a in self.archived
+                            if a.timestamp == ts and _archive_key(a.original) == _archive_key(url)), None)
+            if hit is not None:
+                when = datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+                headers = [("Memento-Datetime", format_datetime(when, usegmt=True)),
+                           ("Link", f'<{hit.original}>; rel="original"')]
+                if hit.location:
+                    headers.append(("Location", f"{self.url('archive')}/web/{ts}id_/{hit.location}"))
+                    return hit.status, headers + [("Content-Length", "0")], b""
+                return hit.status, headers + [("Content-Type", hit.mimetype)], hit.body
+        return _html(404, NOT_FOUND_HTML)
+
     def _site(self, h, path: str, q: dict) -> Response:
         if path == "/affiliate":  # tinyurl's affiliate wrapper: a redirect off the shortener
             return 302, [("Location", q.get("url", "/")), ("Content-Length", "0")], b""
+        if path == "/loop":  # a target that redirects to itself
+            return 302, [("Location", "/loop"), ("Content-Length", "0")], b""
         if path == "/moved":
             return 301, [("Location", "/reports/open-budget.html"), ("Content-Length", "0")], b""
         if path == "/broken":
@@ -512,7 +631,6 @@ The Platform was established on 9 September 2016 by NGOs and government agencies
 
 
 def main() -> None:  # pragma: no cover - manual exploration: python -m archiver.simweb
-    import time
     with SimWeb() as web:
         print("goo.gl:", web.shortener_url, "site:", web.site_url, "shorteners:", web.shortener_hosts)
         print(web.report_text())

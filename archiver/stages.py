@@ -7,6 +7,7 @@ broken things raise.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
@@ -32,9 +33,36 @@ class Tools:
     recorder: Any
     run_id: int | None = None
     counters: dict = field(default_factory=dict)
+    _once: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, key: str, n: int = 1) -> None:
-        self.counters[key] = self.counters.get(key, 0) + n
+        with self._lock:
+            self.counters[key] = self.counters.get(key, 0) + n
+
+    def once(self, key: str, fn: Callable[[], Any]) -> tuple[Any, bool]:
+        """Run fn once per key in this pass (two links to one target are fetched once).
+        Returns (result, fresh): fresh is False for the callers that reuse the first result."""
+        with self._lock:
+            slot = self._once.get(key)
+            if slot is None:
+                slot = self._once[key] = [threading.Event(), None, None]
+                mine = True
+            else:
+                mine = False
+        if mine:
+            try:
+                slot[1] = fn()
+            except BaseException as exc:
+                slot[2] = exc
+                raise
+            finally:
+                slot[0].set()
+            return slot[1], True
+        slot[0].wait()
+        if slot[2] is not None:
+            raise slot[2]
+        return slot[1], False
 
 
 def _cited_at(session: Session, target: Target) -> datetime | None:
@@ -108,12 +136,12 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
 
     settings, started = tools.settings, utcnow()
     url = target.final_url or target.url
-    result = capture_url(url, recorder=tools.recorder, settings=settings)
+    result, _fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings))
     attempt = _attempt_no(target)
     if result.hops:
         persist.save_hops(session, target, result.hops, attempt=attempt, run_id=tools.run_id)
     main = persist.save_capture(session, target, result, run_id=tools.run_id)
-    if result.response is not None:
+    if result.response is not None and _fresh:
         tools.count("bytes", (result.response.payload_length or 0)
                     + sum(r.payload_length or 0 for r in result.requisites))
     if result.final_url and not target.final_url:

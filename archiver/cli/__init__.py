@@ -45,7 +45,9 @@ for _module in (admin, ingest, listing, run, status, search, get, schedule, demo
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning ArchiverError into one line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # without standalone mode, typer.Exit(n) returns n
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ArchiverError as exc:
         _context.print_error(str(exc))
         sys.exit(exc.exit_code)
@@ -61,4 +63,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _context.print_error("interrupted")
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -70,14 +70,24 @@ def demo(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help
     rows = []
     for a in acts:
         for link in a["links"] or [{}]:
-            caps = link.get("captures") or []
-            cap = caps[-1] if caps else {}
-            rows.append([a["ordinal"], a["date"] or "", (a["text"][:50] + "…") if len(a["text"]) > 50 else a["text"],
-                         link.get("url", ""), link.get("status", ""), link.get("final_url") or "",
-                         f"{cap.get('http_status', '')} {cap.get('source', '')} {str(cap.get('sha256') or '')[:12]}"])
-    c.print(table("evidence", ["#", "date", "activity", "link as written", "status", "final URL",
-                               "capture (status, source, sha256)"], rows))
+            rows.append([a["ordinal"], a["date"] or "", link.get("url", ""), link.get("status", ""),
+                         _evidence(link)])
+    c.print(table("evidence", ["#", "date", "link as written", "status", "evidence"], rows))
+    s = doc["summary"]
+    c.print(f"resolved {s['resolved']}, captured {s['captured']}, dead {s['dead']}, failed {s['failed']} "
+            f"in {s['seconds']} s")
     c.print(f"\nDemo data is in {root}. Explore it with:\n"
             f"  archiver --config {root / 'config.yaml'} activities\n"
             f"  archiver --config {root / 'config.yaml'} serve   (the simulated web is gone by then; "
             "the captures are not)")
+
+
+def _evidence(link: dict) -> str:
+    """The best capture in a few words, or why there is none."""
+    caps = [c for c in link.get("captures") or [] if not c.get("not_evidence")]
+    good = [c for c in caps if c.get("http_status") and 200 <= c["http_status"] < 300]
+    cap = (good or caps or [None])[-1]
+    if cap is None:
+        return link.get("status_reason") or ""
+    where = "live" if cap["source"] == "live" else f"from {cap.get('archive_name') or 'archive'}"
+    return f"{cap['http_status']} {where} {cap['timestamp'][:10]} sha256:{(cap.get('sha256') or '')[:10]}…"

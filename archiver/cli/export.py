@@ -1,6 +1,40 @@
-"""`archiver export` (not built yet)."""
+"""`archiver export (--activity ID | --report ID) -o OUT.wacz`: an evidence package."""
+from __future__ import annotations
+
+from pathlib import Path
+
 import typer
+
+from .. import __version__
+from ..errors import InputError
+from ..export.evidence import select_activity, select_report
+from ..export.wacz import export_wacz
+from .output import console, emit_json
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("export", help="Write the evidence of one activity or report as a WACZ package "
+                "(records, CDXJ index, pages, readable summary; signed when export.signing_key is set).")(export)
+
+
+def export(
+    ctx: typer.Context,
+    activity: int = typer.Option(None, "--activity", help="Activity id."),
+    report: int = typer.Option(None, "--report", help="Report id."),
+    output: Path = typer.Option(..., "--output", "-o", help="The .wacz file to write."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+):
+    if (activity is None) == (report is None):
+        raise InputError("give exactly one of --activity ID or --report ID")
+    settings = ctx.obj.settings
+    Session = ctx.obj.sessionmaker()
+    with Session() as session:
+        selection = select_activity(session, activity) if activity is not None else select_report(session, report)
+        result = export_wacz(session, settings.storage.root, selection, output,
+                             software=f"archiver {__version__}", signing_key=settings.export.signing_key)
+    if json_out:
+        emit_json(result.as_dict())
+    else:
+        console().print(f"wrote {result.path}: {result.records} records, {result.pages} pages, "
+                        f"{result.bytes} bytes{', signed' if result.signed else ''} ({result.datapackage_hash})",
+                        markup=False, highlight=False, soft_wrap=True)

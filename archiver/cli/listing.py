@@ -1,6 +1,74 @@
-"""`archiver listing` (not built yet)."""
+"""`archiver reports`, `archiver activities [--report ID]`, `archiver show ACTIVITY_ID`.
+
+Thin callers of archiver.db.queries (which the web UI shares): tables on a
+terminal, exactly one JSON document with --json.
+"""
+from __future__ import annotations
+
 import typer
+from rich.panel import Panel
+
+from ..db import queries
+from .output import console, emit_json, table
+
+_JSON = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("reports", help="List ingested reports.")(reports)
+    app.command("activities", help="List activities with their dates and links.")(activities)
+    app.command("show", help="One activity: its text, date, links and what became of them.")(show)
+
+
+def reports(ctx: typer.Context, json_out: bool = _JSON):
+    with ctx.obj.sessionmaker()() as session:
+        rows = queries.list_reports(session)
+    if json_out:
+        emit_json({"reports": rows})
+        return
+    console().print(table("Reports", ["id", "format", "title", "activities", "links", "previous", "ingested", "source"],
+                          [(r["id"], r["format"], r["title"], r["activities"], r["links"], r["previous_id"],
+                            r["ingested_at"], r["source"]) for r in rows]))
+
+
+def _date(a: dict) -> str:
+    if not a["date"]:
+        return ""
+    d = a["date"] if a["date_end"] in (None, a["date"]) else f"{a['date']}..{a['date_end']}"
+    return d + (" (inferred)" if a["date_inferred"] else "")
+
+
+def activities(ctx: typer.Context, report: int = typer.Option(None, "--report", help="Only this report's activities."),
+               json_out: bool = _JSON):
+    with ctx.obj.sessionmaker()() as session:
+        rows = queries.list_activities(session, report_id=report)
+    if json_out:
+        emit_json({"activities": rows})
+        return
+    console().print(table("Activities", ["id", "report", "#", "date", "links", "text"],
+                          [(a["id"], a["report_id"], a["ordinal"], _date(a),
+                            "\n".join(f"{l['url']} [{l['status']}]" for l in a["links"]),
+                            a["text"] if len(a["text"]) <= 160 else a["text"][:157] + "...") for a in rows]))
+
+
+def show(ctx: typer.Context, activity_id: int = typer.Argument(..., metavar="ACTIVITY_ID"), json_out: bool = _JSON):
+    with ctx.obj.sessionmaker()() as session:
+        a = queries.activity_detail(session, activity_id)
+    if json_out:
+        emit_json(a)
+        return
+    out = console()
+    when = _date(a) or "no date"
+    if a["date_text"]:
+        when += f'  ("{a["date_text"]}", {a["date_precision"]})'
+    out.print(Panel(a["text"], title=f"activity {a['id']} - report {a['report_id']} #{a['ordinal']}",
+                    subtitle=when, expand=False))
+    for link in a["links"]:
+        out.print(table(f"link {link['position'] + 1}: {link['url']}", ["field", "value"], [
+            ("normalized", link["url_normalized"]), ("status", link["status"]),
+            ("reason", link["status_reason"]), ("final url", link["final_url"]),
+            ("resolved by", link["resolution_method"]),
+            ("hops", "\n".join(f"{h['seq']}. {h['status_code'] or ''} {h['url']} ({h['kind']})" for h in link["hops"])),
+            ("captures", "\n".join(f"{c['timestamp']} {c['http_status'] or ''} {c['source']} {c['warc_file']}@{c['offset']}"
+                                   + (" NOT EVIDENCE" if c["not_evidence"] else "") for c in link["captures"])),
+        ]))

@@ -1,6 +1,80 @@
-"""`archiver serve` (not built yet)."""
+"""`archiver serve`: the interface (uvicorn) and the replay origin (pywb, a child process)."""
+from __future__ import annotations
+
+import ipaddress
+import socket
+
 import typer
+
+from ..errors import ConfigError
+from .output import console
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("serve", help="Serve the web interface and the replay server (archived pages on another port).")(serve)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, tokens) -> None:
+    """Off loopback the archive must not be open to anyone who can reach the port."""
+    if not is_loopback(host) and not tokens:
+        raise ConfigError(f"refusing to serve on {host} without authentication: set web.tokens "
+                          "(or bind to 127.0.0.1)")
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option(None, "--host", help="Address to bind (default: web.host, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Interface port (default: web.port, 8000)."),
+    replay_port: int = typer.Option(None, "--replay-port", help="Replay port (default: web.replay_port, 8001)."),
+):
+    import uvicorn
+
+    from ..web.app import create_app
+    from ..web.replay import ReplayServer
+
+    settings = ctx.obj.settings
+    host = host or settings.web.host
+    port = settings.web.port if port is None else port
+    replay_port = settings.web.replay_port if replay_port is None else replay_port
+    check_exposure(host, settings.web.tokens)
+    Session = ctx.obj.sessionmaker()
+
+    ui_sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    ui_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        ui_sock.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
+    shown = f"[{host}]" if ":" in host else host
+    ui_origin = f"http://{shown}:{ui_sock.getsockname()[1]}"
+    wildcard = host in ("0.0.0.0", "::")  # then follow the host the browser used
+    try:
+        replay = ReplayServer(settings.storage.root, host, replay_port, ui_origin="" if wildcard else ui_origin)
+    except OSError as exc:
+        ui_sock.close()
+        raise ConfigError(f"cannot bind {host}:{replay_port}: {exc.strerror}") from exc
+    replay.start()
+    try:
+        app = create_app(settings, Session, replay_origin_url=None if wildcard else replay.origin)
+        app.state.replay_port = replay.port
+        out = console()
+        out.print(f"interface: {ui_origin}/")
+        out.print(f"replay:    {replay.origin}/web/  (CDX: {replay.origin}/cdx/search/cdx)")
+        out.print("Ctrl-C to stop")
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server.run(sockets=[ui_sock])  # uvicorn handles SIGINT/SIGTERM and returns
+    finally:
+        app_jobs = locals().get("app")
+        if app_jobs is not None:
+            app_jobs.state.jobs.stop.set()
+        replay.stop()
+        ui_sock.close()

@@ -25,7 +25,7 @@ from ..db.tables import Capture, WarcFile
 from ..errors import ArchiveError
 from . import digests, manifest
 from .problems import Problem
-from .records import RecordChanged, RecordTruncated, RecordUnreadable, read_record, resolve
+from .records import RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record, resolve
 
 WARC_SUFFIXES = (".warc.gz", ".warc")
 
@@ -83,7 +83,7 @@ def _check_file_records(session, root, rel, captures, missing, on_record) -> lis
                         f"(captures {_ids(captures)})", file=rel, capture_id=captures[0].id)]
     with open(path, "rb") as fh:
         for c in captures:
-            out.extend(check_capture(session, fh, c))
+            out.extend(check_capture(session, fh, c)[1])
             on_record and on_record()
     return out
 
@@ -93,19 +93,19 @@ def _ids(captures) -> str:
     return ", ".join(ids) + (", ..." if len(captures) > 10 else "")
 
 
-def check_capture(session: Session, fh, c: Capture) -> list[Problem]:
-    """One record against its database row; ``fh`` is the open WARC file."""
+def check_capture(session: Session, fh, c: Capture, tee=None) -> tuple[RecordFacts | None, list[Problem]]:
+    """One record against its database row; ``fh`` is the open WARC file, ``tee`` gets its raw bytes."""
     def p(kind: str, detail: str) -> Problem:
         return Problem(kind, detail, file=c.warc_file, offset=c.offset, capture_id=c.id)
 
     try:
-        f = read_record(fh, c.offset, c.length)
+        f = read_record(fh, c.offset, c.length, tee=tee)
     except RecordTruncated as exc:
-        return [p("truncated", str(exc))]
+        return None, [p("truncated", str(exc))]
     except RecordChanged as exc:
-        return [p("digest_mismatch", str(exc))]
+        return None, [p("digest_mismatch", str(exc))]
     except RecordUnreadable as exc:
-        return [p("unreadable_record", str(exc))]
+        return None, [p("unreadable_record", str(exc))]
     out = []
     if f.record_id != c.record_id:
         out.append(p("record_mismatch", f"WARC-Record-ID is {f.record_id}, the database says {c.record_id}"))
@@ -128,7 +128,7 @@ def check_capture(session: Session, fh, c: Capture) -> list[Problem]:
         if original is not None and f.refers_to and f.refers_to != original.record_id:
             out.append(p("record_mismatch", f"revisit refers to {f.refers_to}, the database says it repeats "
                                             f"capture {original.id} ({original.record_id})"))
-    return out
+    return f, out
 
 
 def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]) -> list[Problem]:
@@ -136,6 +136,7 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
     listed = manifest.latest_by_path(session)
     rows = {w.path: w for w in session.scalars(select(WarcFile))}
     on_disk = set(_disk_files(root))
+    by_sha = {e.sha256: p for p, e in listed.items()}
     for rel, entry in sorted(listed.items()):
         seen.add(rel)
         try:
@@ -149,10 +150,14 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
                 missing.add(rel)
             continue
         sha256, size = manifest.hash_file(path)
-        if size != entry.size:
+        twin = by_sha.get(sha256) if sha256 != entry.sha256 else None
+        if twin:
+            out.append(Problem("manifest_mismatch", f"content replaced: it is byte for byte the file the manifest "
+                               f"lists as {twin} (files swapped or copied over)", file=rel))
+        elif size != entry.size:
             out.append(Problem("manifest_mismatch", f"size is {size} bytes, the manifest says {entry.size}"
                                + (" (truncated)" if size < entry.size else ""), file=rel))
-        if sha256 != entry.sha256:
+        if sha256 != entry.sha256 and not twin:
             out.append(Problem("manifest_mismatch", f"sha256 is {sha256}, the manifest says {entry.sha256}",
                                file=rel))
         row = rows.get(rel)

@@ -14,12 +14,15 @@ The order, with the rules for a declaration that is wrong (pure functions):
    - a declared single-byte charset whose decoding looks like mojibake is wrong: more
      than 40% of the Latin letters in À..ÿ (windows-1251 read as windows-1252), or more
      than 60% of the Cyrillic letters upper-case (KOI8-R read as windows-1251).
-3. Detection with charset-normalizer on a sample without markup, then one correction:
+3. Valid UTF-8 is UTF-8. Otherwise detection with charset-normalizer on a sample without
+   markup, then one correction:
    when it picks a Western Latin codec and the bytes hold ð ý þ Ð Ý Þ (0xF0 0xFD 0xFE
    0xD0 0xDD 0xDE), or the page says it is Azerbaijani/Turkish, windows-1254 is taken
    instead: those bytes are ğ ı ş Ğ İ Ş there, and Azerbaijani/Turkish is far likelier
    in this archive's sources than Icelandic. (windows-1254 has no ə: old Azerbaijani
-   sites wrote ä or e for it, which this rule keeps as written.)
+   sites wrote ä or e for it, which this rule keeps as written.) Likewise Mac Cyrillic
+   becomes windows-1251 unless that reads as mojibake: they share the lower-case
+   letters, short samples cannot tell them apart, and windows-1251 is the web's.
 
 Labels follow the WHATWG aliases that matter here: ISO-8859-1/ASCII mean windows-1252
 and ISO-8859-9 means windows-1254 (supersets, what browsers do).
@@ -133,11 +136,15 @@ def _text_sample(sample: bytes, is_html: bool) -> bytes:
     return _MARKUP.sub(b" ", sample) if is_html else sample
 
 
-def detect(sample: bytes, *, is_html: bool = False, lang_hint: str | None = None) -> str:
-    """Best guess when nothing usable is declared (never fails: UTF-8 when clueless)."""
-    text = _text_sample(sample, is_html)
-    if text.isascii():
+def detect(sample: bytes, *, complete: bool = True, is_html: bool = False, lang_hint: str | None = None) -> str:
+    """Best guess when nothing usable is declared (never fails: UTF-8 when clueless).
+
+    Valid UTF-8 is UTF-8 without asking the detector, which can prefer a single-byte
+    table for repetitive text.
+    """
+    if sample.isascii() or _utf8_errors(sample, complete) == 0:
         return "utf-8"
+    text = _text_sample(sample, is_html)
     best = charset_normalizer.from_bytes(text).best()
     name = codec_name(best.encoding) if best is not None else None
     if name is None:
@@ -145,6 +152,8 @@ def detect(sample: bytes, *, is_html: bool = False, lang_hint: str | None = None
     turkish_hint = (lang_hint or "").lower()[:2] in ("az", "tr")
     if name in _WESTERN and (turkish_hint or _TURKISH_BYTES.search(text)):
         return "cp1254"
+    if name == "mac-cyrillic" and not looks_like_mojibake(text.decode("cp1251", "replace")):
+        return "cp1251"
     return name
 
 
@@ -163,4 +172,4 @@ def choose_encoding(sample: bytes, *, header: str | None = None, document: str |
         name = codec_name(label)
         if name and plausible(name, sample, complete):
             return name, source
-    return detect(sample, is_html=is_html, lang_hint=lang_hint), "detected"
+    return detect(sample, complete=complete, is_html=is_html, lang_hint=lang_hint), "detected"

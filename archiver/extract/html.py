@@ -126,6 +126,7 @@ def extract_html(data: bytes, *, max_chars: int, max_html_bytes: int, url: str |
     if tree is not None and not title:
         found = tree.find(".//title")
         title = (found.text_content().strip() or None) if found is not None else None
-    body = body[:max_chars] if body else None
+    body = body.strip()[:max_chars] if body else None
+    body = body or None
     return ExtractedText(method=method, text=body, title=title,
                          language=language_of(body, tree, content_language), encoding=encoding)

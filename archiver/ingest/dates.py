@@ -69,7 +69,8 @@ _Y = r"(?<!\d)(?:19[89]\d|20\d\d)(?!\d)"
 _YSUF = r"(?:\s*-?\s*c[iıuü]\s+il(?:in|də|i)?|\s*г\.|\s*года|\s*году|\s*г(?![\w]))?"
 _DASH = r"\s*[-–—]\s*"
 _AND = r"\s*(?:,|\band\b|\bи\b|\bvə\b|&)\s*"
-_PREP = r"(?P<prep>\b(?:[Ii]n|IN|[Dd]uring|[Oo]n|[Вв]о?|[Dd]uring)\s+)?"
+# a month without a day is a date only after one of these ("In May", "в мае", "during March")
+_PREP = re.compile(r"(?:\b(?:[Ii]n|IN|[Dd]uring|[Ss]ince|[Bb]y|[Ee]arly|[Ll]ate|[Mm]id|[Вв]о?|[Сс])[\s-]+)$")
 
 _PATTERNS = [
     # 07-10 May 2018 | 14 and 17 May 2018
@@ -77,15 +78,15 @@ _PATTERNS = [
     # 16 June 2017 | 05 July, 2017 | 16 iyun 2017-ci il | 16 июня 2017 г. | 14 May
     ("dmy", rf"(?P<d>{_D})\s+(?P<m>{_M}),?\s*(?:(?P<y>{_Y}){_YSUF})?"),
     # July 28, 2018 | February 5, 2018 | May 14
-    ("mdy", rf"(?P<m>{_M})\s+(?P<d>{_D})(?:,\s*|\s+)(?:(?P<y>{_Y}){_YSUF})?"),
+    ("mdy", rf"(?P<m>{_M})\s+(?P<d>{_D})(?:,?\s*(?P<y>{_Y}){_YSUF})?"),
     # 2017-ci il 16 iyun | 2017-ci ilin 16 iyun
     ("ydm", rf"(?P<y>{_Y}){_YSUF}\s+(?P<d>{_D})\s+(?P<m>{_M})"),
     # 16.06.2017 | 2017-06-16
     ("dotted", rf"(?<![\d.])(?P<d>0?[1-9]|[12]\d|3[01])\.(?P<mn>0?[1-9]|1[0-2])\.(?P<y>{_Y}){_YSUF}"),
     ("iso", rf"(?<![\d-])(?P<y>{_Y})-(?P<mn>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])(?![\d-])"),
     # February – September, 2017 (a period) | March and May [2018] | May 2018 | в мае 2018 года
-    ("months", rf"{_PREP}(?P<m>{_M})(?:(?P<sep>{_DASH}|{_AND})(?P<m2>{_M}))*,?\s*(?:(?P<y>{_Y}){_YSUF})?"
-               r"(?P<ay>\s+ay(?:lar)?[ıi]nda)?"),
+    ("months", rf"(?P<m>{_M})(?:(?P<sep>{_DASH}|{_AND})(?P<m2>{_M}))*,?\s*(?:(?P<y>{_Y}){_YSUF})?"
+               r"(?P<ay>\s*ay(?:lar)?[ıi]nda)?"),
     # 2017-ci ilin may ayında
     ("ym", rf"(?P<y>{_Y}){_YSUF}\s+(?P<m>{_M})"),
     # in 2017 | в 2017 году | 2017-ci ildə  (a year; never a range of years)
@@ -147,8 +148,10 @@ def find_dates(text: str) -> list[Found]:
     for m in _FIND.finditer(text):
         name = m.lastgroup
         g = {k[len(name) + 1:]: v for k, v in m.groupdict().items() if k.startswith(name + "_")}
-        start = m.start(name) if not g.get("prep") else m.start(name + "_prep") + len(g["prep"])
-        written = text[start:m.end(name)].strip().rstrip(",")
+        written = text[m.start(name):m.end(name)].strip().rstrip(",")
+        if written.endswith(".") and not written.endswith("г."):
+            written = written[:-1]  # the sentence's full stop, not an abbreviation's
+        g["prep"] = bool(_PREP.search(text[max(0, m.start(name) - 12):m.start(name)]))
         f = _build(name, g, written)
         if f is not None:
             out.append(f)

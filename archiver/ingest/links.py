@@ -189,7 +189,8 @@ def _cited(f: Found) -> CitedLink:
 # ---- URLs wrapped across lines (PDFs) --------------------------------------------------
 
 _TAIL = re.compile(r"(<?)((?:https?://|www\.)\S*)$", re.IGNORECASE)
-_BREAK_CHARS = "/-_.?=&%#~+:"
+_BREAK_CHARS = "/-_?=&%#~+"
+_ENDING = re.compile(r"^(?:pdf|html?|php|aspx?|jsp|docx?|xlsx?|pptx?|jpe?g|png|gif|txt|zip|org|com|net|gov|edu|int|info|az|ru|ge|am|ua|kz|uk|eu)(?:[/?#]\S*)?$", re.I)
 
 
 def joins_url(prev_line: str, next_line: str, known: Iterable[str] = ()) -> bool:
@@ -206,6 +207,8 @@ def joins_url(prev_line: str, next_line: str, known: Iterable[str] = ()) -> bool
         return False
     token = nxt.split(None, 1)[0]
     tail = m.group(2)
+    if (m.group(1) == "<" and ">" in tail) or re.match(r"<?(?:https?://|www\.)", token, re.IGNORECASE):
+        return False  # a closed <URL>, or the next line starts a URL of its own
     tail_url = strip_trailing(tail)
     for k in (k for k in known if k):
         if k == tail_url:
@@ -218,6 +221,8 @@ def joins_url(prev_line: str, next_line: str, known: Iterable[str] = ()) -> bool
     core = strip_trailing(token)
     if not core:
         return False
+    if tail[-1] in _TRAILING:  # the URL seems closed by punctuation: only a file or domain ending goes on
+        return tail[-1] == "." and bool(_ENDING.match(core))
     if tail.endswith(("://", "/")) or tail[-1] in _BREAK_CHARS:
         return any(c.isdigit() or c in "/?=&%#_." for c in core) or core.islower() and tail.endswith("/")
     return (any(c.isdigit() or c in "/?=&%#_" for c in core)

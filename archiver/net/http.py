@@ -273,7 +273,7 @@ class HttpClient:
         self.session.verify = fetch.verify_tls
         self.session.headers["User-Agent"] = user_agent or fetch.user_agent
         self.session.headers["Accept-Encoding"] = "identity"
-        adapter = _PolicyAdapter(fetch, pool_size=max(10, fetch.concurrency * 2))
+        adapter = self._adapter = _PolicyAdapter(fetch, pool_size=max(10, fetch.concurrency * 2))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -302,9 +302,11 @@ class HttpClient:
         _local.url = url
         try:
             with _translated(url):
-                resp = self.session.request(
-                    method, url, headers=dict(headers or {}), stream=True, allow_redirects=False,
-                    timeout=(self.fetch.timeout_s, self.fetch.timeout_s))
+                # the adapter, not session.send: even with allow_redirects=False, requests reads a
+                # redirect's whole body (to prepare the next hop), which would defeat streaming
+                prep = self.session.prepare_request(requests.Request(method, url, headers=dict(headers or {})))
+                resp = self._adapter.send(prep, stream=True, timeout=(self.fetch.timeout_s, self.fetch.timeout_s),
+                                          verify=self.fetch.verify_tls, proxies={})
             sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
             original = getattr(resp.raw, "_original_response", None)
             raw_headers = list(original.msg.items()) if original is not None else list(resp.headers.items())

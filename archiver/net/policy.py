@@ -34,8 +34,8 @@ def address_problem(ip: str) -> str | None:
         (addr.is_link_local, "a link-local address"),
         (addr.is_multicast, "a multicast address"),
         (isinstance(addr, ipaddress.IPv4Address) and addr in _SHARED, "a shared (carrier-grade NAT) address"),
-        (addr.is_private, "a private address"),
         (addr.is_reserved, "a reserved address"),
+        (addr.is_private, "a private address"),
         (not addr.is_global, "not a globally routable address"),
     )
     for hit, what in checks:

@@ -1,0 +1,160 @@
+"""The capture stage: URL → WARC records, following the target's redirects hop by hop.
+
+``capture_url`` returns a CaptureResult for every expected outcome: CAPTURED (2xx),
+DEAD (a 4xx/5xx final answer, whose capture is kept), REFUSED (policy, on any
+hop), FAILED (network error, timeout, redirect loop, too many hops). It raises
+only for broken things. ``capture_many`` runs it over many URLs with the
+configured concurrency, per-host limits and politeness delay.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Mapping
+from urllib.parse import urljoin, urlsplit
+
+from ..config import Settings
+from ..errors import FetchError, FetchRefused
+from ..model import CaptureResult, HopRecord, Outcome
+from .recorder import Exchange, Recorder
+from .requisites import fetch_requisites
+
+log = logging.getLogger(__name__)
+
+__all__ = ["capture_url", "capture_many", "HostGate"]
+
+
+def _is_html(ex: Exchange) -> bool:
+    ctype = (ex.headers.get("Content-Type") or "").lower()
+    if ctype:
+        return "html" in ctype
+    return ex.body[:512].lstrip().lower().startswith((b"<!doctype html", b"<html"))
+
+
+def capture_url(url: str, *, recorder: Recorder, settings: Settings) -> CaptureResult:
+    """Capture ``url``: each redirect recorded as a hop, then the final answer and its requisites."""
+    hops: list[HopRecord] = []
+    visited: list[str] = []
+    current = url
+    while True:
+        if current in visited:
+            chain = " → ".join(visited[visited.index(current):] + [current])
+            return CaptureResult(Outcome.FAILED, hops=tuple(hops), final_url=current,
+                                 reason=f"redirect loop: {chain}", error_type="TooManyHops")
+        if len(visited) > settings.fetch.max_hops:
+            return CaptureResult(Outcome.FAILED, hops=tuple(hops), final_url=current,
+                                 reason=f"more than {settings.fetch.max_hops} redirects", error_type="TooManyHops")
+        visited.append(current)
+        seq = len(hops)
+        try:
+            ex = recorder.fetch(current)
+        except FetchRefused as exc:
+            return CaptureResult(Outcome.REFUSED, hops=tuple(hops), final_url=current, reason=str(exc),
+                                 error_type=type(exc).__name__)
+        except FetchError as exc:
+            return CaptureResult(Outcome.FAILED, hops=tuple(hops), final_url=current, reason=str(exc),
+                                 error_type=type(exc).__name__)
+        location = ex.headers.get("Location")
+        if 300 <= ex.status < 400 and location:
+            nxt = urljoin(current, location.strip())
+            hops.append(HopRecord(seq=seq, url=current, status_code=ex.status, location=nxt, kind="redirect",
+                                  fetched_at=ex.warc.captured_at, warc=ex.warc))
+            current = nxt
+            continue
+        return _final(current, ex, hops, recorder, settings)
+
+
+def _final(url: str, ex: Exchange, hops: list[HopRecord], recorder: Recorder, settings: Settings) -> CaptureResult:
+    ok = 200 <= ex.status < 300
+    # the final answer closes the chain; its record is `response`, so the hop carries no WarcRef
+    hops = hops + [HopRecord(seq=len(hops), url=url, status_code=ex.status, location=None,
+                             kind="final" if ok else "error", fetched_at=ex.warc.captured_at)]
+    if ok:
+        requisites = ()
+        if settings.fetch.requisites.enabled and _is_html(ex) and settings.fetch.requisites.max_per_page > 0:
+            requisites = fetch_requisites(url, ex.body, recorder=recorder, settings=settings)
+        return CaptureResult(Outcome.CAPTURED, response=ex.warc, requisites=requisites, hops=tuple(hops),
+                             final_url=url, reason="truncated" if ex.truncated else None)
+    if ex.status >= 400:
+        return CaptureResult(Outcome.DEAD, response=ex.warc, hops=tuple(hops), final_url=url,
+                             reason=f"HTTP {ex.status} {ex.reason}".strip(), error_type=f"http_{ex.status}")
+    return CaptureResult(Outcome.FAILED, response=ex.warc, hops=tuple(hops), final_url=url,
+                         reason=f"unexpected HTTP {ex.status} {ex.reason}".strip(), error_type=f"http_{ex.status}")
+
+
+class HostGate:
+    """Per-host concurrency (semaphores) and a minimum delay between request starts to one host."""
+
+    def __init__(self, per_host: int, delay_s: float):
+        self._per_host = per_host
+        self._delay = delay_s
+        self._lock = threading.Lock()
+        self._sems: dict[str, threading.Semaphore] = {}
+        self._next: dict[str, float] = {}
+
+    def _sem(self, host: str) -> threading.Semaphore:
+        with self._lock:
+            sem = self._sems.get(host)
+            if sem is None:
+                sem = self._sems[host] = threading.BoundedSemaphore(self._per_host)
+            return sem
+
+    def _wait_turn(self, host: str) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                start = self._next.get(host, now)
+                if start <= now:
+                    self._next[host] = now + self._delay
+                    return
+            time.sleep(start - now)
+
+    def run(self, url: str, fn: Callable):
+        host = (urlsplit(url).hostname or "").lower()
+        with self._sem(host):
+            if self._delay > 0:
+                self._wait_turn(host)
+            return fn()
+
+
+class GatedRecorder:
+    """The Recorder's fetch, through the host gate (redirects and requisites included)."""
+
+    def __init__(self, recorder: Recorder, gate: HostGate):
+        self._recorder = recorder
+        self._gate = gate
+        self.settings = recorder.settings
+        self.sink = recorder.sink
+        self.client = recorder.client
+
+    def fetch(self, url: str, **kwargs) -> Exchange:
+        return self._gate.run(url, lambda: self._recorder.fetch(url, **kwargs))
+
+
+def capture_many(urls: Iterable[str], *, recorder: Recorder, settings: Settings,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, CaptureResult]:
+    """Capture many URLs at once: ``fetch.concurrency`` threads, ``fetch.per_host_concurrency`` per
+    host, ``fetch.politeness_delay_s`` between requests to one host. Duplicates are fetched once."""
+    unique = list(dict.fromkeys(urls))
+    gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s)
+    gated = GatedRecorder(recorder, gate)
+    results: dict[str, CaptureResult] = {}
+
+    def one(u: str) -> CaptureResult:
+        try:
+            return capture_url(u, recorder=gated, settings=settings)  # type: ignore[arg-type]
+        except Exception as exc:  # a bug must not stop the other captures; it is recorded as data
+            log.exception("capture of %s failed", u)
+            return CaptureResult(Outcome.FAILED, final_url=u, reason=f"{type(exc).__name__}: {exc}",
+                                 error_type=type(exc).__name__)
+
+    with ThreadPoolExecutor(max_workers=settings.fetch.concurrency, thread_name_prefix="capture") as pool:
+        futures = {pool.submit(one, u): u for u in unique}
+        for done, fut in enumerate(as_completed(futures), 1):
+            results[futures[fut]] = fut.result()
+            if progress is not None:
+                progress(done, len(unique))
+    return {u: results[u] for u in unique}

@@ -1,0 +1,152 @@
+"""Read one record back with one seek, by (warc_file, offset) as stored in the database.
+
+``warc_file`` is relative to ``storage.root`` and must stay inside
+``<storage.root>/warcs``: it comes from the database, but a path is never
+trusted. A file still being written (``….warc.gz.open``) is read too.
+
+- :func:`open_record` – the warcio record (headers parsed, streams unread)
+- :func:`open_payload` – HTTP headers + the body with chunking and Content-Encoding undone
+- :func:`raw_payload` – HTTP headers + the body with chunking undone and Content-Encoding kept;
+  its SHA-256 is ``Capture.sha256`` (for a record that is not truncated)
+
+Revisit records hold no payload: :func:`open_payload` and :func:`raw_payload`
+follow ``WARC-Refers-To`` through ``locate`` (record id → (warc_file, offset));
+:func:`db_locator` builds one over the Capture rows.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
+from warcio.exceptions import ArchiveLoadFailed
+
+from ..errors import ArchiveError
+from .warcfile import OPEN_SUFFIX
+
+Locator = Callable[[str], "tuple[str, int] | None"]
+
+
+def warc_path(storage_root: str | Path, warc_file: str) -> Path:
+    """The file for ``warc_file``, refused unless it stays inside <root>/warcs."""
+    root = Path(storage_root).resolve()
+    base = (root / "warcs").resolve()
+    rel = Path(str(warc_file))
+    if rel.is_absolute() or ".." in rel.parts or "\x00" in str(warc_file):
+        raise ArchiveError(f"refusing WARC path outside the storage root: {warc_file!r}", file=str(warc_file))
+    path = (root / rel).resolve()
+    if base not in path.parents:
+        raise ArchiveError(f"refusing WARC path outside {base}: {warc_file!r}", file=str(warc_file))
+    if not path.is_file():
+        still_open = path.with_name(path.name + OPEN_SUFFIX)
+        if still_open.is_file():
+            return still_open
+        raise ArchiveError(f"WARC file not found: {warc_file}", file=str(warc_file))
+    return path
+
+
+class _RecordStream:
+    """A payload stream that closes the WARC file with it."""
+
+    def __init__(self, stream, fh: BinaryIO):
+        self._stream = stream
+        self._fh = fh
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            return _read_all(self._stream)
+        return self._stream.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __iter__(self):
+        while True:
+            buf = self._stream.read(65536)
+            if not buf:
+                return
+            yield buf
+
+
+def _read_all(stream) -> bytes:
+    out = bytearray()
+    while True:
+        buf = stream.read(1 << 20)
+        if not buf:
+            return bytes(out)
+        out += buf
+
+
+def open_record(storage_root: str | Path, warc_file: str, offset: int):
+    """The warcio ArcWarcRecord at ``offset`` (one seek). Its streams read from the open file."""
+    path = warc_path(storage_root, warc_file)
+    fh = open(path, "rb")
+    try:
+        fh.seek(int(offset))
+        record = next(iter(ArchiveIterator(fh, check_digests=False)))
+    except (StopIteration, ArchiveLoadFailed, ValueError, OSError, EOFError) as exc:
+        fh.close()
+        raise ArchiveError(f"no WARC record at {warc_file}:{offset} ({exc or type(exc).__name__})",
+                           file=warc_file, offset=offset) from exc
+    record._archiver_fh = fh  # keeps the file open as long as the record lives
+    return record
+
+
+def _follow(storage_root, warc_file, offset, locate: Locator | None):
+    record = open_record(storage_root, warc_file, offset)
+    headers = record.http_headers
+    seen = 0
+    while record.rec_type == "revisit":
+        target = record.rec_headers.get_header("WARC-Refers-To")
+        where = locate(target) if (locate and target) else None
+        record._archiver_fh.close()
+        if where is None or seen > 5:
+            raise ArchiveError(f"revisit record at {warc_file}:{offset} refers to {target}, which was not found",
+                               file=warc_file, offset=offset)
+        record = open_record(storage_root, where[0], where[1])
+        seen += 1
+    if record.rec_type not in ("response", "resource"):
+        record._archiver_fh.close()
+        raise ArchiveError(f"record at {warc_file}:{offset} is a {record.rec_type} record, not a response",
+                           file=warc_file, offset=offset)
+    return headers if headers is not None else record.http_headers, record
+
+
+def open_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate: Locator | None = None):
+    """(HTTP headers, payload stream) with chunking and Content-Encoding undone. Close the stream."""
+    headers, record = _follow(storage_root, warc_file, offset, locate)
+    return headers, _RecordStream(record.content_stream(), record._archiver_fh)
+
+
+def raw_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate: Locator | None = None):
+    """(HTTP headers, payload stream) as sent: chunking undone, Content-Encoding kept. Close the stream."""
+    headers, record = _follow(storage_root, warc_file, offset, locate)
+    stream = record.raw_stream
+    http = record.http_headers
+    if http is not None and "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
+        stream = ChunkedDataReader(stream, raise_exceptions=False)
+    return headers, _RecordStream(stream, record._archiver_fh)
+
+
+def db_locator(sessionmaker) -> Locator:
+    """Locate a record id through the Capture rows."""
+    from sqlalchemy import select
+
+    from ..db.tables import Capture
+
+    def locate(record_id: str):
+        with sessionmaker() as session:
+            row = session.execute(select(Capture.warc_file, Capture.offset)
+                                  .where(Capture.record_id == record_id).limit(1)).first()
+            return (row[0], row[1]) if row else None
+    return locate

@@ -1,0 +1,121 @@
+"""Read models shared by the CLI and the web UI: plain dicts, no presentation.
+
+An activity dict carries its links; a link dict carries what the later stages
+found for its target (final URL, hops of the latest resolution attempt, and the
+target captures: requisites and hop records are not evidence of the citation
+and are left out).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..errors import NotFound
+from .tables import Activity, Capture, Link, Report, Target
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def list_reports(session: Session) -> list[dict[str, Any]]:
+    acts = (select(Activity.report_id, func.count().label("n")).group_by(Activity.report_id).subquery())
+    links = (select(Activity.report_id, func.count(Link.id).label("n")).join(Link, Link.activity_id == Activity.id)
+             .group_by(Activity.report_id).subquery())
+    rows = session.execute(
+        select(Report, func.coalesce(acts.c.n, 0), func.coalesce(links.c.n, 0))
+        .outerjoin(acts, acts.c.report_id == Report.id)
+        .outerjoin(links, links.c.report_id == Report.id)
+        .order_by(Report.id)).all()
+    return [{
+        "id": r.id, "source": r.source, "source_kind": r.source_kind, "format": r.format, "title": r.title,
+        "sha256": r.sha256, "size_bytes": r.size_bytes, "ingested_at": _iso(r.ingested_at),
+        "previous_id": r.previous_id, "activities": n_acts, "links": n_links,
+    } for r, n_acts, n_links in rows]
+
+
+def report_detail(session: Session, report_id: int) -> dict[str, Any]:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"report {report_id} not found")
+    base = next(r for r in list_reports(session) if r["id"] == report_id)
+    return {**base, "meta": report.meta}
+
+
+def _hops(target: Target) -> list[dict[str, Any]]:
+    if not target.hops:
+        return []
+    last = max(h.attempt for h in target.hops)
+    return [{"seq": h.seq, "url": h.url, "status_code": h.status_code, "location": h.location, "kind": h.kind,
+             "fetched_at": _iso(h.fetched_at)} for h in target.hops if h.attempt == last]
+
+
+def capture_dict(capture: Capture) -> dict[str, Any]:
+    return {
+        "id": capture.id, "timestamp": _iso(capture.captured_at), "url": capture.url,
+        "http_status": capture.http_status, "content_type": capture.content_type,
+        "warc_file": capture.warc_file, "offset": capture.offset, "length": capture.length,
+        "sha256": capture.sha256, "source": capture.source, "archive_name": capture.archive_name,
+        "memento_url": capture.memento_url, "truncated": bool(capture.truncated),
+        "is_revisit": bool(capture.is_revisit), "not_evidence": bool(capture.not_evidence),
+        "not_evidence_reason": capture.not_evidence_reason, "role": capture.role,
+    }
+
+
+def link_dict(link: Link) -> dict[str, Any]:
+    t = link.target
+    return {
+        "id": link.id, "position": link.position, "url": link.url_raw, "text_raw": link.text_raw,
+        "url_normalized": link.url_normalized, "target_id": t.id, "is_short": bool(t.is_short),
+        "final_url": t.final_url, "resolution_method": t.resolution_method, "status": t.status,
+        "status_reason": t.status_reason, "hops": _hops(t),
+        "captures": [capture_dict(c) for c in t.captures if c.role == "target"],
+    }
+
+
+def activity_dict(activity: Activity) -> dict[str, Any]:
+    return {
+        "id": activity.id, "report_id": activity.report_id, "ordinal": activity.ordinal,
+        "date": activity.date_start.isoformat() if activity.date_start else None,
+        "date_end": activity.date_end.isoformat() if activity.date_end else None,
+        "date_text": activity.date_text, "date_precision": activity.date_precision,
+        "date_inferred": bool(activity.date_inferred), "text": activity.text,
+        "links": [link_dict(link) for link in activity.links],
+    }
+
+
+def _activity_query():
+    return select(Activity).options(
+        selectinload(Activity.links).selectinload(Link.target).options(
+            selectinload(Target.hops), selectinload(Target.captures)))
+
+
+def list_activities(session: Session, report_id: int | None = None) -> list[dict[str, Any]]:
+    """Activities in report order; NotFound when ``report_id`` names no report."""
+    stmt = _activity_query().order_by(Activity.report_id, Activity.ordinal)
+    if report_id is not None:
+        if session.get(Report, report_id) is None:
+            raise NotFound(f"report {report_id} not found")
+        stmt = stmt.where(Activity.report_id == report_id)
+    return [activity_dict(a) for a in session.scalars(stmt)]
+
+
+def activity_detail(session: Session, activity_id: int) -> dict[str, Any]:
+    activity = session.scalars(_activity_query().where(Activity.id == activity_id)).first()
+    if activity is None:
+        raise NotFound(f"activity {activity_id} not found")
+    out = activity_dict(activity)
+    report = session.get(Report, activity.report_id)
+    out["report"] = {"id": report.id, "title": report.title, "source": report.source, "format": report.format}
+    return out
+
+
+__all__ = ["list_reports", "report_detail", "list_activities", "activity_detail", "activity_dict",
+           "link_dict", "capture_dict"]

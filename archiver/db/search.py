@@ -1,0 +1,284 @@
+"""Full-text search over activity text and extracted capture text, one interface, two backends.
+
+SQLite: an FTS5 table ``search_index(title, body)`` (``unicode61 remove_diacritics 2``:
+case and Latin diacritics folded, so ``Qarabag`` finds ``Qarabağ``; ``ı`` and ``ə`` are
+letters of their own and are not folded). Its rowid says what a row is: ``2*id`` for
+an activity, ``2*id+1`` for an extraction, so an update is a delete by rowid (FTS5 would
+scan the whole table to delete by a column). Triggers on ``activities`` and
+``extractions`` keep it current, created by the 0001 migration. Triggers rather than
+calls from the writers because on PostgreSQL the index follows the rows by itself
+(generated columns): with triggers both backends behave alike whoever writes the rows
+(ingest, the pipeline, a repair script). ``index_activity``/``index_extraction`` are
+still there, idempotent, for code that wants to be explicit, and ``reindex_all``
+rebuilds the table (after a restore, or an Alembic batch migration that recreated a
+table and lost its triggers).
+
+PostgreSQL: a generated ``search_vector`` tsvector column (``simple`` configuration:
+no stemming, no stop words, lower-cased; diacritics must match) with a GIN index on
+both tables, queried with ``websearch_to_tsquery``, ranked by ``ts_rank`` (normalised by
+length) and cut into snippets by ``ts_headline``. A tsvector holds at most 1 MB, so only
+the first ``PG_INDEX_CHARS`` characters of a text are indexed there.
+
+Queries are parsed here first, the same way for both backends: words, ``"phrases"``,
+``OR`` between words, ``-word`` or ``NOT word`` to exclude. Every word is quoted
+before it reaches FTS5, so no user text is FTS5 syntax. Malformed queries raise
+InputError with one line.
+
+A capture hit is reported once per activity whose links point to the capture's target
+(Capture.target_id -> Target <- Link -> Activity), in activity order, because search
+is how an auditor finds the activities a page evidences; a capture no activity links
+to still gives one hit without activity.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from ..errors import InputError
+from .base import UTCDateTime
+from .tables import Activity, Capture, Extraction, Link
+
+PG_INDEX_CHARS = 300_000  # keeps every tsvector under PostgreSQL's 1 MB limit (~3 bytes a char at worst)
+MAX_QUERY_CHARS = 500
+MARK_OPEN, MARK_CLOSE = "[", "]"  # around matched terms in ``snippet``
+_RAW_OPEN, _RAW_CLOSE = "\x02", "\x03"  # what the databases put around matches (never in text)
+_SNIPPET_WORDS = 24
+_PG_HEADLINE = (f'StartSel="{_RAW_OPEN}", StopSel="{_RAW_CLOSE}", MaxWords=35, MinWords=12, '
+                'MaxFragments=2, FragmentDelimiter=" … "')
+_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+
+
+# ---- query parsing (pure) --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Clause:
+    """Terms that must all match (``include``) and terms that must not (``exclude``)."""
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+def _has_word(term: str) -> bool:
+    return any(ch.isalnum() for ch in term)
+
+
+def parse_query(query: str) -> tuple[Clause, ...]:
+    """A query as OR-ed clauses of AND-ed terms; InputError (one line) when it cannot be searched."""
+    query = (query or "").strip()
+    if not query:
+        raise InputError("empty search query: give one or more words to search for")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputError(f"search query too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
+    if query.count('"') % 2:
+        raise InputError('unbalanced quote in search query: close the "phrase" with a second "')
+    clauses: list[Clause] = []
+    include: list[str] = []
+    exclude: list[str] = []
+    pending: str | None = None  # an operator waiting for its right-hand term
+    last_was_term = False
+    for m in _TOKEN.finditer(query):
+        phrase, word = m.group(1), m.group(2)
+        if word in ("OR", "AND", "NOT"):
+            if pending or (word != "NOT" and not last_was_term):
+                raise InputError(f"misplaced {word} in search query: use it between words, e.g. 'water OR gas'")
+            pending, last_was_term = word, False
+            continue
+        negate = pending == "NOT"
+        term = phrase if phrase is not None else word
+        if phrase is None and term.startswith("-") and len(term) > 1:
+            negate, term = True, term[1:]
+        term = " ".join(term.split())
+        if not _has_word(term):
+            continue  # punctuation alone (*, -, &): nothing to look for
+        if pending == "OR":
+            if not include:
+                raise InputError("misplaced OR in search query: each side needs a word that is not excluded")
+            clauses.append(Clause(tuple(include), tuple(exclude)))
+            include, exclude = [], []
+        (exclude if negate else include).append(term)
+        pending, last_was_term = None, True
+    if pending:
+        raise InputError(f"misplaced {pending} at the end of the search query")
+    if include:
+        clauses.append(Clause(tuple(include), tuple(exclude)))
+    elif exclude:
+        raise InputError("search query only excludes words: add a word to search for")
+    if not clauses:
+        raise InputError("search query has no words to search for (only punctuation or operators)")
+    return tuple(clauses)
+
+
+def _fts5_string(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def to_fts5(clauses: tuple[Clause, ...]) -> str:
+    """FTS5 MATCH expression: every term a quoted string, structure from the parse."""
+    parts = []
+    for c in clauses:
+        expr = " AND ".join(_fts5_string(t) for t in c.include)
+        if c.exclude:
+            expr = f"({expr}) NOT ({' OR '.join(_fts5_string(t) for t in c.exclude)})"
+        parts.append(f"({expr})")
+    return " OR ".join(parts)
+
+
+def to_websearch(clauses: tuple[Clause, ...]) -> str:
+    """The same query for websearch_to_tsquery: quoted terms, so ``or`` inside a phrase is a word."""
+    def q(t: str) -> str:
+        return '"' + t.replace('"', " ") + '"'
+    return " or ".join(" ".join([q(t) for t in c.include] + ["-" + q(t) for t in c.exclude]) for c in clauses)
+
+
+def render_snippet(raw: str | None) -> tuple[str | None, str | None]:
+    """(plain snippet with [ ] around matches, HTML-escaped snippet with <mark>) from a raw one."""
+    if raw is None:
+        return None, None
+    raw = " ".join(raw.split())
+    plain = raw.replace(_RAW_OPEN, MARK_OPEN).replace(_RAW_CLOSE, MARK_CLOSE)
+    marked = html.escape(raw).replace(_RAW_OPEN, "<mark>").replace(_RAW_CLOSE, "</mark>")
+    return plain, marked
+
+
+# ---- keeping the SQLite index current --------------------------------------------------------
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _put(session: Session, rowid: int, title: str | None, body: str | None) -> None:
+    session.execute(text("DELETE FROM search_index WHERE rowid = :r"), {"r": rowid})
+    session.execute(text("INSERT INTO search_index(rowid, title, body) VALUES (:r, :t, :b)"),
+                    {"r": rowid, "t": title or "", "b": body or ""})
+
+
+def index_activity(session: Session, activity: Activity) -> None:
+    """Make sure ``activity`` is searchable as it is now (the triggers normally did it already)."""
+    if _is_sqlite(session):
+        session.flush()
+        _put(session, activity.id * 2, None, activity.text)
+
+
+def index_extraction(session: Session, extraction: Extraction) -> None:
+    """Make sure ``extraction`` is searchable as it is now (the triggers normally did it already)."""
+    if _is_sqlite(session):
+        session.flush()
+        _put(session, extraction.id * 2 + 1, extraction.title, extraction.text)
+
+
+def reindex_all(session: Session) -> int:
+    """Rebuild the SQLite index from the tables; returns the rows indexed (PostgreSQL: nothing to do)."""
+    if not _is_sqlite(session):
+        return 0
+    session.flush()
+    session.execute(text("DELETE FROM search_index"))
+    session.execute(text("INSERT INTO search_index(rowid, title, body) SELECT id * 2, '', text FROM activities"))
+    session.execute(text("INSERT INTO search_index(rowid, title, body) "
+                         "SELECT id * 2 + 1, coalesce(title, ''), coalesce(text, '') FROM extractions"))
+    return session.execute(text("SELECT count(*) FROM search_index")).scalar_one()
+
+
+# ---- searching -------------------------------------------------------------------------------
+
+def _sqlite_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
+    sql = text(
+        "SELECT rowid, bm25(search_index, 2.0, 1.0) AS rank, "
+        f"snippet(search_index, -1, char(2), char(3), '…', {_SNIPPET_WORDS}) AS snip "
+        "FROM search_index WHERE search_index MATCH :q ORDER BY rank, rowid LIMIT :lim")
+    try:
+        rows = session.execute(sql, {"q": to_fts5(clauses), "lim": limit}).all()
+    except OperationalError as exc:  # quoting makes this unlikely; keep it one line if it happens
+        raise InputError(f"search query not understood: {str(exc.orig).splitlines()[0]}") from exc
+    return [("capture" if rowid % 2 else "activity", rowid // 2, -rank, snip) for rowid, rank, snip in rows]
+
+
+def _pg_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
+    query = to_websearch(clauses)
+    if not session.execute(text("SELECT numnode(websearch_to_tsquery('simple', :q))"), {"q": query}).scalar_one():
+        raise InputError("search query has no words to search for (only punctuation or operators)")
+    # the tsquery is written inline (not in a CTE) so that the planner sees a constant and uses the GIN indexes
+    sql = text(f"""
+        WITH hits AS (
+            SELECT 'activity' AS kind, a.id AS ref_id,
+                   ts_rank(a.search_vector, websearch_to_tsquery('simple', :q), 1) AS score
+            FROM activities a WHERE a.search_vector @@ websearch_to_tsquery('simple', :q)
+            UNION ALL
+            SELECT 'capture', e.id, ts_rank(e.search_vector, websearch_to_tsquery('simple', :q), 1)
+            FROM extractions e WHERE e.search_vector @@ websearch_to_tsquery('simple', :q)
+            ORDER BY score DESC, kind, ref_id LIMIT :lim)
+        SELECT h.kind, h.ref_id, h.score,
+               CASE WHEN h.kind = 'activity'
+                    THEN ts_headline('simple', left(a.text, {PG_INDEX_CHARS}), websearch_to_tsquery('simple', :q), :opts)
+                    ELSE ts_headline('simple', coalesce(e.title || E'\\n', '')
+                                     || left(coalesce(e.text, ''), {PG_INDEX_CHARS}),
+                                     websearch_to_tsquery('simple', :q), :opts)
+               END AS snip
+        FROM hits h
+        LEFT JOIN activities a ON h.kind = 'activity' AND a.id = h.ref_id
+        LEFT JOIN extractions e ON h.kind = 'capture' AND e.id = h.ref_id
+        ORDER BY h.score DESC, h.kind, h.ref_id""")
+    rows = session.execute(sql, {"q": query, "lim": limit, "opts": _PG_HEADLINE}).all()
+    return [(kind, ref_id, float(score), snip) for kind, ref_id, score, snip in rows]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def full_text_search(session: Session, query: str, limit: int = 20) -> list[dict]:
+    """Ranked hits for ``query``, best first, at most ``limit``.
+
+    Each hit: ``kind`` (activity|capture), ``activity_id``, ``report_id``, ``capture_id``,
+    ``url`` and ``captured_at`` (ISO UTC; both null for activity-text hits), ``title``,
+    ``snippet`` (matches in [ ]), ``snippet_html`` (escaped, matches in <mark>), ``score``
+    (higher is better; comparable within one result list only).
+    """
+    if limit < 1:
+        raise InputError("--limit must be at least 1")
+    clauses = parse_query(query)
+    finder = _sqlite_matches if _is_sqlite(session) else _pg_matches
+    matches = finder(session, clauses, limit)
+    act_ids = [ref for kind, ref, _, _ in matches if kind == "activity"]
+    ext_ids = [ref for kind, ref, _, _ in matches if kind == "capture"]
+    activities = {a_id: r_id for a_id, r_id in session.execute(
+        select(Activity.id, Activity.report_id).where(Activity.id.in_(act_ids)))} if act_ids else {}
+    captures = {}
+    linked: dict[int, list[tuple[int, int]]] = {}
+    if ext_ids:
+        rows = session.execute(
+            select(Extraction.id, Extraction.title, Capture.id, Capture.url, Capture.captured_at, Capture.target_id)
+            .join(Capture, Capture.id == Extraction.capture_id).where(Extraction.id.in_(ext_ids))).all()
+        captures = {r[0]: r for r in rows}
+        targets = {r[5] for r in rows if r[5] is not None}
+        if targets:
+            for target_id, a_id, r_id in session.execute(
+                    select(Link.target_id, Activity.id, Activity.report_id).join(Activity, Activity.id == Link.activity_id)
+                    .where(Link.target_id.in_(targets)).distinct().order_by(Link.target_id, Activity.id)):
+                linked.setdefault(target_id, []).append((a_id, r_id))
+    hits: list[dict] = []
+    for kind, ref, score, raw in matches:
+        snippet, snippet_html = render_snippet(raw)
+        base = {"kind": kind, "score": round(score, 6), "snippet": snippet, "snippet_html": snippet_html}
+        if kind == "activity":
+            if ref in activities:
+                hits.append({**base, "activity_id": ref, "report_id": activities[ref], "capture_id": None,
+                             "url": None, "captured_at": None, "title": None})
+            continue
+        if ref not in captures:
+            continue
+        _, title, capture_id, url, captured_at, target_id = captures[ref]
+        for a_id, r_id in linked.get(target_id, [(None, None)]):
+            hits.append({**base, "activity_id": a_id, "report_id": r_id, "capture_id": capture_id,
+                         "url": url, "captured_at": _iso(captured_at), "title": title})
+    return hits[:limit]
+
+
+__all__ = ["Clause", "full_text_search", "index_activity", "index_extraction", "parse_query",
+           "reindex_all", "render_snippet", "to_fts5", "to_websearch", "MARK_OPEN", "MARK_CLOSE",
+           "PG_INDEX_CHARS"]

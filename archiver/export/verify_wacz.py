@@ -1,0 +1,272 @@
+"""`archiver verify-export FILE`: check a WACZ package offline, with nothing but the file.
+
+In order: the datapackage's resources (every file present, listed, with its sha256 and
+size), datapackage-digest.json (the hash of datapackage.json) and its anonymous signature
+if there is one, then every CDXJ line: the record at its offset is parsed and its
+digests recomputed and compared with the index and the record headers, and with the
+sha256 and record ids that evidence/summary.json states.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from . import cdxj, digests, sign
+from .problems import Problem
+from .records import CHUNK, RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
+
+META = ("datapackage.json", "datapackage-digest.json")
+SUMMARY = "evidence/summary.json"
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+
+
+@dataclass
+class PackageReport:
+    path: Path
+    resources_checked: int = 0
+    records_checked: int = 0
+    signed: bool = False
+    public_key: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, kind: str, detail: str, file: str | None = None, offset: int | None = None) -> None:
+        self.problems.append(Problem(kind, detail, file=file, offset=offset))
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "file": str(self.path), "resources_checked": self.resources_checked,
+                "records_checked": self.records_checked, "signed": self.signed, "public_key": self.public_key,
+                "problems": [p.as_dict() for p in self.problems]}
+
+    def lines(self) -> list[str]:
+        if self.problems:
+            return [f"problem: {p.line()}" for p in self.problems]
+        sig = f", signature valid (publicKey {self.public_key})" if self.signed else ", not signed"
+        return [f"ok: {self.path}: {self.resources_checked} resources and {self.records_checked} records "
+                f"verified{sig}"]
+
+
+def verify_package(path: Path) -> PackageReport:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}")
+    report = PackageReport(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        report.add("unreadable_package", f"not a ZIP/WACZ file ({exc})")
+        return report
+    with zf:
+        package = _datapackage(zf, report)
+        if package is None:
+            return report
+        _resources(zf, package, report)
+        _digest(zf, package, report)
+        facts, indexed = _index(zf, report)
+        _summary(zf, facts, indexed, report)
+    return report
+
+
+def _read_json(zf: zipfile.ZipFile, name: str, report: PackageReport):
+    try:
+        return json.loads(zf.read(name))
+    except KeyError:
+        return None
+    except (ValueError, *_ZIP_ERRORS) as exc:
+        report.add("datapackage_invalid", f"{name} is unreadable or not JSON ({type(exc).__name__})", file=name)
+        return None
+
+
+def _datapackage(zf, report) -> dict | None:
+    if "datapackage.json" not in zf.namelist():
+        report.add("datapackage_invalid", "datapackage.json is missing", file="datapackage.json")
+        return None
+    doc = _read_json(zf, "datapackage.json", report)
+    if not isinstance(doc, dict) or not isinstance(doc.get("resources"), list):
+        if doc is not None:
+            report.add("datapackage_invalid", "datapackage.json has no resources list", file="datapackage.json")
+        return None
+    if doc.get("profile") != "data-package" or not doc.get("wacz_version"):
+        report.add("datapackage_invalid", "datapackage.json lacks profile 'data-package' or wacz_version",
+                   file="datapackage.json")
+    return doc
+
+
+def _hash_member(zf, name: str, algo: str) -> tuple[str, int]:
+    h, size = hashlib.new(algo), 0
+    with zf.open(name) as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return f"{algo}:{h.hexdigest()}", size
+
+
+def _resources(zf, package, report) -> None:
+    names = {n for n in zf.namelist() if not n.endswith("/")}
+    listed = set()
+    for res in package["resources"]:
+        name = res.get("path") if isinstance(res, dict) else None
+        if not isinstance(name, str):
+            report.add("datapackage_invalid", f"resource without a path: {res!r}"[:200], file="datapackage.json")
+            continue
+        listed.add(name)
+        if name not in names:
+            report.add("missing_resource", "listed in datapackage.json but not in the package", file=name)
+            continue
+        algo = str(res.get("hash", "")).partition(":")[0]
+        if algo not in ("sha256", "md5"):
+            report.add("resource_mismatch", f"unsupported or missing hash {res.get('hash')!r}", file=name)
+            continue
+        try:
+            got, size = _hash_member(zf, name, algo)
+        except _ZIP_ERRORS as exc:
+            report.add("resource_mismatch", f"cannot be read back ({exc})", file=name)
+            continue
+        report.resources_checked += 1
+        if got != res.get("hash"):
+            report.add("resource_mismatch", f"hash is {got}, datapackage.json says {res.get('hash')}", file=name)
+        if size != res.get("bytes"):
+            report.add("resource_mismatch", f"size is {size} bytes, datapackage.json says {res.get('bytes')}",
+                       file=name)
+    for name in sorted(names - listed - set(META)):
+        report.add("unlisted_resource", "in the package but not listed in datapackage.json", file=name)
+
+
+def _digest(zf, package, report) -> None:
+    name = "datapackage-digest.json"
+    if name not in zf.namelist():
+        return  # optional in WACZ 1.1.1; without it there is nothing more to check
+    doc = _read_json(zf, name, report)
+    if not isinstance(doc, dict):
+        return
+    want = doc.get("hash", "")
+    algo = str(want).partition(":")[0]
+    if algo not in ("sha256", "md5"):
+        report.add("datapackage_digest_mismatch", f"unsupported hash {want!r}", file=name)
+        return
+    got = f"{algo}:{hashlib.new(algo, zf.read('datapackage.json')).hexdigest()}"
+    if got != want:
+        report.add("datapackage_digest_mismatch", f"datapackage.json hashes to {got}, {name} says {want}", file=name)
+    signed = doc.get("signedData")
+    if not signed:
+        return
+    report.signed = True
+    if not isinstance(signed, dict):
+        report.add("signature_invalid", "signedData is not an object", file=name)
+        return
+    report.public_key = signed.get("publicKey")
+    if signed.get("hash") != want:
+        report.add("signature_invalid", "signedData.hash differs from the digest's hash", file=name)
+    if signed.get("created") != package.get("created"):
+        report.add("signature_invalid", "signedData.created differs from datapackage.json created", file=name)
+    if not signed.get("publicKey"):
+        report.add("signature_invalid", "only anonymous signatures (with publicKey) can be checked offline",
+                   file=name)
+        return
+    why = sign.check(signed)
+    if why:
+        report.add("signature_invalid", why, file=name)
+
+
+def _index_lines(zf, name):
+    with zf.open(name) as raw:
+        stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
+        for n, line in enumerate(stream, 1):
+            if line.strip():
+                yield n, line.decode("utf-8", "replace")
+
+
+def _index(zf, report) -> tuple[dict[tuple[str, int], RecordFacts], set[tuple[str, int]]]:
+    """Check every record a CDXJ line points at: the facts of the sound ones by (member, offset),
+    and every (member, offset) the index names."""
+    entries = []
+    for name in sorted(n for n in zf.namelist() if n.startswith("indexes/") and n.endswith((".cdxj", ".cdx",
+                                                                                             ".cdxj.gz"))):
+        try:
+            for n, line in _index_lines(zf, name):
+                try:
+                    _, _, fields = cdxj.parse(line)
+                    entries.append((f"archive/{fields['filename']}", int(fields["offset"]), int(fields["length"]),
+                                    fields, name, n))
+                except (ValueError, KeyError, TypeError):
+                    report.add("index_invalid", f"line {n} is not a CDXJ line with filename/offset/length",
+                               file=name)
+        except _ZIP_ERRORS as exc:
+            report.add("index_invalid", f"cannot be read ({exc})", file=name)
+    if not entries:
+        report.add("index_invalid", "no CDXJ index lines in indexes/")
+    found: dict[tuple[str, int], RecordFacts] = {}
+    members = set(zf.namelist())
+    for member in sorted({e[0] for e in entries}):
+        if member not in members:
+            report.add("missing_resource", "the index points into a WARC the package does not hold", file=member)
+            continue
+        with zf.open(member) as fh:  # offsets ascending: forward seeks in a stored member stay cheap
+            for _, offset, length, fields, _, _ in sorted((e for e in entries if e[0] == member),
+                                                          key=lambda e: e[1]):
+                report.records_checked += 1
+                facts = _record(fh, member, offset, length, report)
+                if facts is None:
+                    continue
+                found[(member, offset)] = facts
+                if facts.target_uri != fields.get("url"):
+                    report.add("record_mismatch", f"record is for {facts.target_uri}, the index says "
+                               f"{fields.get('url')}", file=member, offset=offset)
+                if fields.get("digest") and not digests.same(fields["digest"], facts.payload_digest):
+                    report.add("digest_mismatch", f"WARC-Payload-Digest is {facts.payload_digest}, the index "
+                               f"says {fields['digest']}", file=member, offset=offset)
+    return found, {(e[0], e[1]) for e in entries}
+
+
+def _record(fh, member, offset, length, report) -> RecordFacts | None:
+    def bad(kind, detail):
+        report.add(kind, detail, file=member, offset=offset)
+
+    try:
+        facts = read_record(fh, offset, length)
+    except RecordTruncated as exc:
+        return bad("truncated", str(exc))
+    except RecordChanged as exc:
+        return bad("digest_mismatch", str(exc))
+    except RecordUnreadable as exc:
+        return bad("unreadable_record", str(exc))
+    except _ZIP_ERRORS as exc:
+        return bad("unreadable_record", f"the package member cannot be read ({exc})")
+    if facts.block_ok is False:
+        bad("digest_mismatch", f"block digest recomputed differs from WARC-Block-Digest {facts.block_digest}")
+    if facts.payload_ok is False:
+        bad("digest_mismatch", f"payload digest recomputed differs from WARC-Payload-Digest {facts.payload_digest}")
+    return facts
+
+
+def _summary(zf, found, indexed, report) -> None:
+    """The summary's statements (record id, sha256 at an offset) must hold for the records."""
+    if SUMMARY not in zf.namelist():
+        return
+    doc = _read_json(zf, SUMMARY, report)
+    records = doc.get("records") if isinstance(doc, dict) else None
+    for rec in records if isinstance(records, list) else []:
+        pkg = rec.get("package") or {}
+        key = (pkg.get("file"), pkg.get("offset"))
+        facts = found.get(key)
+        if facts is None and key in indexed:
+            continue  # that record's problem is reported already
+        if facts is None:
+            report.add("record_mismatch", f"summary names capture {rec.get('id')} at an offset no index line "
+                       "points at", file=key[0], offset=key[1])
+            continue
+        if facts.record_id != rec.get("record_id"):
+            report.add("record_mismatch", f"summary says record {rec.get('record_id')}, the WARC holds "
+                       f"{facts.record_id}", file=key[0], offset=key[1])
+        if facts.sha256 and rec.get("sha256") and facts.sha256 != rec["sha256"]:
+            report.add("digest_mismatch", f"summary says sha256 {rec['sha256']}, the payload hashes to "
+                       f"{facts.sha256}", file=key[0], offset=key[1])

@@ -1,0 +1,180 @@
+"""Write the evidence of an activity or a report as a WACZ 1.1.1 package.
+
+    archive/data.warc.gz      the records, copied byte for byte (gzip members), ZIP_STORED
+    indexes/index.cdxj        CDXJ lines for them, sorted
+    pages/pages.jsonl         one page per target capture
+    evidence/summary.json     what was cited, how it resolved, what was captured, digests
+    evidence/summary.html     the same for people: standalone, escaped, no scripts
+    datapackage.json          resources with sha256 and size (Frictionless data package)
+    datapackage-digest.json   sha256 of datapackage.json (+ signedData when a key is configured)
+
+Each record is read with one seek and copied while it is re-verified (records.read_record
+tees the raw bytes into the zip): a record that no longer matches the database stops the
+export with one line instead of being packaged as evidence. The package is written to a
+``.part`` file and renamed when complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from ..errors import ArchiveError, InputError, IntegrityError
+from . import cdxj, sign, summary
+from .evidence import Selection
+from .records import resolve
+from .verify import check_capture
+
+WACZ_VERSION = "1.1.1"
+WARC_NAME = "data.warc.gz"
+WARC_PATH = f"archive/{WARC_NAME}"
+INDEX_PATH = "indexes/index.cdxj"
+PAGES_PATH = "pages/pages.jsonl"
+ZIP64_AT = (1 << 31) - 1
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    records: int
+    pages: int
+    bytes: int
+    signed: bool
+    datapackage_hash: str
+
+    def as_dict(self) -> dict:
+        return {"path": str(self.path), "records": self.records, "pages": self.pages, "bytes": self.bytes,
+                "signed": self.signed, "datapackage_hash": self.datapackage_hash}
+
+
+def rfc3339(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def export_wacz(session: Session, storage_root: Path, selection: Selection, out: Path, *,
+                software: str, signing_key: Path | None = None) -> ExportResult:
+    out = Path(out)
+    if not out.name.endswith(".wacz"):
+        raise InputError(f"output file must end in .wacz: {out}")
+    if not out.parent.is_dir():
+        raise InputError(f"output folder does not exist: {out.parent}")
+    key = sign.load_key(signing_key) if signing_key else None  # fail before any work
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    created = rfc3339(now)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+            pkg = _Package(zf, now)
+            lines, placed, pages = _write_records(pkg, session, Path(storage_root), selection)
+            pkg.add(INDEX_PATH, "".join(sorted(x + "\n" for x in lines)).encode("utf-8"))
+            header = {"format": "json-pages-1.0", "id": "pages", "title": selection.title}
+            pkg.add(PAGES_PATH, "".join(json.dumps(d, ensure_ascii=False) + "\n"
+                                        for d in [header, *pages]).encode("utf-8"))
+            doc = summary.build(selection, placed, created, software)
+            pkg.add("evidence/summary.json", json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
+            pkg.add("evidence/summary.html", summary.render_html(doc).encode("utf-8"))
+            datapackage = _datapackage(selection, pkg.resources, pages, created, software)
+            pkg.add("datapackage.json", datapackage, listed=False)
+            digest = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(datapackage).hexdigest()}
+            if key is not None:
+                digest["signedData"] = sign.sign(key, digest["hash"], created, software)
+            pkg.add("datapackage-digest.json", json.dumps(digest, indent=2).encode("utf-8"), listed=False)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ExportResult(out, len(placed), len(pages), out.stat().st_size, key is not None, digest["hash"])
+
+
+class _Package:
+    """The zip being written, and the datapackage resource entry of everything put in it."""
+
+    def __init__(self, zf: zipfile.ZipFile, now: datetime):
+        self.zf, self.date_time, self.resources = zf, now.timetuple()[:6], []
+
+    def info(self, path: str, compress: int) -> zipfile.ZipInfo:
+        zi = zipfile.ZipInfo(path, date_time=self.date_time)
+        zi.compress_type = compress
+        zi.external_attr = 0o644 << 16
+        return zi
+
+    def add(self, path: str, data: bytes, listed: bool = True) -> None:
+        self.zf.writestr(self.info(path, zipfile.ZIP_DEFLATED), data)
+        if listed:
+            self.listed(path, "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
+
+    def listed(self, path: str, hash_: str, size: int) -> None:
+        self.resources.append({"name": path.rsplit("/", 1)[-1].lower(), "path": path, "hash": hash_,
+                               "bytes": size})
+
+
+def _write_records(pkg: _Package, session: Session, root: Path, selection: Selection):
+    lines, placed, pages = [], {}, []
+    digest, pos = hashlib.sha256(), 0
+    total = sum(c.length for c in selection.captures)
+    handles: dict[str, object] = {}
+    try:
+        with pkg.zf.open(pkg.info(WARC_PATH, zipfile.ZIP_STORED), "w", force_zip64=total > ZIP64_AT) as w:
+            def tee(data: bytes) -> None:
+                nonlocal pos
+                w.write(data)
+                digest.update(data)
+                pos += len(data)
+
+            for c in selection.captures:
+                fh = handles.get(c.warc_file) or handles.setdefault(c.warc_file, _open(root, c))
+                start = pos
+                facts, problems = check_capture(session, fh, c, tee=tee)
+                if problems:
+                    raise IntegrityError(f"capture {c.id} failed verification, nothing exported: "
+                                         f"{problems[0].line()} (run `archiver verify`)")
+                placed[c.id] = (start, pos - start)
+                lines.append(cdxj.line(facts, start, pos - start, WARC_NAME))
+                if c.role == "target":
+                    title = _title(session, c)
+                    pages.append({"id": str(c.id), "url": c.url, "ts": rfc3339(c.captured_at), "title": title})
+    finally:
+        for fh in handles.values():
+            fh.close()
+    pkg.listed(WARC_PATH, "sha256:" + digest.hexdigest(), pos)
+    return lines, placed, pages
+
+
+def _title(session: Session, c) -> str:
+    """The page title we extracted; a revisit shows its original's."""
+    for cap in (c, session.get(type(c), c.revisit_of_id) if c.revisit_of_id else None):
+        if cap is not None and cap.extraction is not None and cap.extraction.title:
+            return cap.extraction.title
+    return c.url
+
+
+def _open(root: Path, c):
+    try:
+        return open(resolve(root, c.warc_file), "rb")
+    except (OSError, ArchiveError) as exc:
+        raise IntegrityError(f"capture {c.id}: cannot open {c.warc_file} ({type(exc).__name__}); "
+                             "run `archiver verify`") from exc
+
+
+def _scope(selection: Selection) -> str:
+    if selection.kind == "report":
+        return f"report {selection.report.id}"
+    return f"activity {selection.activities[0].ordinal} (id {selection.id}) of report {selection.report.id}"
+
+
+def _datapackage(selection: Selection, resources: list[dict], pages: list[dict], created: str,
+                 software: str) -> bytes:
+    pkg = {"profile": "data-package", "wacz_version": WACZ_VERSION, "title": selection.title,
+           "description": f"Evidence preserved by archiver for {_scope(selection)}. "
+                          "Read evidence/summary.html first.",
+           "created": created, "software": software, "resources": resources}
+    if pages:
+        pkg["mainPageUrl"], pkg["mainPageDate"] = pages[0]["url"], pages[0]["ts"]
+    pkg["archiver"] = {"scope": selection.kind, "id": selection.id, "report_id": selection.report.id}
+    return json.dumps(pkg, indent=2, ensure_ascii=False).encode("utf-8")

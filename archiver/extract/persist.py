@@ -1,0 +1,81 @@
+"""The extract stage for one stored capture: read its payload back, extract, store, index."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import ExtractSettings, Settings
+from ..db.base import utcnow
+from ..db.search import index_extraction
+from ..db.tables import Capture, Extraction
+from ..model import ExtractedText
+from .encoding import charset_from_content_type
+
+log = logging.getLogger(__name__)
+
+
+def header(headers: Any, name: str) -> str | None:
+    """One header from what ``open_payload`` returns: warcio StatusAndHeaders, a mapping or pairs."""
+    if headers is None:
+        return None
+    if hasattr(headers, "get_header"):
+        return headers.get_header(name)
+    items = headers.items() if hasattr(headers, "items") else headers
+    for key, value in items:
+        if str(key).lower() == name.lower():
+            return value
+    return None
+
+
+def extract_capture(session: Session, capture: Capture, settings: ExtractSettings | Settings,
+                    storage_root: str | Path) -> Extraction:
+    """Extract the text of ``capture`` and store it as its (one) Extraction row, indexed for search.
+
+    A revisit record holds no payload: the text comes from the record it refers to
+    (found by WARC-Refers-To among the Capture rows).
+    Reading the WARC may raise ArchiveError (a broken thing); a failure inside the
+    extractors is recorded in ``Extraction.error`` instead, so one odd page cannot stop
+    a run. Flushes but does not commit: the caller owns the transaction.
+    """
+    from ..capture.read import open_payload  # imported when used: keeps extract importable alone
+
+    extract_settings = settings.extract if isinstance(settings, Settings) else settings
+
+    def locate(record_id: str):
+        row = session.execute(select(Capture.warc_file, Capture.offset)
+                              .where(Capture.record_id == record_id).limit(1)).first()
+        return (row[0], row[1]) if row else None
+
+    headers, payload = open_payload(storage_root, capture.warc_file, capture.offset, locate=locate)
+    content_type = header(headers, "Content-Type") or capture.content_type
+    try:
+        result = extract_text_safely(payload, content_type, extract_settings, url=capture.url,
+                                     content_language=header(headers, "Content-Language"))
+    finally:
+        close = getattr(payload, "close", None)
+        if close is not None:
+            close()
+    row = capture.extraction or Extraction(capture=capture)
+    row.method, row.text, row.title = result.method, result.text, (result.title or None)
+    row.language = (result.language or None) and result.language[:16]
+    row.encoding = (result.encoding or None) and result.encoding[:40]
+    row.error, row.extracted_at = result.error, utcnow()
+    session.add(row)
+    session.flush()
+    index_extraction(session, row)
+    return row
+
+
+def extract_text_safely(payload, content_type, settings: ExtractSettings, **kwargs) -> ExtractedText:
+    from . import extract_text
+
+    try:
+        return extract_text(payload, content_type, settings,
+                            headers_charset=charset_from_content_type(content_type), **kwargs)
+    except Exception as exc:  # recorded, not raised: see extract_capture
+        log.warning("extraction failed for %s: %s", kwargs.get("url"), exc, exc_info=True)
+        return ExtractedText(method="none", error=f"extraction failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,156 @@
+"""Blocks -> the report's header and its activities with their links and dates (pure).
+
+Rules (from real reports):
+
+* One activity per bullet. When a document has no bullets at all, one per
+  paragraph after the header.
+* Everything before the first activity is the header: the title, the address
+  and contact lines, the intro paragraph. It becomes Report.title / Report.meta.
+* A block that holds only links (``<https://goo.gl/x>``, `` - <https://...>``, or a
+  hyperlinked label of a few words like "Minutes") is never an activity: its
+  links belong to the activity they follow.
+* A paragraph after a gap (blank lines, page break) continues the open activity
+  when that activity stops mid-sentence (no final punctuation) and no link line
+  came in between: the sample breaks "heard in the" / "discussions held".
+* In a bulleted document, a short line without final punctuation between
+  activities is a section heading (kept in meta), a longer paragraph is an
+  activity of its own.
+* In a paragraph document, the first long paragraph is the intro, not an
+  activity, when it cites nothing and later paragraphs do.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..model import Block, ParsedActivity
+from . import dates, links
+
+_END = re.compile(r"[.!?:;…](?:[\"'”’»)\]]*)$")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?:tel|phone|fax|тел)[.:]?\s*([+()\d][\d\s()+-]{6,}\d)", re.IGNORECASE)
+_HEADING_WORDS = 12
+_LABEL_WORDS = 4  # a hyperlinked label this short on its own line is a citation, not an activity
+
+
+@dataclass
+class _Draft:
+    prose: list[str] = field(default_factory=list)
+    link_lines: list[str] = field(default_factory=list)
+    attached: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.prose)
+
+    def mid_sentence(self) -> bool:
+        return bool(self.prose) and not self.link_lines and not _END.search(self.prose[-1].rstrip())
+
+    def links(self) -> list:
+        return links.cited_links("\n".join([self.text, *self.link_lines]), self.attached)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _looks_like_heading(text: str) -> bool:
+    return _words(text) < _HEADING_WORDS and not _END.search(text.rstrip())
+
+
+def _is_contact(text: str) -> bool:
+    return bool(_EMAIL.search(text) or _PHONE.search(text))
+
+
+def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]]:
+    """Header blocks, section headings and activity drafts, in reading order."""
+    link_only = [b.kind != "break" and _only_links(b) for b in blocks]
+    bulleted = any(b.kind == "bullet" and not lo for b, lo in zip(blocks, link_only))
+    header: list[Block] = []
+    sections: list[str] = []
+    drafts: list[_Draft] = []
+    current: _Draft | None = None
+    for block, only_links in zip(blocks, link_only):
+        if block.kind == "break":
+            continue
+        if only_links or (not block.text.strip() and block.links):
+            target = current or (drafts[-1] if drafts else None)
+            if target is None:
+                header.append(block)
+            else:
+                target.link_lines.append(block.text)
+                target.attached.extend(block.links)
+            continue
+        if block.kind == "heading":
+            (header if not drafts else sections).append(block if not drafts else block.text)
+            current = None
+            continue
+        starts = block.kind == "bullet" or not bulleted
+        if current is not None and current.mid_sentence() and block.kind != "bullet":
+            current.prose.append(block.text)  # a sentence split by a page break or blank lines
+            current.attached.extend(block.links)
+            continue
+        if not drafts and (bulleted and block.kind != "bullet" or not bulleted and _is_header_para(block.text)):
+            header.append(block)
+            continue
+        if not starts and _looks_like_heading(block.text):
+            sections.append(block.text)
+            current = None
+            continue
+        current = _Draft(prose=[block.text], attached=list(block.links))
+        drafts.append(current)
+    if not bulleted and len(drafts) > 1 and not drafts[0].links() and any(d.links() for d in drafts[1:]):
+        first = drafts.pop(0)
+        header.append(Block(kind="para", text=first.text))
+    return header, sections, drafts
+
+
+def _only_links(block: Block) -> bool:
+    """URLs only, or a few words that are a hyperlink's label ("Minutes", "link", "photos")."""
+    if links.is_link_only(block.text):
+        return True
+    return bool(block.links) and len(block.text.split()) <= _LABEL_WORDS and not _END.search(block.text) \
+        and not dates.find_dates(block.text)
+
+
+def _is_header_para(text: str) -> bool:
+    return _is_contact(text) or _looks_like_heading(text)
+
+
+def header_meta(header: Sequence[Block], sections: Sequence[str]) -> tuple[str | None, dict]:
+    """Title and metadata from the header blocks."""
+    title = next((b.text for b in header if b.kind == "heading"), None)
+    if title is None:
+        title = next((b.text for b in header if not _is_contact(b.text) and not links.find(b.text)
+                      and _words(b.text) < 40), None)
+    texts = [b.text for b in header]
+    joined = "\n".join(texts)
+    meta: dict = {"header": texts}
+    intro = [t for t in texts if t != title and not _is_contact(t) and _words(t) >= _HEADING_WORDS]
+    if intro:
+        meta["intro"] = "\n\n".join(intro)
+    contacts = {
+        "emails": sorted(set(_EMAIL.findall(joined))),
+        "phones": [p.strip() for p in _PHONE.findall(joined)],
+        "urls": [f.url_raw for f in links.find(joined) if "@" not in f.text_raw]
+                + [u for b in header for u in b.links],
+    }
+    contacts = {k: v for k, v in contacts.items() if v}
+    if contacts:
+        meta["contacts"] = contacts
+    if sections:
+        meta["sections"] = list(sections)
+    return title, meta
+
+
+def build(blocks: Sequence[Block]) -> tuple[str | None, dict, list[ParsedActivity]]:
+    """The report's title, meta and activities (with links and dates)."""
+    header, sections, drafts = split(blocks)
+    title, meta = header_meta(header, sections)
+    found = dates.activity_dates([d.text for d in drafts])
+    activities = [
+        ParsedActivity(ordinal=i, text=d.text, date=found[i - 1], links=tuple(d.links()))
+        for i, d in enumerate(drafts, start=1)
+    ]
+    return title, meta, activities

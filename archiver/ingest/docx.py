@@ -1,0 +1,131 @@
+"""DOCX reports -> blocks (pure): paragraphs in body order, bullets from list styles or
+numbering (``w:numPr``, level from ``w:ilvl``), headings from Heading/Title styles,
+hyperlinks from their relationships, page breaks and empty paragraphs as breaks.
+
+A table row is read as one paragraph (cells joined with `` | ``): reports that
+tabulate their activities put date, description and link in one row.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import docx as python_docx
+from docx.opc.exceptions import PackageNotFoundError
+from docx.oxml.ns import qn
+from docx.table import Table
+from docx.text.hyperlink import Hyperlink
+from docx.text.paragraph import Paragraph
+
+from ..errors import InputError
+from ..model import Block
+
+_W_BR, _W_TYPE, _W_NUMPR, _W_ILVL, _W_VAL = qn("w:br"), qn("w:type"), qn("w:numPr"), qn("w:ilvl"), qn("w:val")
+
+
+def _style_kind(para: Paragraph, cache: dict) -> tuple[str, int]:
+    style_id = para._p.style  # the id string; cheaper than resolving the style object each time
+    if style_id not in cache:
+        name = (para.style.name if para.style is not None else "") or ""
+        low = name.lower()
+        if low.startswith("heading") or low in ("title", "subtitle"):
+            cache[style_id] = ("heading", 0)
+        elif low.startswith("list"):
+            digits = "".join(c for c in low if c.isdigit())
+            cache[style_id] = ("bullet", max(int(digits) - 1, 0) if digits else 0)
+        else:
+            cache[style_id] = ("para", 0)
+    kind, level = cache[style_id]
+    ppr = para._p.pPr
+    numpr = ppr.find(_W_NUMPR) if ppr is not None else None
+    if numpr is not None and kind != "heading":
+        ilvl = numpr.find(_W_ILVL)
+        kind, level = "bullet", int(ilvl.get(_W_VAL, "0")) if ilvl is not None else level
+    return kind, level
+
+
+def _pieces(para: Paragraph):
+    """(text, url) pieces in order, and 'PAGE' markers where a page break sits."""
+    for item in para.iter_inner_content():
+        if isinstance(item, Hyperlink):
+            url = item.url if item.address else ""
+            yield item.text, url
+            continue
+        if any(br.get(_W_TYPE) == "page" for br in item._r.iter(_W_BR)):
+            # split at the break; text before and after it stays on its side
+            parts = []
+            for child in item._r.iterchildren():
+                if child.tag == _W_BR and child.get(_W_TYPE) == "page":
+                    yield "".join(parts), None
+                    parts = []
+                    yield None, "PAGE"
+                elif child.tag == qn("w:t"):
+                    parts.append(child.text or "")
+                elif child.tag == qn("w:tab"):
+                    parts.append("\t")
+            yield "".join(parts), None
+        else:
+            yield item.text, None
+
+
+def _paragraph_blocks(para: Paragraph, cache: dict) -> list[Block]:
+    kind, level = _style_kind(para, cache)
+    out: list[Block] = []
+    text, urls = [], []
+
+    def flush(k: str) -> None:
+        joined = " ".join("".join(text).split())
+        out.append(Block(kind=k, text=joined, links=tuple(urls), level=level) if joined or urls
+                   else Block(kind="break", text=""))
+
+    for piece, url in _pieces(para):
+        if url == "PAGE":
+            flush(kind)
+            out.append(Block(kind="break", text=""))
+            text, urls, kind = [], [], "para"  # what follows the break continues the paragraph
+            continue
+        text.append(piece or "")
+        if url and url.lower().startswith(("http://", "https://")):
+            urls.append(url)
+    flush(kind)
+    return [b for i, b in enumerate(out) if b.kind != "break" or i == 0 or out[i - 1].kind != "break"]
+
+
+def _row_block(row) -> Block:
+    texts, urls = [], []
+    for cell in row.cells:
+        cell_text = []
+        for para in cell.paragraphs:
+            for piece, url in _pieces(para):
+                if url and url != "PAGE" and url.lower().startswith(("http://", "https://")):
+                    urls.append(url)
+                if piece:
+                    cell_text.append(piece)
+            cell_text.append(" ")
+        t = " ".join("".join(cell_text).split())
+        if t and (not texts or texts[-1] != t):  # merged cells repeat
+            texts.append(t)
+    return Block(kind="para", text=" | ".join(texts), links=tuple(dict.fromkeys(urls)))
+
+
+def read(data: bytes, name: str = "") -> list[Block]:
+    label = name or "report"
+    try:
+        document = python_docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
+        raise InputError(f"{label}: corrupt DOCX ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    except Exception as exc:  # lxml/opc errors on damaged parts: translate once, here
+        raise InputError(f"{label}: unreadable DOCX ({type(exc).__name__})") from exc
+    blocks: list[Block] = []
+    cache: dict = {}
+    try:
+        for item in document.iter_inner_content():
+            if isinstance(item, Table):
+                blocks.append(Block(kind="break", text=""))
+                blocks.extend(_row_block(row) for row in item.rows)
+                blocks.append(Block(kind="break", text=""))
+            else:
+                blocks.extend(_paragraph_blocks(item, cache))
+    except Exception as exc:
+        raise InputError(f"{label}: unreadable DOCX ({type(exc).__name__}: {str(exc)[:80]})") from exc
+    return blocks

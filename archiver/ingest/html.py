@@ -1,0 +1,103 @@
+"""HTML reports -> blocks (pure): headings, paragraphs, list items (with nesting level),
+and the ``href`` of every anchor in the block it sits in.
+
+Relative hrefs are resolved against the report's URL when it came from one;
+only http(s) targets are kept (mailto:, javascript: are not evidence).
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import Comment, Doctype, ProcessingInstruction
+
+from ..model import Block
+from .decode import decode
+
+_SKIP = {"script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object"}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCKS = {"p", "div", "section", "article", "main", "header", "footer", "aside", "blockquote", "pre",
+           "table", "tr", "td", "th", "dl", "dt", "dd", "figure", "figcaption", "address", "nav", "form",
+           "ul", "ol", "body", "center"}
+_SPACE = re.compile(r"\s+")
+
+
+class _Walker:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.blocks: list[Block] = []
+        self.text: list[str] = []
+        self.hrefs: list[str] = []
+        self.kind, self.level = "para", 0
+
+    def flush(self) -> None:
+        text = _SPACE.sub(" ", "".join(self.text)).strip()
+        if text or self.hrefs:
+            self.blocks.append(Block(kind=self.kind, text=text, links=tuple(self.hrefs), level=self.level))
+        self.text, self.hrefs = [], []
+
+    def walk(self, node: Tag, list_depth: int = 0) -> None:
+        for child in node.children:
+            if isinstance(child, (Comment, Doctype, ProcessingInstruction)):
+                continue
+            if isinstance(child, NavigableString):
+                self.text.append(str(child))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name.lower()
+            if name in _SKIP:
+                continue
+            if name == "br":
+                self.text.append(" ")
+            elif name == "hr":
+                self.flush()
+                self.blocks.append(Block(kind="break", text=""))
+            elif name == "li":
+                self._block(child, "bullet", max(list_depth - 1, 0), list_depth)
+            elif name in _HEADINGS:
+                self._block(child, "heading", 0, list_depth)
+            elif name in ("ul", "ol"):
+                self.flush()
+                self.walk(child, list_depth + 1)
+                self.flush()
+            elif name in _BLOCKS:
+                self.flush()
+                self.walk(child, list_depth)
+                self.flush()
+            else:
+                if name == "a" and child.get("href"):
+                    self._href(child["href"])
+                self.walk(child, list_depth)
+
+    def _block(self, tag: Tag, kind: str, level: int, depth: int) -> None:
+        self.flush()
+        outer = (self.kind, self.level)
+        self.kind, self.level = kind, level
+        self.walk(tag, depth)
+        self.flush()
+        self.kind, self.level = outer
+
+    def _href(self, href: str) -> None:
+        url = urljoin(self.base, href.strip()) if self.base else href.strip()
+        if url.lower().startswith(("http://", "https://")):
+            self.hrefs.append(url)
+
+
+def read(data: bytes, name: str = "") -> list[Block]:
+    soup = BeautifulSoup(decode(data, name), "lxml")
+    base = name if name.lower().startswith(("http://", "https://")) else ""
+    base_tag = soup.find("base", href=True)
+    if base_tag is not None:
+        base = urljoin(base, base_tag["href"])
+    w = _Walker(base)
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if title:
+        w.blocks.append(Block(kind="heading", text=title))
+    w.walk(soup.body or soup)
+    w.flush()
+    blocks = w.blocks
+    if title and len(blocks) > 1 and blocks[1].kind == "heading" and blocks[1].text == title:
+        blocks.pop(0)  # <title> repeated as <h1>
+    return blocks

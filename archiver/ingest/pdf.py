@@ -1,0 +1,204 @@
+"""PDF reports -> blocks (pure), with pypdf.
+
+pypdf's text extraction decides spacing and line ends; a visitor records where
+each line sits (baseline y, x, font size) so that we can:
+
+* split paragraphs at vertical gaps wider than the page's usual line pitch,
+* tell bullets (a mark at the line start) and their indentation level,
+* tell headings (a font clearly larger than the body's),
+* put every link annotation (``/Link`` with ``/URI``) on the line its rectangle
+  covers, hence in the right block,
+* rejoin URLs wrapped across lines: exactly when an annotation gives the whole
+  URL, by heuristics otherwise (links.joins_url).
+
+Page ends are ``break`` blocks: activities.py decides whether a sentence goes on.
+Encrypted (with a password) and corrupt files raise InputError.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import statistics
+import warnings
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..model import Block
+from . import links
+
+logging.getLogger("pypdf").addHandler(logging.NullHandler())  # pypdf warns on harmless quirks
+
+_MARKS = "•\x7f\uf0b7\uf0a7▪●◦■‣⁃·–—-*o"
+_BULLET = re.compile(r"^\s*(?:([•\x7f\uf0b7\uf0a7▪●◦■‣⁃·])\s*|([–—*-]|\d{1,3}[.)]|o)\s+)(?=\S)")
+_PAGE_NO = re.compile(r"^\s*(?:(?:page|стр\.?|səh\.?)\s*)?\d{1,4}(?:\s*(?:/|of|из)\s*\d{1,4})?\s*$", re.I)
+
+
+@dataclass
+class _Line:
+    text: str
+    x: float
+    y: float
+    size: float
+    uris: list[str] = field(default_factory=list)
+
+
+def _lines(page) -> list[_Line]:
+    frags: list[tuple[str, float, float, float]] = []
+
+    def visit(text, cm, tm, _font, size):
+        if not text:
+            return
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = abs(tm[3] * cm[3]) or 1.0
+        frags.append((text, x, y, (size or 10.0) * scale))
+
+    page.extract_text(visitor_text=visit)
+    lines: list[_Line] = []
+    cur, pos = "", None
+    for text, x, y, size in frags:
+        parts = text.split("\n")
+        for i, part in enumerate(parts):
+            if part.strip() and pos is None:
+                pos = (x, y, size)
+            cur += part
+            if i < len(parts) - 1:
+                if cur.strip() and pos:
+                    lines.append(_Line(cur.strip(), *pos))
+                cur, pos = "", None
+    if cur.strip() and pos:
+        lines.append(_Line(cur.strip(), *pos))
+    merged: list[_Line] = []
+    for line in lines:  # separate text objects on one baseline (a bullet glyph, then the text)
+        prev = merged[-1] if merged else None
+        if prev and abs(prev.y - line.y) < 0.3 * max(prev.size, 1) and line.x >= prev.x:
+            prev.text = f"{prev.text} {line.text}"
+        else:
+            merged.append(line)
+    return [ln for ln in merged if not _PAGE_NO.match(ln.text)]
+
+
+def _annotations(page) -> list[tuple[tuple[float, float, float, float], str]]:
+    out = []
+    for ref in page.get("/Annots") or []:
+        try:
+            annot = ref.get_object()
+            if annot.get("/Subtype") != "/Link":
+                continue
+            action = annot.get("/A")
+            action = action.get_object() if action is not None else None
+            uri = action.get("/URI") if action is not None else None
+            if uri is None:
+                continue
+            uri = uri.decode("utf-8", "replace") if isinstance(uri, bytes) else str(uri)
+            x1, y1, x2, y2 = (float(v) for v in annot["/Rect"])
+            out.append(((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), uri.strip()))
+        except Exception:  # a damaged annotation is not worth losing the report for
+            continue
+    return out
+
+
+def _attach(lines: list[_Line], annots) -> None:
+    for (x1, y1, x2, y2), uri in annots:
+        best, dist = None, None
+        for line in lines:
+            if y1 - 2 <= line.y <= y2 + 1:
+                d = abs(line.y - (y1 + y2) / 2)
+                if dist is None or d < dist:
+                    best, dist = line, d
+        if best is not None and uri.lower().startswith(("http://", "https://")):
+            best.uris.append(uri)
+
+
+class _Blocks:
+    def __init__(self) -> None:
+        self.out: list[Block] = []
+        self.kind, self.level, self.lines, self.uris = None, 0, [], []
+
+    def open(self, kind: str, level: int, line: _Line, text: str) -> None:
+        self.close()
+        self.kind, self.level, self.lines, self.uris = kind, level, [text], list(line.uris)
+
+    def add(self, line: _Line, known: list[str]) -> None:
+        if links.joins_url(self.lines[-1], line.text, known):
+            self.lines[-1] += line.text.strip()
+        else:
+            self.lines.append(line.text)
+        self.uris.extend(line.uris)
+
+    def close(self) -> None:
+        if self.kind is not None:
+            uris = [u for i, u in enumerate(self.uris) if i == 0 or u != self.uris[i - 1]]
+            self.out.append(Block(self.kind, links.join_lines(self.lines, uris), tuple(uris), self.level))
+        self.kind, self.lines, self.uris = None, [], []
+
+    def brk(self) -> None:
+        self.close()
+        if self.out and self.out[-1].kind != "break":
+            self.out.append(Block("break", ""))
+
+
+def _open_reader(data: bytes, label: str):
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise InputError(f"{label}: encrypted PDF (a password is needed to open it)")
+            except (FileNotDecryptedError, NotImplementedError) as exc:
+                raise InputError(f"{label}: encrypted PDF ({exc})") from exc
+        _ = len(reader.pages)
+        return reader
+    except InputError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        raise InputError(f"{label}: corrupt PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+
+
+def read(data: bytes, name: str = "") -> list[Block]:
+    label = name or "report"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reader = _open_reader(data, label)
+        try:
+            pages = [(_lines(p), _annotations(p)) for p in reader.pages]
+        except InputError:
+            raise
+        except Exception as exc:  # pypdf raises many types on damaged content streams
+            raise InputError(f"{label}: corrupt PDF ({type(exc).__name__}: {str(exc)[:80]})") from exc
+    sizes = [ln.size for lines, _ in pages for ln in lines]
+    body = statistics.median(sizes) if sizes else 10.0
+    b = _Blocks()
+    for n, (lines, annots) in enumerate(pages):
+        _attach(lines, annots)
+        known = [u for _, u in annots] + ([u for _, u in pages[n + 1][1]] if n + 1 < len(pages) else [])
+        if not lines:
+            continue
+        left = min(ln.x for ln in lines)
+        pitches = [a.y - c.y for a, c in zip(lines, lines[1:]) if 0 < a.y - c.y < 3 * body]
+        pitch = statistics.median(pitches) if pitches else body * 1.2
+        prev: _Line | None = None
+        for line in lines:
+            gap = prev is not None and (prev.y - line.y > pitch * 1.45 or line.y > prev.y + 1)
+            if gap:
+                b.brk()
+            m = _BULLET.match(line.text)
+            if line.size > body * 1.15 and len(line.text.split()) < 20:
+                b.open("heading", 0, line, line.text)
+            elif m and not (b.lines and links.joins_url(b.lines[-1], line.text, known) and known):
+                level = 0 if line.x - left < 15 else 1 + int((line.x - left - 15) // 18)
+                b.open("bullet", level, line, line.text[m.end():])
+            elif b.kind is None or b.kind == "heading" or links.is_link_only(line.text) and not (
+                    b.lines and links.joins_url(b.lines[-1], line.text, known)) or links.is_link_only(b.lines[-1]) \
+                    and not links.joins_url(b.lines[-1], line.text, known):
+                b.open("para", 0, line, line.text)
+            else:
+                b.add(line, known)
+            prev = line
+        b.brk()  # a page end
+    b.close()
+    return b.out

@@ -1,0 +1,74 @@
+"""Persist a ParsedReport: report, activities, links and their targets, in ONE transaction.
+
+The caller owns the session and commits; nothing is half-written because every
+row of a report is added before that single commit. Targets are shared between
+reports: one row per normalized URL (``url_hash`` unique), created with an
+``INSERT ... ON CONFLICT DO NOTHING`` so that two ingests running at once do not
+fail on each other's new targets.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..db.tables import Activity, Link, Report, Target
+from ..model import ParsedReport
+from . import links as linkmod
+
+_CHUNK = 500  # bind-parameter friendly batch size for IN (...) and multi-row inserts
+
+
+def find_by_sha256(session: Session, sha256: str) -> Report | None:
+    return session.scalar(select(Report).where(Report.sha256 == sha256))
+
+
+def latest_for_source(session: Session, source: str) -> Report | None:
+    return session.scalar(select(Report).where(Report.source == source).order_by(Report.id.desc()).limit(1))
+
+
+def ensure_targets(session: Session, normalized: Iterable[str], shorteners: Sequence[str]) -> dict[str, int]:
+    """Target ids for normalized URLs, creating the missing ones (race-safe)."""
+    by_hash = {linkmod.url_hash(u): u for u in dict.fromkeys(normalized)}
+    ids = _existing(session, list(by_hash))
+    missing = [h for h in by_hash if h not in ids]
+    if missing:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        for i in range(0, len(missing), _CHUNK):
+            rows = [{"url": by_hash[h], "url_hash": h, "is_short": linkmod.is_short(by_hash[h], shorteners)}
+                    for h in missing[i:i + _CHUNK]]
+            session.execute(insert(Target).values(rows).on_conflict_do_nothing(index_elements=["url_hash"]))
+        ids.update(_existing(session, missing))
+    return {by_hash[h]: i for h, i in ids.items()}
+
+
+def _existing(session: Session, hashes: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in range(0, len(hashes), _CHUNK):
+        chunk = hashes[i:i + _CHUNK]
+        out.update(session.execute(select(Target.url_hash, Target.id).where(Target.url_hash.in_(chunk))).all())
+    return out
+
+
+def save_report(session: Session, parsed: ParsedReport, source: str, source_kind: str, sha256: str,
+                size: int, *, shorteners: Sequence[str] = (), previous_id: int | None = None) -> Report:
+    """Add the report and everything under it to ``session`` (flushed, not committed)."""
+    report = Report(source=source, source_kind=source_kind, sha256=sha256, format=parsed.format,
+                    title=parsed.title, meta=parsed.meta, size_bytes=size, previous_id=previous_id)
+    session.add(report)
+    session.flush()
+    targets = ensure_targets(session, (cl.url_normalized for a in parsed.activities for cl in a.links), shorteners)
+    acts = []
+    for pa in parsed.activities:
+        d = pa.date
+        act = Activity(report_id=report.id, ordinal=pa.ordinal, text=pa.text, date_start=d.start,
+                       date_end=d.end, date_text=d.text, date_precision=d.precision, date_inferred=d.inferred)
+        act.links = [Link(position=pos, url_raw=cl.url_raw, text_raw=cl.text_raw, url_normalized=cl.url_normalized,
+                          target_id=targets[cl.url_normalized]) for pos, cl in enumerate(pa.links)]
+        acts.append(act)
+    session.add_all(acts)
+    session.flush()
+    return report

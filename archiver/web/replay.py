@@ -1,0 +1,194 @@
+"""Replay through pywb on a second origin: the index it reads, its config, and its process.
+
+pywb monkey-patches the whole interpreter with gevent when its apps are imported,
+so it runs in a child process (``archiver.web.replay_server``) and this module,
+imported by the interface, never imports ``pywb.apps``.
+
+The index is one CDXJ file per WARC file under ``<storage.root>/pywb/indexes/``,
+rebuilt only when that WARC file's size or mtime changed; pywb merges the
+directory on every lookup, so new captures become replayable without a restart.
+Filenames in the index are relative to ``storage.root``: WARC files are reached
+only through the index, never through a path in a request.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+COLLECTION = "web"  # so URI-Ms read /web/<ts>/<url>, like the Wayback Machine
+WARC_SUFFIXES = (".warc.gz", ".warc")
+SKIP_DIRS = {"pywb", "exports", "uploads"}
+
+
+def pywb_dir(storage_root: Path) -> Path:
+    return Path(storage_root) / "pywb"
+
+
+def index_dir(storage_root: Path) -> Path:
+    return pywb_dir(storage_root) / "indexes"
+
+
+def find_warcs(storage_root: Path) -> list[Path]:
+    """Every WARC file under the storage root (not in exports, uploads or our own index folder)."""
+    root = Path(storage_root)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root:
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+        out.extend(Path(dirpath) / f for f in filenames if f.endswith(WARC_SUFFIXES))
+    return sorted(out)
+
+
+def _part_name(rel: str) -> str:
+    return hashlib.sha256(rel.encode()).hexdigest()[:24] + ".cdxj"
+
+
+def refresh_index(storage_root: Path) -> int:
+    """Bring the per-WARC CDXJ parts up to date; return how many parts were (re)built."""
+    from cdxj_indexer.main import CDXJIndexer
+
+    root = Path(storage_root).resolve()
+    idx = index_dir(root)
+    idx.mkdir(parents=True, exist_ok=True)
+    state_path = idx / "state.json"
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    new_state, rebuilt = {}, 0
+    for warc in find_warcs(root):
+        rel = warc.relative_to(root).as_posix()
+        st = warc.stat()
+        sig = [st.st_size, st.st_mtime_ns]
+        part = idx / _part_name(rel)
+        if state.get(rel) == sig and part.exists():
+            new_state[rel] = sig
+            continue
+        tmp = part.with_suffix(".tmp")
+        try:
+            with open(tmp, "wt", encoding="utf-8") as out:
+                CDXJIndexer(output=out, inputs=[str(warc)], sort=True, dir_root=str(root)).process_all()
+        except Exception:  # a WARC being written may end in a torn record: index it next time
+            tmp.unlink(missing_ok=True)
+            continue
+        os.replace(tmp, part)
+        new_state[rel] = sig
+        rebuilt += 1
+    wanted = {_part_name(r) for r in new_state}
+    for stale in idx.glob("*.cdxj"):
+        if stale.name not in wanted:
+            stale.unlink(missing_ok=True)
+    state_path.write_text(json.dumps(new_state))
+    return rebuilt
+
+
+def pywb_config(storage_root: Path) -> dict:
+    root = Path(storage_root).resolve()
+    return {
+        "debug": False,
+        "collections": {COLLECTION: {"index_paths": str(index_dir(root)) + "/",
+                                     "archive_paths": str(root) + "/"}},
+        "enable_memento": True,
+        "redirect_to_exact": True,  # a TimeGate answers 302 to the closest memento, as the Wayback Machine does
+        "framed_replay": True,
+        "enable_http_proxy": False,
+    }
+
+
+def write_pywb_config(storage_root: Path) -> Path:
+    path = pywb_dir(storage_root) / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(pywb_config(storage_root)), encoding="utf-8")
+    return path
+
+
+# ---- URLs ------------------------------------------------------------------------------------
+
+def timestamp14(dt: datetime) -> str:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y%m%d%H%M%S")
+
+
+def replay_url(origin: str, captured_at: datetime, url: str, mod: str = "mp_") -> str:
+    """URI-M of a capture on the replay origin; ``mp_`` is the page without pywb's frame."""
+    return f"{origin.rstrip('/')}/{COLLECTION}/{timestamp14(captured_at)}{mod}/{quote(url, safe=':/?#[]@!$&()*+,;=%~')}"
+
+
+# ---- process ---------------------------------------------------------------------------------
+
+class ReplayServer:
+    """pywb (and our CDX endpoint) in a child process on a socket we bind here."""
+
+    def __init__(self, storage_root: Path, host: str = "127.0.0.1", port: int = 0, ui_origin: str = ""):
+        self.storage_root = Path(storage_root).resolve()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(128)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.ui_origin = ui_origin
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "ReplayServer":
+        self.storage_root.mkdir(parents=True, exist_ok=True)
+        refresh_index(self.storage_root)
+        config = write_pywb_config(self.storage_root)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYWB_")}
+        fd = self.sock.fileno()
+        log = open(config.parent / "replay.log", "ab")  # pywb talks on stdout; keep it out of ours
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "archiver.web.replay_server", "--root", str(self.storage_root),
+             "--config", str(config), "--fd", str(fd), "--ui-origin", self.ui_origin],
+            pass_fds=[fd], cwd=str(config.parent), env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=log)
+        log.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"replay server exited with code {self.proc.returncode}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=2) as s:
+                    s.sendall(b"GET /_ready HTTP/1.0\r\n\r\n")
+                    if b" 200 " in s.recv(64):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("replay server did not start in time")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.sock.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,133 @@
+"""Server-rendered pages: they work without JavaScript (forms, links, meta refresh)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse
+
+from ..errors import InputError, NotFound
+from . import auth, data
+from .jobs import ingest_upload, save_upload
+from .routes_api import _plain, _session
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(request: Request, name: str, **ctx):
+    from .app import replay_origin
+
+    ctx.setdefault("role", auth.current_role(request))
+    ctx.setdefault("auth_on", bool(request.app.state.settings.web.tokens))
+    ctx["replay_origin"] = replay_origin(request)
+    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=ctx.pop("status", 200))
+
+
+@router.get("/")
+def reports(request: Request, s=Depends(_session)):
+    return _page(request, "reports.html", reports=data.list_reports(s), runs=data.recent_runs(s, 5),
+                 job=request.app.state.jobs.running())
+
+
+@router.get("/reports/{report_id}")
+def report(request: Request, report_id: int, s=Depends(_session)):
+    return _page(request, "report.html", report=data.get_report(s, report_id),
+                 activities=data.list_activities(s, report_id))
+
+
+def _primary(captures: list[dict]) -> dict | None:
+    """The snapshot to show first: the latest response that is evidence, else the latest one."""
+    good = [c for c in captures if c["role"] == "target" and not c["not_evidence"]]
+    return (good or captures or [None])[-1]
+
+
+@router.get("/activities/{activity_id}")
+def activity(request: Request, activity_id: int, s=Depends(_session)):
+    act = data.get_activity(s, activity_id)
+    for link in act["links"]:
+        link["primary"] = _primary(link["captures"])
+        # a revisit has no text of its own: show the latest extraction (the revisited record's, unchanged)
+        with_text = [c for c in link["captures"] if c.get("extraction") and c["extraction"]["text"]]
+        link["text_capture"] = with_text[-1] if with_text else None
+    return _page(request, "activity.html", activity=act)
+
+
+@router.get("/captures/{capture_id}")
+def capture(request: Request, capture_id: int, s=Depends(_session)):
+    return _page(request, "capture.html", capture=data.get_capture(s, capture_id))
+
+
+@router.get("/timeline")
+def timeline(request: Request, url: str = Query(..., min_length=1), s=Depends(_session)):
+    return _page(request, "timeline.html", url=url, captures=data.timeline(s, url))
+
+
+@router.get("/search")
+def search(request: Request, q: str = "", s=Depends(_session)):
+    hits, error = [], None
+    if q.strip():
+        from ..db.search import full_text_search
+
+        try:
+            hits = full_text_search(s, q, 50)
+        except InputError as exc:
+            error = str(exc)
+    return _page(request, "search.html", q=q, hits=hits, error=error)
+
+
+@router.get("/health")
+def health(request: Request, s=Depends(_session)):
+    return _page(request, "health.html", health=data.health(s))
+
+
+@router.get("/upload")
+def upload_form(request: Request):
+    return _page(request, "upload.html", result=None, error=None)
+
+
+@router.post("/upload")
+async def upload(request: Request, file: UploadFile = File(...)):
+    auth.require_editor(request)
+    settings = request.app.state.settings
+    try:
+        path = save_upload(settings.storage.root, file.filename or "report", await file.read())
+        result = _plain(ingest_upload(settings, request.app.state.Session, path))
+    except InputError as exc:
+        return _page(request, "upload.html", result=None, error=str(exc), status=400)
+    return _page(request, "upload.html", result=result, stored_as=path.name, error=None)
+
+
+@router.post("/runs")
+def start_run(request: Request):
+    auth.require_editor(request)
+    job = request.app.state.jobs.start_run()
+    return RedirectResponse(f"/runs/{job.id}", status_code=303)
+
+
+@router.get("/runs/{job_id}")
+def run_page(request: Request, job_id: str):
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"no run {job_id}")
+    return _page(request, "run.html", job=job.as_dict())
+
+
+@router.get("/login")
+def login_form(request: Request):
+    return _page(request, "login.html", error=None)
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(...)):
+    role = auth.role_for(token, request.app.state.settings.web.tokens)
+    if role is None:
+        return _page(request, "login.html", error="unknown token", status=401)
+    resp = RedirectResponse("/", status_code=303)
+    resp.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                    path="/")
+    return resp
+
+
+@router.post("/logout")
+def logout():
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(auth.COOKIE, path="/")
+    return resp

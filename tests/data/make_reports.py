@@ -1,0 +1,135 @@
+"""Build test reports in every format (used by tests/test_ingest_*.py and bench/ingest.py).
+
+PDFs are drawn with reportlab with real link annotations (``linkURL``), DOCX
+files with python-docx with real hyperlink relationships, so the readers meet
+what Word and PDF producers write.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Item:
+    text: str
+    urls: list[str] = field(default_factory=list)  # printed on lines after the text, as the sample does
+    split_url: bool = False  # print the first URL broken across two lines
+
+
+def make_pdf(title: str, intro: str, items: list[Item], page_break_inside: int | None = None,
+             encrypt: str | None = None) -> bytes:
+    """A bulleted report; ``page_break_inside``: that item's text is cut mid-sentence by a page break."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, encrypt=encrypt)
+    width, height = A4
+    left, size, lead = 56, 10, 13
+    y = height - 60
+    font = "Helvetica"
+
+    def newline(n: float = 1.0):
+        nonlocal y
+        y -= lead * n
+        if y < 60:
+            c.showPage()
+            y = height - 60
+
+    def para(text: str, x: float, maxw: float, first_prefix: str = ""):
+        lines = simpleSplit(text, font, size, maxw)
+        for i, line in enumerate(lines):
+            c.setFont(font, size)
+            if i == 0 and first_prefix:
+                c.drawString(x - 12, y, first_prefix)
+            c.drawString(x, y, line)
+            newline()
+
+    def link_line(url: str, x: float, split: bool):
+        c.setFont(font, size)
+        if split:
+            cut = len(url) - 3
+            parts = [url[:cut], url[cut:]]
+        else:
+            parts = [url]
+        for i, part in enumerate(parts):
+            shown = part if len(parts) == 1 else part
+            c.drawString(x, y, ("- " if i == 0 else "") + shown)
+            off = c.stringWidth("- " if i == 0 else "", font, size)
+            w = c.stringWidth(shown, font, size)
+            c.linkURL(url, (x + off, y - 2, x + off + w, y + size), relative=0, thickness=0)
+            newline()
+
+    c.setFont("Helvetica-Bold", 13)
+    c.drawString(left, y, title)
+    newline(2)
+    para(intro, left, width - 2 * left)
+    newline(0.8)
+    for n, item in enumerate(items, start=1):
+        maxw = width - 2 * left - 14
+        if page_break_inside == n:
+            words = item.text.split()
+            half = len(words) // 2
+            para(" ".join(words[:half]), left + 14, maxw, "•")
+            c.showPage()
+            y = height - 60
+            para(" ".join(words[half:]), left + 14, maxw)
+        else:
+            para(item.text, left + 14, maxw, "•")
+        for k, url in enumerate(item.urls):
+            link_line(url, left + 24, item.split_url and k == 0)
+        newline(0.6)
+    c.save()
+    return buf.getvalue()
+
+
+def add_hyperlink(paragraph, url: str, text: str):
+    """python-docx has no public API to add a hyperlink: write the relationship and w:hyperlink."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    r_id = paragraph.part.relate_to(url, RT.HYPERLINK, is_external=True)
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), r_id)
+    run = OxmlElement("w:r")
+    t = OxmlElement("w:t")
+    t.text = text
+    t.set(qn("xml:space"), "preserve")
+    run.append(t)
+    link.append(run)
+    paragraph._p.append(link)
+    return link
+
+
+def make_docx(title: str, intro: str, items: list[Item], link_text: str | None = None,
+              page_break_inside: int | None = None) -> bytes:
+    """A bulleted report: ``List Bullet`` items, links as hyperlinks on ``List Bullet 2`` lines.
+
+    ``link_text``: show this text instead of the URL (the URL is only in the relationship).
+    """
+    import docx
+    from docx.enum.text import WD_BREAK
+
+    d = docx.Document()
+    d.add_heading(title, level=1)
+    d.add_paragraph("Contacts: office@example.org tel: (+99412) 4925726")
+    d.add_paragraph(intro)
+    for n, item in enumerate(items, start=1):
+        p = d.add_paragraph(style="List Bullet")
+        if page_break_inside == n:
+            words = item.text.split()
+            half = len(words) // 2
+            p.add_run(" ".join(words[:half]))
+            p.add_run().add_break(WD_BREAK.PAGE)
+            p.add_run(" ".join(words[half:]))
+        else:
+            p.add_run(item.text)
+        for url in item.urls:
+            sub = d.add_paragraph(style="List Bullet 2")
+            add_hyperlink(sub, url, link_text or url)
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()

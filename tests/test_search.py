@@ -1,0 +1,243 @@
+"""Full-text search on SQLite (FTS5) and PostgreSQL (tsvector): hits, ranking, snippets, bad queries."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+
+from archiver.db import search
+from archiver.db.search import full_text_search, parse_query, reindex_all, to_fts5, to_websearch
+from archiver.db.tables import Activity, Capture, Extraction, Link, Report, Target
+from archiver.errors import InputError
+
+CAPTURED_AT = datetime(2017, 5, 1, 12, 30, tzinfo=timezone.utc)
+PAGE_URL = "http://economy.gov.az/plan-2016"
+
+
+def _sha(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def add_report(session, texts: list[str], name: str = "r") -> list[Activity]:
+    report = Report(source=f"/reports/{name}.txt", source_kind="file", sha256=_sha(name), format="txt",
+                    size_bytes=100)
+    report.activities = [Activity(ordinal=i, text=t) for i, t in enumerate(texts, 1)]
+    session.add(report)
+    session.flush()
+    return list(report.activities)
+
+
+def add_capture(session, url: str, title: str | None, body: str | None, activities=(),
+                captured_at: datetime = CAPTURED_AT) -> Capture:
+    target = Target(url=url, url_hash=_sha(url), status="captured", stage="done")
+    session.add(target)
+    for pos, activity in enumerate(activities):
+        session.add(Link(activity=activity, position=pos, url_raw=url, url_normalized=url, target=target))
+    capture = Capture(target=target, role="target", url=url, url_hash=_sha(url), captured_at=captured_at,
+                      http_status=200, content_type="text/html", record_id=f"<urn:uuid:{_sha(url)[:32]}>",
+                      warc_file="warcs/test.warc.gz", offset=0, length=100)
+    capture.extraction = Extraction(method="trafilatura", title=title, text=body, language="ru")
+    session.add(capture)
+    session.flush()
+    return capture
+
+
+@pytest.fixture
+def seeded(Session):
+    with Session() as session:
+        acts = add_report(session, [
+            "Dağlıq Qarabağ münaqişəsindən zərər çəkmiş ailələrə sosial yardım.",
+            "Şəffaflıq portalı: şəffaflıq standartları və şəffaflıq hesabatları dərc olundu.",
+            "İctimai müzakirələr Gəncədə keçirildi; şəffaflıq barədə danışıldı, əlavə məlumat saytdadır.",
+        ])
+        add_capture(session, PAGE_URL, "Национальный план",
+                    "Правительство Азербайджанской Республики утвердило Национальный план действий. "
+                    "Отчёт опубликован на сайте министерства экономики.", activities=[acts[2], acts[0]])
+        add_capture(session, "http://orphan.example/page", None, "Ещё одна страница о Гяндже.")
+        session.commit()
+        ids = [a.id for a in acts]
+    return ids
+
+
+def test_activity_text_hits_azerbaijani(Session, seeded):
+    with Session() as session:
+        hits = full_text_search(session, "Qarabağ")
+    assert len(hits) == 1
+    h = hits[0]
+    assert h["kind"] == "activity" and h["activity_id"] == seeded[0] and h["report_id"] is not None
+    assert h["url"] is None and h["captured_at"] is None and h["capture_id"] is None
+    assert "[Qarabağ]" in h["snippet"] and "<mark>Qarabağ</mark>" in h["snippet_html"]
+
+
+def test_case_is_folded_for_dotted_capital_i_and_cyrillic(Session, seeded):
+    with Session() as session:
+        assert [h["activity_id"] for h in full_text_search(session, "ictimai")] == [seeded[2]]
+        assert full_text_search(session, "ПРАВИТЕЛЬСТВО")[0]["kind"] == "capture"
+
+
+def test_capture_hits_carry_url_and_time_once_per_linked_activity(Session, seeded):
+    with Session() as session:
+        hits = full_text_search(session, "правительство")
+    assert [h["kind"] for h in hits] == ["capture", "capture"]
+    assert sorted(h["activity_id"] for h in hits) == sorted([seeded[0], seeded[2]])
+    for h in hits:
+        assert h["url"] == PAGE_URL and h["captured_at"] == "2017-05-01T12:30:00Z"
+        assert h["capture_id"] is not None and h["title"] == "Национальный план"
+        assert "[Правительство]" in h["snippet"]
+
+
+def test_capture_no_activity_links_to_still_hits(Session, seeded):
+    with Session() as session:
+        hits = full_text_search(session, "Ещё")
+    assert len(hits) == 1 and hits[0]["activity_id"] is None and hits[0]["url"] == "http://orphan.example/page"
+
+
+def test_ranking_puts_the_better_match_first(Session, seeded):
+    with Session() as session:
+        hits = full_text_search(session, "şəffaflıq")
+    assert [h["activity_id"] for h in hits] == [seeded[1], seeded[2]]
+    assert hits[0]["score"] > hits[1]["score"]
+
+
+def test_phrases_or_and_exclusion(Session, seeded):
+    with Session() as session:
+        def ids(q):
+            return sorted((h["kind"], h["activity_id"]) for h in full_text_search(session, q))
+        assert ids('"sosial yardım"') == [("activity", seeded[0])]
+        assert ids('"yardım sosial"') == []
+        assert ids("Qarabağ OR Gəncədə") == sorted([("activity", seeded[0]), ("activity", seeded[2])])
+        assert ids("şəffaflıq -Gəncədə") == [("activity", seeded[1])]
+        assert ids("şəffaflıq NOT portalı") == [("activity", seeded[2])]
+        assert ids("Qarabağ Gəncədə") == []
+
+
+def test_limit(Session, seeded):
+    with Session() as session:
+        assert len(full_text_search(session, "şəffaflıq", limit=1)) == 1
+
+
+def test_index_follows_updates_and_deletes(Session, seeded):
+    with Session() as session:
+        activity = session.get(Activity, seeded[0])
+        activity.text = "Sumqayıtda yeni layihə"
+        session.commit()
+        assert full_text_search(session, "Qarabağ") == []
+        assert [h["activity_id"] for h in full_text_search(session, "Sumqayıtda")] == [seeded[0]]
+        extraction = session.query(Extraction).filter(Extraction.text.like("%Гяндже%")).one()
+        extraction.text = "Страница изменилась"
+        session.commit()
+        assert full_text_search(session, "Гяндже") == []
+        session.delete(session.get(Activity, seeded[1]))
+        session.commit()
+        assert [h["activity_id"] for h in full_text_search(session, "şəffaflıq")] == [seeded[2]]
+
+
+def test_reindex_all_rebuilds(Session, seeded):
+    with Session() as session:
+        n = reindex_all(session)
+        session.commit()
+        if session.get_bind().dialect.name == "sqlite":
+            assert n == 5  # 3 activities + 2 extractions
+            session.execute(text("DELETE FROM search_index"))
+            assert full_text_search(session, "Qarabağ") == []
+            reindex_all(session)
+        assert len(full_text_search(session, "Qarabağ")) == 1
+
+
+def test_explicit_index_calls_are_idempotent(Session, seeded):
+    with Session() as session:
+        activity = session.get(Activity, seeded[0])
+        search.index_activity(session, activity)
+        search.index_activity(session, activity)
+        extraction = session.query(Extraction).filter(Extraction.title == "Национальный план").one()
+        search.index_extraction(session, extraction)
+        assert len(full_text_search(session, "Qarabağ")) == 1
+        assert len(full_text_search(session, "Отчёт")) == 2
+
+
+def test_latin_diacritics_fold_on_sqlite_only(Session, seeded):
+    with Session() as session:
+        hits = full_text_search(session, "Qarabag")
+        if session.get_bind().dialect.name == "sqlite":
+            assert [h["activity_id"] for h in hits] == [seeded[0]]  # remove_diacritics 2
+        else:
+            assert hits == []  # 'simple' configuration: diacritics must match (documented)
+
+
+def test_long_text_is_indexed_without_error(Session):
+    """A text far past PostgreSQL's 1 MB tsvector limit must still insert (cut at PG_INDEX_CHARS)."""
+    body = " ".join(f"söz{i}" for i in range(250_000)) + " sonuncu"
+    with Session() as session:
+        add_capture(session, "http://big.example/", "Böyük", body)
+        session.commit()
+        hits = full_text_search(session, "söz17")
+        assert len(hits) == 1 and "[söz17]" in hits[0]["snippet"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ('"unbalanced', "unbalanced quote"),
+    ("AND OR", "misplaced AND"),
+    ("Qarabağ OR", "misplaced OR"),
+    ("*", "no words to search for"),
+    ("", "empty search query"),
+    ("   ", "empty search query"),
+    ("-Qarabağ", "only excludes"),
+    ("x" * 600, "too long"),
+])
+def test_malformed_queries_raise_input_error(Session, query, message):
+    with Session() as session:
+        with pytest.raises(InputError, match=message):
+            full_text_search(session, query)
+
+
+def test_query_rendering_quotes_every_term():
+    clauses = parse_query('Qarabağ "açıq hökumət" OR title:x -NEAR(a)')
+    assert to_fts5(clauses) == '("Qarabağ" AND "açıq hökumət") OR (("title:x") NOT ("NEAR(a)"))'
+    assert to_websearch(clauses) == '"Qarabağ" "açıq hökumət" or "title:x" -"NEAR(a)"'
+
+
+def test_operator_like_words_in_lowercase_are_words(Session, seeded):
+    with Session() as session:
+        add_report(session, ["Yoxlama: or and not sözləri"], name="ops")
+        session.commit()
+        assert len(full_text_search(session, "or and not")) == 1
+
+
+# ---- CLI ---------------------------------------------------------------------------------------
+
+def test_cli_json(cli, Session, seeded):
+    r = cli("search", "правительство", "--json", "--limit", "5")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["query"] == "правительство"
+    assert {h["activity_id"] for h in doc["hits"]} == {seeded[0], seeded[2]}
+    assert all(h["url"] == PAGE_URL and h["captured_at"] == "2017-05-01T12:30:00Z" for h in doc["hits"])
+    for key in ("activity_id", "report_id", "url", "snippet", "captured_at", "kind", "capture_id", "score"):
+        assert key in doc["hits"][0]
+
+
+def test_cli_table(cli, Session, seeded):
+    r = cli("search", "Qarabağ")
+    assert r.code == 0, r.err
+    assert "Qarabağ" in r.out and "activity" in r.out
+
+
+def test_cli_no_hits(cli, Session, seeded):
+    r = cli("search", "heçnə")
+    assert r.code == 0 and "no hits" in r.out
+    assert cli("search", "heçnə", "--json").json() == {"query": "heçnə", "hits": []}
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "AND OR", "*", ""])
+def test_cli_malformed_query_exits_2_with_one_line(cli, Session, seeded, query):
+    r = cli("search", query)
+    assert r.code == 2
+    assert r.out == "" and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert r.err.startswith("error:")
+
+
+def test_cli_bad_limit(cli):
+    r = cli("search", "x", "--limit", "0")
+    assert r.code == 2 and "Traceback" not in r.err
