@@ -171,7 +171,7 @@ def check_evidence(exchange_or_body: Any, *, url: str, probe: Callable[[str], An
         return f"soft 404: the page says '{title[:80]}'"
     if probe is None:
         return None
-    purl = probe_url(page.url or url)
+    purl = probe_url(url)  # the cited URL decides: a cited home page is not compared
     if purl is None:
         return None
     other = _as_page(probe(purl), purl)

@@ -87,11 +87,12 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
     if progress:
         progress(stage, 0, total)
     batch = max(settings.fetch.concurrency * 2, 4)
+    pass_started = utcnow()
     with ThreadPoolExecutor(max_workers=settings.fetch.concurrency, thread_name_prefix=f"{stage}") as pool:
         while not stop.is_set() and (limit is None or done < limit):
             want = batch if limit is None else min(batch, limit - done)
             with Session() as s:
-                ids = work.claim(s, stage, owner, limit=want, lease_s=LEASE_S)
+                ids = work.claim(s, stage, owner, limit=want, lease_s=LEASE_S, due_before=pass_started)
             if not ids:
                 break
             futures = [pool.submit(_process, Session, stage, tid, tools, owner) for tid in ids]

@@ -171,3 +171,37 @@ def test_cdxj_indexer_reads_our_warcs(tmp_path, site):
     assert page["digest"] == ex.warc.payload_digest
     assert any(d.get("status") == "404" for d in docs)
     assert lines[0].startswith("1,0,0,127:")  # SURT key
+
+
+def test_https_certificate_chain_in_metadata_record(tmp_path):
+    from tests.servers.targets import self_signed_cert
+
+    cert, key, der = self_signed_cert(str(tmp_path))
+    s = capture_settings(tmp_path / "st", verify_tls=False)
+    with serve(tls=(cert, key)) as tls_site:
+        with recorder_for(s) as (rec, sink):
+            ex = rec.fetch(tls_site.url("/final"))
+    assert ex.status == 200 and ex.warc.url.startswith("https://")
+    path = warc_files(tmp_path / "st")[0]
+    recs = records(path)
+    assert [r[0] for r in recs] == ["warcinfo", "request", "response", "metadata"]
+    meta = recs[3]
+    assert meta[1].get_header("WARC-Refers-To") == meta[1].get_header("WARC-Concurrent-To") == ex.warc.record_id
+    assert meta[1].get_header("Content-Type") == "application/x-pem-file"
+    pem = meta[3].decode()
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    body = "".join(pem.split("-----")[2].split())
+    assert base64.b64decode(body) == der
+    assert subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(path)]).returncode == 0
+
+
+def test_https_verification_failure_is_a_fetch_error(tmp_path):
+    from archiver.errors import FetchError
+    from tests.servers.targets import self_signed_cert
+
+    cert, key, _ = self_signed_cert(str(tmp_path))
+    s = capture_settings(tmp_path / "st")  # verify_tls defaults to true
+    with serve(tls=(cert, key)) as tls_site:
+        with recorder_for(s) as (rec, sink):
+            with pytest.raises(FetchError, match="TLS"):
+                rec.fetch(tls_site.url("/final"))

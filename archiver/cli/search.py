@@ -49,10 +49,13 @@ def search(
     if not hits:
         out.print(f"no hits for {query!r}")
         return
-    t = Table(title=f"{len(hits)} hit(s) for {query!r}", header_style="bold")
-    for name in ("score", "kind", "activity", "report", "captured", "url", "snippet"):
-        t.add_column(name, overflow="fold")
+    t = Table(title=f"{len(hits)} hit(s) for {query!r}", header_style="bold", expand=True)
+    for name in ("score", "kind", "report/activity", "captured"):
+        t.add_column(name, no_wrap=True)
+    t.add_column("url", overflow="fold", ratio=1, min_width=12)
+    t.add_column("snippet", overflow="fold", ratio=3, min_width=30)
     for h in hits:
-        t.add_row(f"{h['score']:.3f}", h["kind"], str(h["activity_id"] or ""), str(h["report_id"] or ""),
-                  (h["captured_at"] or "")[:19].replace("T", " "), h["url"] or "", _highlighted(h["snippet_html"]))
+        where = f"{h['report_id']}/{h['activity_id']}" if h["activity_id"] is not None else "-"
+        t.add_row(f"{h['score']:.3f}", h["kind"], where, (h["captured_at"] or "")[:10], h["url"] or "",
+                  _highlighted(h["snippet_html"]))
     out.print(t)

@@ -36,12 +36,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..errors import InputError
-from .base import UTCDateTime
+from ..errors import ArchiverError, InputError
 from .tables import Activity, Capture, Extraction, Link
 
 PG_INDEX_CHARS = 300_000  # keeps every tsvector under PostgreSQL's 1 MB limit (~3 bytes a char at worst)
@@ -193,8 +192,11 @@ def _sqlite_matches(session: Session, clauses, limit: int) -> list[tuple[str, in
         "FROM search_index WHERE search_index MATCH :q ORDER BY rank, rowid LIMIT :lim")
     try:
         rows = session.execute(sql, {"q": to_fts5(clauses), "lim": limit}).all()
-    except OperationalError as exc:  # quoting makes this unlikely; keep it one line if it happens
-        raise InputError(f"search query not understood: {str(exc.orig).splitlines()[0]}") from exc
+    except OperationalError as exc:
+        message = str(exc.orig).splitlines()[0]
+        if "fts5" in message:  # quoting makes this unlikely; keep it one line if it happens
+            raise InputError(f"search query not understood: {message}") from exc
+        raise ArchiverError(f"search failed: {message} (is the database initialised? run `archiver init`)") from exc
     return [("capture" if rowid % 2 else "activity", rowid // 2, -rank, snip) for rowid, rank, snip in rows]
 
 

@@ -58,11 +58,12 @@ def release_dead_leases(session: Session) -> int:
     return freed
 
 
-def _due(stage: str, now: datetime):
+def _due(stage: str, now: datetime, due_before: datetime | None = None):
+    due_before = due_before or now
     return (
         Target.stage == stage,
         Target.given_up.is_(False),
-        or_(Target.next_try_at.is_(None), Target.next_try_at <= now),
+        or_(Target.next_try_at.is_(None), Target.next_try_at <= due_before),
         or_(Target.lease_until.is_(None), Target.lease_until < now),
     )
 
@@ -75,10 +76,13 @@ def count_due(session: Session, stage: str, now: datetime | None = None) -> int:
 
 
 def claim(session: Session, stage: str, owner: str, *, limit: int, lease_s: float = 900.0,
-          now: datetime | None = None) -> list[int]:
-    """Lease up to `limit` due targets of `stage` to `owner`; returns their ids (committed)."""
+          now: datetime | None = None, due_before: datetime | None = None) -> list[int]:
+    """Lease up to `limit` due targets of `stage` to `owner`; returns their ids (committed).
+
+    `due_before` (a pass's start time) keeps a pass from retrying within itself what it
+    has just failed: only retries due when the pass began are taken."""
     now = now or utcnow()
-    query = select(Target.id).where(*_due(stage, now)).order_by(Target.id).limit(limit)
+    query = select(Target.id).where(*_due(stage, now, due_before)).order_by(Target.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(session.scalars(query))

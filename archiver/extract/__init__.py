@@ -65,7 +65,7 @@ def extract_text(stream: BinaryIO, content_type: str | None, settings: ExtractSe
     given); ``content_language`` the HTTP Content-Language header, a last resort for the
     language. Images and other types give method ``none`` and no error.
     """
-    head = stream.read(SNIFF_BYTES)
+    head = read_up_to(stream, SNIFF_BYTES)
     kind = kind_of(content_type, head)
     charset = headers_charset or charset_from_content_type(content_type)
     if kind == "html":

@@ -175,7 +175,7 @@ class Site:
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{getattr(self.server, 'scheme', 'http')}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -185,10 +185,49 @@ class Site:
         return self.server.hits
 
 
+def self_signed_cert(folder, host: str = "127.0.0.1") -> tuple[str, str, bytes]:
+    """(cert.pem path, key.pem path, DER bytes) of a fresh self-signed certificate for ``host``."""
+    import datetime
+    import ipaddress
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    with open(cert_path, "wb") as fh:
+        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as fh:
+        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))
+    return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
+
+
 @contextmanager
-def serve(host: str = "127.0.0.1", *, latency: float = 0.0, other: str | None = None) -> Iterator[Site]:
-    """Run a target site on ``host`` (port 0) in a thread for the duration of the block."""
+def serve(host: str = "127.0.0.1", *, latency: float = 0.0, other: str | None = None,
+          tls: tuple[str, str] | None = None) -> Iterator[Site]:
+    """Run a target site on ``host`` (port 0) in a thread for the duration of the block.
+
+    ``tls=(cert.pem, key.pem)`` serves HTTPS (see :func:`self_signed_cert`).
+    """
     srv = _Server((host, 0), latency, other)
+    if tls:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.scheme = "https"
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:

@@ -1,0 +1,172 @@
+"""Watching links that still work: re-check captured targets on a cadence, keep the history.
+
+Each due target (``next_check_at`` passed; or never scheduled and not checked for a
+whole cadence) is fetched once through the Recorder (so the check itself is in
+the WARC) and gets a ``LinkCheck`` row and a ``Target.watch_state``:
+
+* ``alive``: 2xx with the payload of the latest capture (sha256);
+* ``changed``: 2xx with another payload: the new response becomes a new Capture
+  (role ``target``); every earlier capture is kept;
+* ``moved``: a redirect to another URL;
+* ``dead``: 4xx, DNS failure or refused connection, or a page that is no longer
+  evidence (parked, soft 404); ``dead_since`` is the first time it was seen dead;
+* ``recovered``: dead, and a web archive's copy was written into our WARC
+  (tried once, when we hold no archive copy yet).
+
+A transient failure (429, 5xx, timeout) is logged as state ``error`` in LinkCheck and
+changes nothing else. The next check is ``watch.recheck_days`` later plus a stable
+per-target spread (``persist.schedule_watch``), so not every link comes due the same night.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Callable
+from urllib.parse import urljoin
+
+from sqlalchemy import and_, or_, select
+
+from . import persist
+from .db.base import utcnow
+from .db.tables import CAPTURED, Capture, LinkCheck, Target
+from .errors import FetchError, FetchRefused, FetchTimeout
+from .evidence import check_evidence
+from .model import Outcome
+
+log = logging.getLogger(__name__)
+
+STATES = ("alive", "changed", "moved", "dead", "recovered")
+TRANSIENT = "error"
+MAX_SAME_URL_HOPS = 3
+
+
+def due_query(now: datetime, cadence: timedelta):
+    return (select(Target.id).where(
+        Target.status == CAPTURED,
+        or_(Target.next_check_at <= now,
+            and_(Target.next_check_at.is_(None),
+                 or_(Target.last_checked_at.is_(None), Target.last_checked_at <= now - cadence),
+                 Target.updated_at <= now - cadence)))
+        .order_by(Target.next_check_at.is_(None), Target.next_check_at, Target.id))
+
+
+def _same_place(a: str, b: str) -> bool:
+    """http/https, www. and a trailing slash do not make a move."""
+    from .resolve.cdx import split_url
+    ha, pa, qa = split_url(a)
+    hb, pb, qb = split_url(b)
+    return (ha, pa.rstrip("/") or "/", qa) == (hb, pb.rstrip("/") or "/", qb)
+
+
+def _latest_capture(session, target: Target) -> Capture | None:
+    return session.scalars(select(Capture).where(Capture.target_id == target.id, Capture.role == "target",
+                                                 Capture.not_evidence.is_(False))
+                           .order_by(Capture.captured_at.desc(), Capture.id.desc()).limit(1)).first()
+
+
+def _has_archive_copy(session, target: Target) -> bool:
+    return session.scalar(select(Capture.id).where(Capture.target_id == target.id, Capture.role == "target",
+                                                   Capture.source == "archive",
+                                                   Capture.not_evidence.is_(False)).limit(1)) is not None
+
+
+def check_target(session, target: Target, *, recorder, client, settings, now: datetime,
+                 recover: Callable | None = None) -> str:
+    """Re-check one target; writes LinkCheck (+ Capture when changed or recovered). Returns the state."""
+    url = target.final_url or target.url
+    latest = _latest_capture(session, target)
+    status = final = sha = None
+    note = None
+    state: str
+    try:
+        ex = recorder.fetch(url)
+        for _ in range(MAX_SAME_URL_HOPS):  # http->https or a trailing slash is not a move
+            loc = ex.headers.get("Location") if 300 <= ex.status < 400 else None
+            if not loc or not _same_place(urljoin(ex.url, loc), url):
+                break
+            ex = recorder.fetch(urljoin(ex.url, loc))
+        status, final, sha = ex.status, ex.url, ex.sha256
+        if 300 <= ex.status < 400:
+            final = urljoin(ex.url, ex.headers.get("Location") or "")
+            state, note = "moved", f"now redirects to {final}"
+        elif 200 <= ex.status < 300:
+            why = check_evidence(ex, url=url)
+            if why:
+                state, note = "dead", why
+                session.add(persist.capture_row(ex.warc, role="target", target_id=target.id, run_id=None,
+                                                not_evidence_reason=why))
+            elif latest is not None and latest.sha256 == ex.sha256:
+                state = "alive"
+            else:
+                state, note = "changed", "payload differs from the latest capture; captured again"
+                cap = persist.capture_row(ex.warc, role="target", target_id=target.id, run_id=None)
+                session.add(cap)
+                session.flush()
+                persist.link_revisit(session, cap, ex.warc)
+        elif ex.status == 429 or ex.status >= 500:
+            state, note = TRANSIENT, f"HTTP {ex.status}"
+        else:
+            state, note = "dead", f"HTTP {ex.status}"
+    except FetchTimeout as exc:
+        state, note = TRANSIENT, f"timeout: {exc}"
+    except FetchRefused as exc:
+        state, note = "dead", f"refused: {exc}"
+    except FetchError as exc:
+        state, note = "dead", str(exc)
+
+    if state == "dead":
+        target.dead_since = target.dead_since or now
+        if target.watch_state == "recovered" or _has_archive_copy(session, target):
+            state = "recovered"
+        elif recover is not None:
+            rec = recover(url, at=latest.captured_at if latest is not None else None)
+            if rec is not None and rec.outcome is Outcome.CAPTURED and rec.response is not None \
+                    and not rec.not_evidence_reason:
+                persist.save_capture(session, target, rec, run_id=None)
+                state, note = "recovered", f"{note}; recovered from {rec.archive_name}"
+    elif state in ("alive", "changed"):
+        target.dead_since = None
+    session.add(LinkCheck(target_id=target.id, checked_at=now, http_status=status, final_url=final, sha256=sha,
+                          state=state, note=note))
+    if state != TRANSIENT:
+        target.watch_state = state
+    target.last_checked_at = now
+    persist.schedule_watch(target, settings, now)
+    return state
+
+
+def recheck_due(session_factory, *, recorder, client, settings, now: datetime | None = None,
+                limit: int | None = None) -> dict:
+    """Re-check every due target (at most ``limit``); counts by state."""
+    from .capture.fallback import recover_from_archives
+
+    now = now or utcnow()
+    cadence = timedelta(days=settings.watch.recheck_days)
+    with session_factory() as session:
+        q = due_query(now, cadence)
+        ids = list(session.scalars(q.limit(limit) if limit else q))
+    counts = {s: 0 for s in STATES + (TRANSIENT,)}
+    counts["checked"] = 0
+
+    def recover(url, at=None):
+        if not settings.resolver.archives:
+            return None
+        return recover_from_archives(url, client=client, recorder=recorder, settings=settings,
+                                     session_factory=session_factory, at=at)
+
+    for tid in ids:
+        with session_factory() as session:
+            target = session.get(Target, tid)
+            if target is None:
+                continue
+            try:
+                state = check_target(session, target, recorder=recorder, client=client, settings=settings,
+                                     now=now, recover=recover)
+                session.commit()
+            except Exception:  # a bug on one link must not stop the watch of the others
+                session.rollback()
+                log.exception("watch: re-check of target %s failed", tid)
+                continue
+        counts[state] += 1
+        counts["checked"] += 1
+    return counts

@@ -1,0 +1,171 @@
+"""The whole pipeline against the simulated web: ingest → run → states, WARCs, re-runs, crashes."""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from archiver.db.tables import Capture, Extraction, Hop, Run, Target
+from archiver.simweb import SimWeb
+from tests.conftest import run_cli, write_config
+
+
+@pytest.fixture
+def sim():
+    with SimWeb() as web:
+        yield web
+
+
+@pytest.fixture
+def sim_config(tmp_path, db_url, sim):
+    return write_config(tmp_path, db_url, resolver={"shorteners": sim.shortener_hosts, **sim.resolver_extra()},
+                        fetch={"politeness_delay_s": 0, "retry_base_s": 0.01, "max_attempts": 3})
+
+
+def _ingest_report(tmp_path, config, sim):
+    report = tmp_path / "report.txt"
+    report.write_text(sim.report_text(), encoding="utf-8")
+    assert run_cli(["init"], config).code == 0
+    r = run_cli(["ingest", str(report), "--json"], config)
+    assert r.code == 0, r.err
+    return report
+
+
+def _warc_check(storage):
+    files = glob.glob(str(storage / "warcs" / "*.warc.gz"))
+    assert files
+    out = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", *files], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return files
+
+
+def test_run_takes_every_link_through_all_stages(tmp_path, sim_config, sim):
+    from archiver.config import load_settings
+    from archiver.db.session import make_engine, make_sessionmaker
+
+    _ingest_report(tmp_path, sim_config, sim)
+    r = run_cli(["run", "--json"], sim_config)
+    assert r.code == 0, r.err
+    summary = r.json()
+    assert summary["captured"] >= 8 and summary["dead"] == 1 and summary["failed"] == 0
+    settings = load_settings(sim_config, env={})
+    Session = make_sessionmaker(make_engine(settings))
+    with Session() as s:
+        states = dict(s.execute(select(Target.status, func.count()).group_by(Target.status)).all())
+        assert states == {"captured": summary["captured"], "dead": 1}
+        # every short link's chain was recorded hop by hop, each hop with its WARC record
+        short = s.scalars(select(Target).where(Target.is_short.is_(True))).all()
+        assert all(t.hops and t.hops[0].capture_id for t in short if t.status == "captured")
+        # a 2xx target capture for each captured link, with extracted text
+        for t in s.scalars(select(Target).where(Target.status == "captured")):
+            caps = [c for c in t.captures if c.role == "target" and 200 <= (c.http_status or 0) < 300]
+            assert caps, t.url
+            assert s.scalar(select(func.count()).select_from(Extraction)
+                            .where(Extraction.capture_id.in_([c.id for c in caps]))) >= 1
+        # the dead link was recovered from the archive where the archive had it
+        recovered = s.scalars(select(Capture).where(Capture.source == "archive")).all()
+        assert recovered and recovered[0].archive_name == "simarchive"
+    _warc_check(tmp_path / "storage")
+    # a second run does nothing new
+    again = run_cli(["run", "--json"], sim_config).json()
+    assert again["resolved"] == again["captured"] == again["extracted"] == 0
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(Capture).where(Capture.role == "target")) == \
+            sum(1 for c in s.scalars(select(Capture).where(Capture.role == "target")))
+        assert s.scalar(select(func.count()).select_from(Run)) == 2
+
+
+def test_show_fills_the_pipeline_fields(tmp_path, sim_config, sim):
+    _ingest_report(tmp_path, sim_config, sim)
+    assert run_cli(["run", "--json"], sim_config).code == 0
+    acts = run_cli(["activities", "--json"], sim_config).json()
+    acts = acts["activities"] if isinstance(acts, dict) else acts
+    detail = run_cli(["show", str(acts[0]["id"]), "--json"], sim_config).json()
+    link = detail["links"][0]
+    assert link["status"] == "captured" and link["resolution_method"] == "live"
+    assert link["final_url"].startswith(sim.site_url)
+    cap = link["captures"][0]
+    for key in ("timestamp", "url", "http_status", "warc_file", "offset", "length", "sha256", "source"):
+        assert cap[key] is not None, key
+    assert cap["timestamp"].endswith("Z") or "+00:00" in cap["timestamp"]
+    # the payload is read back from the WARC at its offset and matches the digest
+    got = run_cli(["get", link["url"], "-o", str(tmp_path / "payload")], sim_config)
+    assert got.code == 0, got.err
+    import hashlib
+    assert hashlib.sha256((tmp_path / "payload").read_bytes()).hexdigest() == cap["sha256"]
+
+
+def test_failures_are_retried_with_backoff_then_given_up(tmp_path, sim_config, sim):
+    sim.set_code("Down503", "503")  # always 503
+    report = tmp_path / "r.txt"
+    report.write_text(f"- On 5 May 2018 a meeting was held.\n  {sim.short('Down503')}\n", encoding="utf-8")
+    run_cli(["init"], sim_config)
+    assert run_cli(["ingest", str(report)], sim_config).code == 0
+    first = run_cli(["run", "--json"], sim_config)
+    assert first.code == 1 and first.json()["failed"] == 1
+    st = run_cli(["status", "--json"], sim_config).json()
+    assert st["retrying"] and st["retrying"][0]["attempts"] == 1
+    for _ in range(5):
+        time.sleep(0.05)
+        run_cli(["run", "--json"], sim_config)
+    st = run_cli(["status", "--json"], sim_config).json()
+    assert st["given_up"] and st["given_up"][0]["attempts"] == 3
+    assert "gave up" in st["given_up"][0]["reason"]
+
+
+def test_offline_links_fail_cleanly_and_wait_for_the_next_run(tmp_path, db_url):
+    """Real reports offline: unreachable links are failed with a reason and retried next run."""
+    cfg = write_config(tmp_path, db_url, fetch={"allow_private_addresses": True, "timeout_s": 1,
+                                                "retry_base_s": 3600})
+    report = tmp_path / "r.txt"
+    report.write_text("- On 16 June 2017 proposals were prepared.\n <https://goo.gl/D1bhWt>\n"
+                      "- On 1 May 2018 a site went live.\n <http://127.0.0.1:9/closed-port>\n", encoding="utf-8")
+    run_cli(["init"], cfg)
+    assert run_cli(["ingest", str(report)], cfg).code == 0
+    r = run_cli(["run", "--json"], cfg)
+    assert r.code == 1, r.out + r.err
+    assert "Traceback" not in r.err
+    st = run_cli(["status", "--json"], cfg).json()
+    assert len(st["retrying"]) == 2 and all(x["reason"] for x in st["retrying"])
+    assert run_cli(["run", "--json"], cfg).json()["failed"] == 0  # not due yet: nothing tried
+
+
+def test_kill_9_mid_run_then_a_new_run_completes_without_duplicates(tmp_path, sim_config, sim, Session):
+    sim.slow_s = 0.6
+    codes = [sim.set_code(f"Slow{i}", "slow", sim.site_url + f"/reports/open-budget.html?v={i}") for i in range(6)]
+    report = tmp_path / "slow.txt"
+    report.write_text("".join(f"- On {i + 1} May 2018 meeting {i}.\n  {u}\n" for i, u in enumerate(codes)),
+                      encoding="utf-8")
+    run_cli(["init"], sim_config)
+    assert run_cli(["ingest", str(report)], sim_config).code == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER")}
+    proc = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(sim_config), "run", "--json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait until it is in the middle of the work
+        with Session() as s:
+            if s.scalar(select(func.count()).select_from(Hop)) >= 2:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(Target).where(Target.stage == "done")) < 6
+    r = run_cli(["run", "--json"], sim_config)
+    assert r.code == 0, r.err
+    with Session() as s:
+        targets = s.scalars(select(Target)).all()
+        assert all(t.status == "captured" and t.stage == "done" for t in targets)
+        for t in targets:
+            assert len([c for c in t.captures if c.role == "target"]) == 1, t.url
+        runs = s.scalars(select(Run).order_by(Run.id)).all()
+        assert runs[0].status == "interrupted" and runs[-1].status == "ok"
+    _warc_check(tmp_path / "storage")
+    assert not glob.glob(str(tmp_path / "storage" / "warcs" / "*.open"))
+    v = run_cli(["verify", "--json"], sim_config)
+    assert v.code == 0, v.out
