@@ -28,7 +28,8 @@ FILLER = ("Representatives of state agencies, members of parliament and non-gove
           "who presented the results of their monitoring of the National Action Plan and answered questions from "
           "journalists and from the public; the proposals were submitted to the government on behalf of the "
           "Platform and the discussion was broadcast on the Public Radio and on Internet TV so that citizens in "
-          "the regions could follow it. ")
+          "the regions could follow it. The Platform will publish the minutes of the meeting together with "
+          "the list of participants and the recommendations adopted. ")
 
 
 def items(n: int):

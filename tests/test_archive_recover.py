@@ -84,6 +84,13 @@ def test_closest_capture_recovered_with_provenance(tmp_path, ia):
     assert resp[2].get_header("Server") == "Apache/2.2"
     assert resp[2].get_header("Memento-Datetime") == "Mon, 01 May 2017 10:00:00 GMT"
     assert resp[3] == PAGE
+    # digests agree (warcio check), the payload is byte for byte the archived one
+    import subprocess, sys
+    for w in (tmp_path / "storage" / "warcs").glob("*.warc.gz"):
+        out = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(w)], capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "digest pass" in out.stdout
     # requisites replayed at the page's timestamp (the archive moved to its nearest capture itself)
     assert any("/web/20170501100000id_/http://gone.example/logo.png" in r for r in ia.requests)
     assert any("/web/20170430000000id_/http://gone.example/logo.png" in r for r in ia.requests)

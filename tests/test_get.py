@@ -1,5 +1,4 @@
 """`archiver get`: the body as served, from the WARC at its stored offset."""
-import gzip
 from dataclasses import replace
 from datetime import datetime, timezone
 

@@ -116,6 +116,8 @@ def _one(text):
     ("07-10 мая 2018 г. семинар", "2018-05-07", "2018-05-10", "day", "07-10 мая 2018 г."),
     ("meeting 16.06.2017 in Baku", "2017-06-16", "2017-06-16", "day", "16.06.2017"),
     ("In 2017, the Platform", "2017-01-01", "2017-12-31", "year", "In 2017"),
+    ("Платформа в 2017 году провела", "2017-01-01", "2017-12-31", "year", "в 2017 году"),
+    ("Platforma 2017-ci ildə yaradılıb", "2017-01-01", "2017-12-31", "year", "2017-ci ildə"),
     ("during February – September, 2017.", "2017-02-01", "2017-09-30", "month", "February – September, 2017"),
 ])
 def test_date_expressions(text, start, end, precision, written):

@@ -6,7 +6,6 @@ import time
 import pytest
 
 import archiver.net.http as http_mod
-import archiver.net.policy as policy
 from archiver.config import FetchSettings
 from archiver.errors import FetchError, FetchRefused, FetchTimeout, TooLarge
 from archiver.net.http import HttpClient

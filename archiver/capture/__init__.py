@@ -12,8 +12,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 from ..config import Settings

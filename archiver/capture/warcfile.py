@@ -21,7 +21,6 @@ import logging
 import os
 import platform
 import re
-import shutil
 import socket
 import tempfile
 import threading

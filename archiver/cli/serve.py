@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 
 import typer
@@ -30,6 +31,14 @@ def check_exposure(host: str, tokens) -> None:
                           "(or bind to 127.0.0.1)")
 
 
+class _Stop(Exception):
+    """Raised from our signal handler so that the replay process is always stopped on the way out."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop(signum)
+
+
 def serve(
     ctx: typer.Context,
     host: str = typer.Option(None, "--host", help="Address to bind (default: web.host, 127.0.0.1)."),
@@ -52,6 +61,7 @@ def serve(
     ui_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         ui_sock.bind((host, port))
+        ui_sock.listen(2048)  # connections wait in the backlog until uvicorn serves them
     except OSError as exc:
         raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
     shown = f"[{host}]" if ":" in host else host
@@ -67,11 +77,20 @@ def serve(
         app = create_app(settings, Session, replay_origin_url=None if wildcard else replay.origin)
         app.state.replay_port = replay.port
         out = console()
-        out.print(f"interface: {ui_origin}/")
-        out.print(f"replay:    {replay.origin}/web/  (CDX: {replay.origin}/cdx/search/cdx)")
+        out.print(f"interface: {ui_origin}/", soft_wrap=True)
+        out.print(f"replay:    {replay.origin}/web/  (CDX: {replay.origin}/cdx/search/cdx)", soft_wrap=True)
         out.print("Ctrl-C to stop")
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        server.run(sockets=[ui_sock])  # uvicorn handles SIGINT/SIGTERM and returns
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that was
+        # there before it: ours, so we get to stop the replay process and exit 0
+        old = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            server.run(sockets=[ui_sock])
+        except _Stop:
+            pass
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
     finally:
         app_jobs = locals().get("app")
         if app_jobs is not None:

@@ -193,13 +193,14 @@ _BREAK_CHARS = "/-_?=&%#~+"
 _ENDING = re.compile(r"^(?:pdf|html?|php|aspx?|jsp|docx?|xlsx?|pptx?|jpe?g|png|gif|txt|zip|org|com|net|gov|edu|int|info|az|ru|ge|am|ua|kz|uk|eu)(?:[/?#]\S*)?$", re.I)
 
 
-def joins_url(prev_line: str, next_line: str, known: Iterable[str] = ()) -> bool:
+def joins_url(prev_line: str, next_line: str, known: Iterable[str] = (), heuristic: bool = True) -> bool:
     """Whether ``next_line`` continues a URL that ``prev_line`` ends with (no space between).
 
     Exact when the document tells us the whole URL (``known``: link annotations):
     the join must be a prefix of one. Otherwise a heuristic: an unclosed ``<``, a
     URL cut after a separator (``/``, ``-``, ``=``...), or a next token that looks
-    like URL material (digits, ``/``, mixed case as in goo.gl codes).
+    like URL material (digits, ``/``, mixed case as in goo.gl codes). ``heuristic=False``
+    allows only the exact case (the next line looks like a bullet of its own).
     """
     m = _TAIL.search(prev_line.rstrip("\n"))
     nxt = next_line.lstrip()
@@ -216,6 +217,8 @@ def joins_url(prev_line: str, next_line: str, known: Iterable[str] = ()) -> bool
         cand = strip_trailing(tail + token).rstrip(">")
         if k.startswith(tail_url) and (k.startswith(cand) or cand.startswith(k)):
             return True
+    if not heuristic:
+        return False
     if m.group(1) == "<" and ">" not in tail:
         return True
     core = strip_trailing(token)

@@ -121,7 +121,7 @@ class _Blocks:
         self.kind, self.level, self.lines, self.uris = kind, level, [text], list(line.uris)
 
     def add(self, line: _Line, known: list[str]) -> None:
-        if links.joins_url(self.lines[-1], line.text, known):
+        if links.joins_url(self.lines[-1], line.text, known, heuristic=not _BULLET.match(line.text)):
             self.lines[-1] += line.text.strip()
         else:
             self.lines.append(line.text)
@@ -173,9 +173,11 @@ def read(data: bytes, name: str = "") -> list[Block]:
     sizes = [ln.size for lines, _ in pages for ln in lines]
     body = statistics.median(sizes) if sizes else 10.0
     b = _Blocks()
+    page_end = False
     for n, (lines, annots) in enumerate(pages):
         _attach(lines, annots)
-        known = [u for _, u in annots] + ([u for _, u in pages[n + 1][1]] if n + 1 < len(pages) else [])
+        # a URL may wrap onto the next page: the annotations of both sides are known
+        known = [u for k in (n - 1, n, n + 1) if 0 <= k < len(pages) for _, u in pages[k][1]]
         if not lines:
             continue
         left = min(ln.x for ln in lines)
@@ -183,22 +185,24 @@ def read(data: bytes, name: str = "") -> list[Block]:
         pitch = statistics.median(pitches) if pitches else body * 1.2
         prev: _Line | None = None
         for line in lines:
-            gap = prev is not None and (prev.y - line.y > pitch * 1.45 or line.y > prev.y + 1)
-            if gap:
-                b.brk()
             m = _BULLET.match(line.text)
+            if b.lines and b.kind != "heading" and links.joins_url(b.lines[-1], line.text, known, heuristic=not m):
+                b.add(line, known)  # the rest of a wrapped URL, even across a page end
+                prev, page_end = line, False
+                continue
+            if page_end or (prev is not None and (prev.y - line.y > pitch * 1.45 or line.y > prev.y + 1)):
+                b.brk()
+            page_end = False
             if line.size > body * 1.15 and len(line.text.split()) < 20:
                 b.open("heading", 0, line, line.text)
-            elif m and not (b.lines and links.joins_url(b.lines[-1], line.text, known) and known):
+            elif m:
                 level = 0 if line.x - left < 15 else 1 + int((line.x - left - 15) // 18)
                 b.open("bullet", level, line, line.text[m.end():])
-            elif b.kind is None or b.kind == "heading" or links.is_link_only(line.text) and not (
-                    b.lines and links.joins_url(b.lines[-1], line.text, known)) or links.is_link_only(b.lines[-1]) \
-                    and not links.joins_url(b.lines[-1], line.text, known):
+            elif b.kind in (None, "heading") or links.is_link_only(line.text) or links.is_link_only(b.lines[-1]):
                 b.open("para", 0, line, line.text)
             else:
                 b.add(line, known)
             prev = line
-        b.brk()  # a page end
+        page_end = True
     b.close()
     return b.out

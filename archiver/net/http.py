@@ -18,6 +18,7 @@ import io
 import socket
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Protocol
@@ -30,7 +31,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..config import FetchSettings
-from ..errors import FetchError, FetchRefused, FetchTimeout, TooLarge
+from ..errors import FetchError, FetchTimeout, TooLarge
 from .decode import make_decoder
 from .policy import check_address, check_url
 
@@ -271,6 +272,8 @@ class HttpClient:
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or netrc from the environment
         self.session.verify = fetch.verify_tls
+        if not fetch.verify_tls:  # configured on purpose (the chain is recorded either way): no warning per request
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         self.session.headers["User-Agent"] = user_agent or fetch.user_agent
         self.session.headers["Accept-Encoding"] = "identity"
         adapter = self._adapter = _PolicyAdapter(fetch, pool_size=max(10, fetch.concurrency * 2))

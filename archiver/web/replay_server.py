@@ -12,12 +12,14 @@ from gevent import monkey
 monkey.patch_all()  # before anything else, as pywb's own launcher does
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import parse_qs  # noqa: E402
 
+import gevent  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 from pywb.apps.frontendapp import FrontEndApp  # noqa: E402
 
@@ -82,6 +84,13 @@ class ReplayApp:
         return [data]
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Never outlive `archiver serve` (or a test) that started us, even if it was killed outright."""
+    while os.getppid() == parent:
+        gevent.sleep(1.0)
+    os._exit(0)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="archiver-replay")
     p.add_argument("--root", required=True)
@@ -97,6 +106,7 @@ def main(argv=None) -> None:
     else:
         listener = (args.host, args.port)
     server = WSGIServer(listener, app, log=None)
+    gevent.spawn(_exit_with_parent, os.getppid())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
