@@ -156,6 +156,7 @@ class RunSummary:
     bytes: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    watch: dict = field(default_factory=dict)  # re-checks by state (alive, changed, moved, dead, ...)
 
     @property
     def ok(self) -> bool:

@@ -27,8 +27,10 @@ from .stages import HANDLERS, Tools
 
 log = logging.getLogger(__name__)
 
-# The stages, in order. Each one's handler is in stages.py.
+# The stages, in order. Each one's handler is in stages.py. "watch" then re-checks the
+# captured links that are due (watch.py), so every pass also notices links that die or change.
 STAGES = ("resolve", "capture", "extract")
+STEPS = STAGES + ("watch",)
 LOCK_NAME = "pipeline"
 LEASE_S = 900.0
 
@@ -133,7 +135,7 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
         worker: bool = False, tools_factory: Callable[..., Tools] = make_tools) -> RunSummary:
     """One pass over all pending work (or one stage). Raises LockHeld if another pass is running."""
     stop = stop or threading.Event()
-    stages = STAGES if stage is None else (stage,)
+    stages = STAGES if stage is None else tuple(st for st in (stage,) if st in STAGES)
     owner = work.worker_id()
     started = time.monotonic()
     with Session() as s:
@@ -166,6 +168,11 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
                     break
                 _run_stage(st, Session, tools, owner, limit=limit, stop=stop, progress=progress,
                            heartbeat=heartbeat, summary=summary)
+            if stage in (None, "watch") and not stop.is_set():
+                from .watch import recheck_due
+
+                summary.watch = recheck_due(Session, recorder=tools.recorder, client=tools.client,
+                                            settings=settings, limit=limit)
             summary.bytes = tools.counters.get("bytes", 0)
             status = "interrupted" if stop.is_set() else ("ok" if summary.ok else "partial")
         except BaseException as exc:
@@ -195,4 +202,4 @@ def summary_dict(summary: RunSummary) -> dict:
     return {"run_id": summary.run_id, "resolved": summary.resolved, "captured": summary.captured,
             "extracted": summary.extracted, "dead": summary.dead, "refused": summary.refused,
             "failed": summary.failed, "bytes": summary.bytes, "seconds": summary.seconds,
-            "errors": summary.errors[:50], "ok": summary.ok}
+            "watch": summary.watch, "errors": summary.errors[:50], "ok": summary.ok}

@@ -37,7 +37,7 @@ def make_trigger(settings: Settings, cron: str | None = None, interval_s: float 
 
 def nightly_job(settings: Settings, Session: sessionmaker, stop: threading.Event,
                 on_result: Callable[[dict], None] | None = None) -> None:
-    """One scheduled pass: run the pipeline, then re-check links that are due."""
+    """One scheduled pass: the pipeline, whose last step re-checks the links that are due."""
     try:
         summary = pipeline.run(settings, Session, stop=stop, kind="schedule")
     except LockHeld as exc:
@@ -46,18 +46,6 @@ def nightly_job(settings: Settings, Session: sessionmaker, stop: threading.Event
             on_result({"skipped": str(exc)})
         return
     doc = pipeline.summary_dict(summary)
-    if not stop.is_set():
-        try:
-            from .watch import recheck_due
-        except ImportError:  # pragma: no cover
-            recheck_due = None
-        if recheck_due is not None:
-            tools = pipeline.make_tools(settings, Session, summary.run_id)
-            try:
-                doc["watch"] = recheck_due(Session, recorder=tools.recorder, client=tools.client,
-                                           settings=settings)
-            finally:
-                tools.sink.close()
     if on_result:
         on_result(doc)
 

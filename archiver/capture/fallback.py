@@ -47,6 +47,7 @@ from warcio.timeutils import datetime_to_iso_date
 from ..errors import FetchError
 from ..evidence import check_evidence
 from ..model import CaptureResult, Outcome, WarcRef
+from ..net.decode import make_decoder
 from ..resolve import cdx, memento
 from ..resolve.cdx import ArchiveBlocked, ArchiveFetcher, ArchiveRateLimited, ArchiveUnavailable
 from . import requisites as reqs
@@ -145,6 +146,15 @@ def _replay_raw(client, fetcher: ArchiveFetcher, archive, url: str, replay_url: 
     return None
 
 
+def _decoded(rp: _Replay) -> bytes:
+    """The kept head with Content-Encoding undone (for reading, never for storing)."""
+    try:
+        dec = make_decoder(rp.header("Content-Encoding"))
+        return dec(rp.head) + dec.flush()
+    except Exception:  # a truncated or broken stream: read what we have
+        return rp.head
+
+
 def _iso(dt: datetime) -> str:
     return datetime_to_iso_date(dt.astimezone(timezone.utc).replace(tzinfo=None))
 
@@ -193,7 +203,7 @@ def _requisites(client, fetcher, archive, sink, page_url: str, rp: _Replay, sett
         return []
     ts = cdx.datetime_to_ts(rp.memento_datetime) if rp.memento_datetime else ""
     out, budget = [], rs.max_bytes_per_page
-    for req_url in reqs.html_urls(rp.head, page_url)[: rs.max_per_page]:
+    for req_url in reqs.html_urls(_decoded(rp), page_url)[: rs.max_per_page]:
         try:
             sub = _replay_raw(client, fetcher, archive, req_url, cdx_fill(archive.replay_url, ts, req_url),
                               max(1, min(budget, settings.fetch.max_bytes)))
@@ -239,7 +249,7 @@ def recover_from_archives(url: str, *, client, settings, session_factory=None, r
                 if rp is None:
                     continue
                 with rp.body_file:
-                    why = check_evidence((rp.status, url, rp.head), url=url)
+                    why = check_evidence((rp.status, url, _decoded(rp)), url=url)
                     if why and fallback is not None:
                         continue
                     ref = write_memento(sink, url, rp, archive_name=archive.name, cdx_row=row)

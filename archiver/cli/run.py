@@ -16,13 +16,13 @@ def register(app: typer.Typer) -> None:
 
 def run(
     ctx: typer.Context,
-    stage: str = typer.Option(None, "--stage", help="Run one stage alone: resolve, capture or extract."),
+    stage: str = typer.Option(None, "--stage", help="Run one stage alone: resolve, capture, extract (or watch: re-check captured links)."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most N items per stage."),
     worker: bool = typer.Option(False, "--worker", help="Join a pass as an extra worker (no run lock)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary only."),
 ):
-    if stage is not None and stage not in pipeline.STAGES:
-        raise typer.BadParameter(f"--stage must be one of {', '.join(pipeline.STAGES)} (got {stage!r})")
+    if stage is not None and stage not in pipeline.STEPS:
+        raise typer.BadParameter(f"--stage must be one of {', '.join(pipeline.STEPS)} (got {stage!r})")
     settings = ctx.obj.settings
     Session = ctx.obj.sessionmaker()
     stop = threading.Event()
@@ -50,6 +50,10 @@ def run(
                                                          "failed", "MB", "seconds"],
                               [[summary.resolved, summary.captured, summary.extracted, summary.dead,
                                 summary.refused, summary.failed, f"{mb:.2f}", summary.seconds]]))
+        if any(summary.watch.get(k) for k in ("checked",)):
+            w = summary.watch
+            console().print(f"re-checked {w.get('checked', 0)} captured link(s): " + ", ".join(
+                f"{k} {v}" for k, v in w.items() if k != "checked" and v))
         for err in summary.errors[:10]:
             console().print(f"[red]error[/]: {err}")
         if summary.failed:

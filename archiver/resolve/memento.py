@@ -108,9 +108,11 @@ def interpret(reply: Reply, *, short_url: str, patterns: list[re.Pattern | None]
             orig = reply.header("X-Archive-Orig-Location")
             if orig:
                 target = urljoin(short_url, orig.strip())
+            elif loc and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", loc.strip()) and not loc.startswith("//") \
+                    and strip_prefix(urljoin(reply.url, loc.strip()), patterns) == urljoin(reply.url, loc.strip()):
+                target = urljoin(short_url, loc.strip())  # relative and not into the archive: the original's
             elif loc:
                 target = strip_prefix(urljoin(reply.url, loc.strip()), patterns)
-                target = urljoin(short_url, target)
             else:
                 return Verdict("none", note=f"archived {reply.status} without Location")
             if _is_short(target, short_url):  # http -> https of the same short link

@@ -20,8 +20,9 @@ def test_upload_then_run_then_replay(stack, page, tmp_path):
         page.goto(stack.base + "/upload")
         shot(page, "upload")
         page.set_input_files("input[type=file]", str(report))
-        page.click("form.card button[type=submit]")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.click("form.card button[type=submit]")
+        print(page.url, page.content()[:3000])
         assert page.locator(".notice.bad").count() == 0, page.text_content("main")
         page.wait_for_selector(".notice.good")
         assert '"status": "ingested"' in page.text_content(".notice.good")
