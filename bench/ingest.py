@@ -29,7 +29,7 @@ FILLER = ("Representatives of state agencies, members of parliament and non-gove
           "journalists and from the public; the proposals were submitted to the government on behalf of the "
           "Platform and the discussion was broadcast on the Public Radio and on Internet TV so that citizens in "
           "the regions could follow it. The Platform will publish the minutes of the meeting together with "
-          "the list of participants and the recommendations adopted. ")
+          "the list of participants and the recommendations adopted, and will follow up on each of them. ")
 
 
 def items(n: int):
@@ -39,7 +39,8 @@ def items(n: int):
               "November", "December"]
     out = []
     for i in range(n):
-        text = (f"On {1 + i % 28} {months[i % 12]} {2016 + i % 4}, round-table number {i} was held. " + FILLER)
+        text = (f"On {1 + i % 28} {months[i % 12]} {2016 + i % 4}, round-table number {i} was held in the "
+                f"conference hall of the Platform with the participation of its members. " + FILLER)
         urls = [f"https://goo.gl/b{i:05d}x", f"https://example.org/reports/{2016 + i % 4}/item-{i}.pdf"]
         out.append(Item(text, urls, split_url=(i % 7 == 0)))
     return out

@@ -235,3 +235,37 @@ def test_sample_report_codes_resolve_through_archive(tmp_path, ia):
         assert res is not None and res.outcome is Outcome.RESOLVED, code
         assert res.final_url == f"http://127.0.0.1:9/ogp/{code}.html", code
         assert res.method == "archive"
+
+
+def test_mock_imitates_ia_cdx_details(tmp_path, ia):
+    """The IA mock follows §2.1: compact JSON, header row after fl, filter/limit/from/to/collapse, blocked literal."""
+    import json
+    ia.redirect("http://goo.gl/mMTrEZ", "20170101000000", TARGET)
+    ia.redirect("https://goo.gl/mMTrEZ", "20180101000000", TARGET, status=302)
+    ia.add("https://goo.gl/mMTrEZ", "20250901000000", 404)
+    settings, client = make(tmp_path, ia)
+    base = f"{ia.base}/cdx/search/cdx?url=goo.gl/mMTrEZ&output=json"
+    _, body = client.get_bytes(base + "&fl=statuscode,timestamp")
+    assert body.startswith(b'[["statuscode","timestamp"],\n["301","20170101000000"],')
+    assert json.loads(body)[0] == ["statuscode", "timestamp"]
+    _, body = client.get_bytes(base + "&fl=timestamp&filter=statuscode:30[12]&filter=!timestamp:2017.*")
+    assert json.loads(body) == [["timestamp"], ["20180101000000"]]
+    _, body = client.get_bytes(base + "&fl=timestamp&limit=-1")
+    assert json.loads(body)[1:] == [["20250901000000"]]
+    _, body = client.get_bytes(base + "&fl=timestamp&from=2018&to=2018")
+    assert json.loads(body)[1:] == [["20180101000000"]]
+    _, body = client.get_bytes(base + "&fl=urlkey&collapse=urlkey")
+    assert json.loads(body) == [["urlkey"], ["gl,goo)/mmtrez"]]
+    _, body = client.get_bytes(f"{ia.base}/cdx/search/cdx?url=goo.gl/nothing&output=json")
+    assert body == b"[]"
+    _, body = client.get_bytes(f"{ia.base}/cdx/search/cdx?url=goo.gl/mMTrEZ")
+    assert body.split(b"\n")[0].split(b" ")[:5] == [b"gl,goo)/mmtrez", b"20170101000000", b"http://goo.gl/mMTrEZ",
+                                                    b"unk", b"301"]
+    ia.block("blocked.example")
+    f, body = client.get_bytes(f"{ia.base}/cdx/search/cdx?url=blocked.example/&output=json")
+    assert f.status == 403 and "AdministrativeAccessControlException" in f.headers["X-Archive-Wayback-Runtime-Error"]
+    f, body = client.get_bytes(f"{ia.base}/web/20170101000000id_/http://goo.gl/mMTrEZ")
+    assert f.status == 301 and f.headers["Location"] == f"{ia.base}/web/20170101000000id_/{TARGET}"
+    assert f.headers["Memento-Datetime"] == "Sun, 01 Jan 2017 00:00:00 GMT" and 'rel="original"' in f.headers["Link"]
+    f, body = client.get_bytes(f"{ia.base}/web/20170101000000/http://goo.gl/mMTrEZ")
+    assert f.status == 200 and b"Got an HTTP 301 response at crawl time" in body and "Memento-Datetime" not in f.headers

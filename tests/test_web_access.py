@@ -86,7 +86,8 @@ def test_serve_refuses_open_archive_off_loopback(cli, host):
     assert r.err.strip().count("\n") == 0 and "web.tokens" in r.err and "Traceback" not in r.err
 
 
-def test_serve_starts_both_servers_and_stops_on_sigterm(config_file):
+def test_serve_starts_both_servers_and_stops_on_sigterm(tmp_path):
+    config_file = write_config(tmp_path, f"sqlite:///{(tmp_path / 'archiver.db').as_posix()}")  # not about the DB
     assert run_cli(["init"], config_file).code == 0
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     proc = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(config_file), "serve",

@@ -97,7 +97,7 @@ def test_interface_sends_strict_headers(ui):
     for part in ("default-src 'self'", f"frame-src {REPLAY}", "script-src 'none'", "object-src 'none'",
                  "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"):
         assert part in csp
-    assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
+    assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "same-origin"
     assert requests.get(base + "/api/reports").headers["Content-Security-Policy"] == csp
 
 

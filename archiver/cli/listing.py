@@ -26,9 +26,14 @@ def reports(ctx: typer.Context, json_out: bool = _JSON):
     if json_out:
         emit_json({"reports": rows})
         return
-    console().print(table("Reports", ["id", "format", "title", "activities", "links", "previous", "ingested", "source"],
-                          [(r["id"], r["format"], r["title"], r["activities"], r["links"], r["previous_id"],
-                            r["ingested_at"], r["source"]) for r in rows]))
+    console().print(table("Reports", ["id", "format", "activities", "links", "previous", "ingested", "title", "source"],
+                          [(r["id"], r["format"], r["activities"], r["links"], r["previous_id"],
+                            (r["ingested_at"] or "")[:16].replace("T", " "), _cut(r["title"] or "", 60), r["source"])
+                           for r in rows]))
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def _date(a: dict) -> str:
@@ -48,7 +53,7 @@ def activities(ctx: typer.Context, report: int = typer.Option(None, "--report", 
     console().print(table("Activities", ["id", "report", "#", "date", "links", "text"],
                           [(a["id"], a["report_id"], a["ordinal"], _date(a),
                             "\n".join(f"{l['url']} [{l['status']}]" for l in a["links"]),
-                            a["text"] if len(a["text"]) <= 160 else a["text"][:157] + "...") for a in rows]))
+                            _cut(a["text"], 160)) for a in rows]))
 
 
 def show(ctx: typer.Context, activity_id: int = typer.Argument(..., metavar="ACTIVITY_ID"), json_out: bool = _JSON):

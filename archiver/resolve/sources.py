@@ -153,6 +153,11 @@ def resolve_from_archives(short_url: str, *, client, settings, session_factory, 
                           sleep: Callable[[float], None] | None = None,
                           fetcher: ArchiveFetcher | None = None) -> Resolution | None:
     """The target of a dead short link from archives, dumps or overrides (see module doc)."""
+    if session_factory is not None and settings.resolver.dumps:
+        try:  # cheap once imported: a stat per file
+            dumps.ensure_dumps_imported(session_factory, settings)
+        except InputError as exc:
+            log.warning("dumps: %s", exc)
     fetcher = fetcher or ArchiveFetcher(client, recorder=recorder, sleep=sleep,
                                         retry_after_s=settings.resolver.archive_retry_after_s)
     failures: list[tuple[str, str, float | None]] = []  # (error type, message, retry after)
@@ -183,11 +188,6 @@ def resolve_from_archives(short_url: str, *, client, settings, session_factory, 
         if found:
             return _as_resolution(found)
     if session_factory is not None:
-        if settings.resolver.dumps:
-            try:
-                dumps.ensure_dumps_imported(session_factory, settings)
-            except InputError as exc:
-                log.warning("dumps: %s", exc)
         res = _via_dumps(session_factory, short_url)
         if res:
             return res

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -127,4 +127,4 @@ def create_app(settings: Settings, session_factory=None, replay_origin_url: str 
     return app
 
 
-__all__ = ["create_app", "replay_origin", "HTMLResponse"]
+__all__ = ["create_app", "replay_origin"]

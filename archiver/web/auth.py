@@ -51,8 +51,8 @@ def require_editor(request: Request) -> None:
 def same_origin(request: Request) -> bool:
     """A POST must come from a page of ours (or from a non-browser client, which sends neither header)."""
     site = request.headers.get("sec-fetch-site")
-    if site and site not in ("same-origin", "none"):
-        return False
+    if site:  # browsers that send it say exactly where the request comes from ("same-site" is the replay port)
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin:
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
@@ -64,5 +64,5 @@ def security_headers(replay_origin: str) -> dict[str, str]:
     csp = ("default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'; object-src 'none'; "
            f"frame-src {replay_origin}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
             "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Resource-Policy": "same-origin"}

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db.tables import CAPTURED, Activity, Capture, Extraction, Hop, Link, Report, Run, Target
+from ..db.tables import CAPTURED, Activity, Capture, Link, Report, Run, Target
 from ..errors import NotFound
 
 AT_RISK = ("dead", "failed", "refused", "pending")
@@ -144,10 +144,6 @@ def recent_runs(session: Session, limit: int = 10) -> list[dict]:
     runs = session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)).all()
     return [{"id": r.id, "kind": r.kind, "status": r.status, "started_at": r.started_at,
              "finished_at": r.finished_at, "counts": r.counts, "error": r.error} for r in runs]
-
-
-def extraction_count(session: Session) -> int:
-    return session.scalar(select(func.count(Extraction.id))) or 0
 
 
 def iso(value: Any) -> Any:
