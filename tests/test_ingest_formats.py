@@ -221,3 +221,13 @@ def test_pdf_encrypted_with_empty_user_password_is_read():
     enc = pdfencrypt.StandardEncryption("", ownerPassword="owner", canPrint=1)
     data = make_pdf("Test Report", INTRO, ITEMS, encrypt=enc)
     _check_items(parse_report(data, "open.pdf"))
+
+
+def test_absurdly_nested_html_is_one_line_error_or_read():
+    data = b"<html><body>" + b"<div>" * 5000 + b"<ul><li>On 1 May 2018 x https://goo.gl/deep</li></ul>" + b"</div>" * 5000
+    try:
+        parsed = parse_report(data, "deep.html")
+    except InputError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert parsed.activities[0].links[0].url_raw == "https://goo.gl/deep"

@@ -7,12 +7,15 @@ store.py persists the result in one transaction.
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from ..errors import InputError
 from ..model import Block, ParsedReport
 from . import activities, docx, html, md, pdf, txt
 from .sniff import detect_format
+
+_log = logging.getLogger(__name__)
 
 # One reader per format, each pure: (bytes, name) -> blocks in reading order.
 READERS: dict[str, Callable[[bytes, str], list[Block]]] = {
@@ -27,7 +30,14 @@ READERS: dict[str, Callable[[bytes, str], list[Block]]] = {
 def parse_report(data: bytes, name: str) -> ParsedReport:
     """Read a report; raises InputError (one line) when it is unreadable or cites nothing."""
     fmt = detect_format(data, name)
-    blocks = READERS[fmt](data, name)
+    try:
+        blocks = READERS[fmt](data, name)
+    except InputError:
+        raise
+    except (RecursionError, MemoryError, ValueError, LookupError, TypeError, AttributeError) as exc:
+        # damaged or hostile documents (absurd nesting, broken structures) end as one line, not a traceback
+        _log.debug("reader %s failed on %s", fmt, name, exc_info=True)
+        raise InputError(f"{name or 'report'}: unreadable {fmt.upper()} ({type(exc).__name__})") from exc
     title, meta, acts = activities.build(blocks)
     if not acts:
         raise InputError(f"{name or 'report'}: no activities found (no bullets or paragraphs after the header)")

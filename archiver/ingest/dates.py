@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
 
@@ -228,7 +228,3 @@ def activity_dates(texts: Sequence[str]) -> list[ActivityDate]:
     resolved = infer_years([choose(find_dates(t)) for t in texts])
     none = ActivityDate(None, None, None, None, False)
     return [d if d is not None else none for d in resolved]
-
-
-def with_text(d: ActivityDate, text: str) -> ActivityDate:
-    return replace(d, text=text)

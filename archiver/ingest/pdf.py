@@ -29,7 +29,6 @@ from . import links
 
 logging.getLogger("pypdf").addHandler(logging.NullHandler())  # pypdf warns on harmless quirks
 
-_MARKS = "•\x7f\uf0b7\uf0a7▪●◦■‣⁃·–—-*o"
 _BULLET = re.compile(r"^\s*(?:([•\x7f\uf0b7\uf0a7▪●◦■‣⁃·])\s*|([–—*-]|\d{1,3}[.)]|o)\s+)(?=\S)")
 _PAGE_NO = re.compile(r"^\s*(?:(?:page|стр\.?|səh\.?)\s*)?\d{1,4}(?:\s*(?:/|of|из)\s*\d{1,4})?\s*$", re.I)
 

@@ -109,7 +109,13 @@ def ingest_bytes(session_factory: Callable[[], Session], data: bytes, source: st
         if known is not None:
             return _unchanged(session, display, known)
     name = source if source_kind == "url" else Path(source).name
-    parsed = parse_report(data, name)
+    try:
+        parsed = parse_report(data, name)
+    except InputError as exc:  # name the report as the user gave it
+        message = str(exc)
+        if message.startswith(name + ":") and name != display:
+            raise InputError(display + message[len(name):]) from exc
+        raise
     with session_factory() as session:
         try:
             with session.begin():
