@@ -60,6 +60,7 @@ class FetchSettings(_Section):
     max_attempts: int = Field(6, ge=1)
     retry_base_s: float = Field(3600.0, ge=0)
     verify_tls: bool = True
+    soft404_probe: bool = True  # compare each 2xx page with a random path on its host
     requisites: RequisiteSettings = RequisiteSettings()
 
 

@@ -42,6 +42,7 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     from .capture import HostGate, GatedRecorder
     from .capture.recorder import Recorder
     from .capture.warcfile import WarcSink
+    from .evidence import make_probe
     from .net.http import HttpClient
 
     client = HttpClient(settings.fetch)
@@ -49,7 +50,12 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
     gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s)
     recorder = GatedRecorder(Recorder(settings, client, sink), gate)
-    return Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id)
+    probe = None
+    if settings.fetch.soft404_probe:
+        raw_probe = make_probe(client)
+        probe = lambda url: gate.run(url, lambda: raw_probe(url))  # noqa: E731
+    return Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id,
+                 probe=probe)
 
 
 def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, owner: str) -> tuple[str, str | None]:

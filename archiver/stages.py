@@ -32,6 +32,7 @@ class Tools:
     sink: Any
     recorder: Any
     run_id: int | None = None
+    probe: Callable[[str], Any] | None = None  # soft-404 probe (evidence.make_probe), or None
     counters: dict = field(default_factory=dict)
     _once: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -136,7 +137,8 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
 
     settings, started = tools.settings, utcnow()
     url = target.final_url or target.url
-    result, _fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings))
+    result, _fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings,
+                                                                probe=tools.probe))
     attempt = _attempt_no(target)
     if result.hops:
         persist.save_hops(session, target, result.hops, attempt=attempt, run_id=tools.run_id)
@@ -144,8 +146,8 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
     if result.response is not None and _fresh:
         tools.count("bytes", (result.response.payload_length or 0)
                     + sum(r.payload_length or 0 for r in result.requisites))
-    if result.final_url and not target.final_url:
-        target.final_url = result.final_url
+    if result.final_url:
+        target.final_url = result.final_url  # where the target's own redirects end
     good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     outcome = result.outcome.value
     if good:

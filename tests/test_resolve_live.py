@@ -14,6 +14,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.checker import Checker
 
+from archiver.capture import capture_url
 from archiver.capture.recorder import Recorder
 from archiver.capture.warcfile import WarcSink
 from archiver.config import load_settings
@@ -48,6 +49,12 @@ class Env:
         res = resolve_live(url, recorder=self.recorder, settings=self.settings, sleep=self.sleeps.append, **kw)
         self.results.append(res)
         return res
+
+    def capture(self, url: str):
+        """What the capture stage does with a resolved link's target (its hops' WarcRefs checked on close)."""
+        cap = capture_url(url, recorder=self.recorder, settings=self.settings)
+        self.results.append(cap)
+        return cap
 
     def close(self) -> list[Path]:
         """Finish the WARC files; check them (digests) and that every hop's WarcRef reads back."""
@@ -88,17 +95,43 @@ def site(web, path):
     return web.site_url + path
 
 
+def site_hits(web, path: str) -> int:
+    """Requests the target site received for exactly ``path`` (any query string)."""
+    return sum(1 for r in web.requests if r.service == "site" and r.path.split("?")[0] == path)
+
+
+def warc_uris(files) -> list[tuple[str, str]]:
+    """(record type, target URI) of every request/response/revisit record in the WARC files."""
+    out = []
+    for f in files:
+        with open(f, "rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type in ("request", "response", "revisit"):
+                    out.append((rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI")))
+    return out
+
+
 def test_live_302_records_every_hop_in_the_warc(web, env):
-    short = web.set_code("t302", "live", site(web, "/reports/open-budget.html"))
+    target = site(web, "/reports/open-budget.html")
+    short = web.set_code("t302", "live", target)
+    before = site_hits(web, "/reports/open-budget.html")
     res = env.resolve(short)
     assert res.outcome is Outcome.RESOLVED and res.method == "live"
-    assert res.final_url == site(web, "/reports/open-budget.html")
-    assert [(h.seq, h.url, h.status_code, h.kind) for h in res.hops] == [
-        (1, short, 302, "redirect"), (2, res.final_url, 200, "final")]
-    assert res.hops[0].location == res.final_url and res.hops[1].note == "target"
+    assert res.final_url == target
+    assert [(h.seq, h.url, h.status_code, h.kind) for h in res.hops] == [(1, short, 302, "redirect")]
+    assert res.hops[0].location == target and res.hops[0].note is None
     assert all(h.warc.warc_file and h.warc.record_id and h.warc.payload_digest for h in res.hops)
+    assert site_hits(web, "/reports/open-budget.html") == before  # the target is the capture stage's
+    # ... which then records it once: a response record, not a revisit of a resolver hop
+    cap = env.capture(res.final_url)
+    assert cap.outcome is Outcome.CAPTURED and cap.final_url == target
+    assert cap.response.url == target and cap.response.http_status == 200 and not cap.response.is_revisit
+    assert site_hits(web, "/reports/open-budget.html") == before + 1
     files = env.close()  # checks every hop's WarcRef
     assert files
+    uris = warc_uris(files)
+    assert uris.count(("response", short)) == 1
+    assert uris.count(("response", target)) == 1 and ("revisit", target) not in uris
     check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
                            capture_output=True, text=True)  # the command line auditors will use
     assert check.returncode == 0, check.stdout + check.stderr
@@ -107,19 +140,30 @@ def test_live_302_records_every_hop_in_the_warc(web, env):
 def test_chain_of_short_codes_then_target(web, env):
     web.set_code("ch2", "live301", site(web, "/az/xeberler.html"))
     short = web.set_code("ch1", "chain", "ch2")
+    before = site_hits(web, "/az/xeberler.html")
     res = env.resolve(short)
     assert res.outcome is Outcome.RESOLVED
-    assert [h.status_code for h in res.hops] == [302, 301, 200]
-    assert res.hops[1].url == web.short("ch2")
-    assert res.final_url == site(web, "/az/xeberler.html")
+    assert [(h.url, h.status_code) for h in res.hops] == [(short, 302), (web.short("ch2"), 301)]
+    assert res.final_url == site(web, "/az/xeberler.html") == res.hops[1].location
+    assert site_hits(web, "/az/xeberler.html") == before
 
 
 def test_target_redirect_is_followed_to_the_final_url(web, env):
-    res = env.resolve(web.set_code("tmoved", "live", site(web, "/moved")))
-    assert res.outcome is Outcome.RESOLVED
-    assert res.final_url == site(web, "/reports/open-budget.html")
-    assert res.hops[1].url == site(web, "/moved") and res.hops[1].note == "target"
-    assert res.hops[1].location == "/reports/open-budget.html"  # relative Location as sent
+    short = web.set_code("tmoved", "live", site(web, "/moved"))
+    before = site_hits(web, "/moved")
+    res = env.resolve(short)
+    # resolution stops at the target: the first URL off the shortener hosts, not fetched here
+    assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, "/moved")
+    assert [(h.url, h.status_code, h.kind) for h in res.hops] == [(short, 302, "redirect")]
+    assert site_hits(web, "/moved") == before
+    # the capture stage follows the target's own redirect to where its chain ends
+    cap = env.capture(res.final_url)
+    assert cap.outcome is Outcome.CAPTURED and cap.final_url == site(web, "/reports/open-budget.html")
+    assert [(h.url, h.status_code, h.kind) for h in cap.hops] == [
+        (site(web, "/moved"), 301, "redirect"), (cap.final_url, 200, "final")]
+    assert cap.hops[0].location == cap.final_url and cap.hops[0].warc is not None
+    assert cap.response.url == cap.final_url and cap.response.http_status == 200
+    assert site_hits(web, "/moved") == before + 1
 
 
 def test_interstitial_then_si1(web, env):
@@ -127,11 +171,11 @@ def test_interstitial_then_si1(web, env):
     res = env.resolve(short)
     assert res.outcome is Outcome.RESOLVED
     assert res.final_url == site(web, "/docs/action-plan.pdf") and "si=1" not in res.final_url
-    first, second, third = res.hops
+    first, second = res.hops
     assert (first.url, first.status_code, first.kind) == (short, 200, "interstitial")
     assert first.location == site(web, "/docs/action-plan.pdf")  # the continue link, kept as evidence
     assert (second.url, second.status_code, second.kind) == (short + "?si=1", 302, "redirect")
-    assert third.note == "target" and "si=1" not in third.url
+    assert second.location == res.final_url
     assert all(h.warc is not None for h in res.hops)
 
 
@@ -140,8 +184,8 @@ def test_interstitial_continue_link_when_si1_does_not_help(web, env):
     res = env.resolve(short)
     assert res.outcome is Outcome.RESOLVED
     assert res.final_url == site(web, "/az/xeberler.html")
-    assert [h.url for h in res.hops] == [short, short + "?si=1", res.final_url]
-    assert "continue link" in res.hops[1].note
+    assert [(h.url, h.status_code) for h in res.hops] == [(short, 200), (short + "?si=1", 200)]
+    assert "continue link" in res.hops[1].note and res.hops[1].location == res.final_url
 
 
 def test_meta_refresh_and_js_redirects(web, env):
@@ -218,7 +262,8 @@ def test_too_many_hops(web, tmp_path):
     e = Env(web, tmp_path / "t", max_hops=6)
     try:
         res = e.resolve(web.short("hop0"))
-        assert res.outcome is Outcome.RESOLVED and len(res.hops) == 7
+        assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, "/")
+        assert [h.url for h in res.hops] == [web.short(f"hop{i}") for i in range(6)]  # 6 redirects, target not fetched
     finally:
         e.close()
 
@@ -244,7 +289,9 @@ def test_rate_limit_redirect_then_success_after_quick_retries(web, env):
     web.ratelimit(2)
     res = env.resolve(web.short("rl2"))
     assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, "/az/xeberler.html")
-    assert [h.status_code for h in res.hops] == [302, 302, 302, 200]
+    assert [(h.url, h.status_code) for h in res.hops] == [(web.short("rl2"), 302)] * 3
+    assert ["/sorry/index?continue=" in h.location for h in res.hops] == [True, True, False]
+    assert res.hops[-1].location == res.final_url
     assert env.sleeps == [2.0, 4.0]
 
 
@@ -289,21 +336,42 @@ def test_timeout_on_the_shortener_fails(web, tmp_path):
 
 
 def test_target_loop_is_the_capture_stages_business(web, env):
-    res = env.resolve(web.set_code("tloop", "live", site(web, "/loop")))
-    assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, "/loop")
-    assert "loop" in res.reason and res.hops[1].note == "target"
+    short = web.set_code("tloop", "live", site(web, "/loop"))
+    before = site_hits(web, "/loop")
+    res = env.resolve(short)
+    assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, "/loop")  # the link is not failed
+    assert [(h.url, h.status_code) for h in res.hops] == [(short, 302)] and site_hits(web, "/loop") == before
+    cap = env.capture(res.final_url)  # the loop is found, recorded and failed by the capture stage
+    assert cap.outcome is Outcome.FAILED and cap.error_type == "TooManyHops" and "redirect loop" in cap.reason
+    assert [(h.url, h.status_code, h.location) for h in cap.hops] == [(res.final_url, 302, res.final_url)]
+    assert cap.hops[0].warc is not None and cap.response is None
+    assert site_hits(web, "/loop") == before + 1
 
 
-def test_target_failures_do_not_make_the_link_dead(web, env):
-    res = env.resolve(web.set_code("t404", "live", site(web, "/gone")))
-    assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, "/gone")
-    assert res.hops[-1].status_code == 404
-    res = env.resolve(web.set_code("t500", "live", site(web, "/broken")))
-    assert res.outcome is Outcome.RESOLVED and res.hops[-1].status_code == 500
+@pytest.mark.parametrize("path,status", [("/gone", 404), ("/broken", 500)])
+def test_target_failures_do_not_make_the_link_dead(web, env, path, status):
+    short = web.set_code("t" + str(status), "live", site(web, path))
+    before = site_hits(web, path)
+    res = env.resolve(short)
+    # the shortener answered with a redirect: the link resolved, whatever its target says
+    assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, path) and res.reason is None
+    assert [(h.url, h.status_code) for h in res.hops] == [(short, 302)] and site_hits(web, path) == before
+    # the target's answer is the capture stage's: DEAD, with what the target showed kept
+    cap = env.capture(res.final_url)
+    assert cap.outcome is Outcome.DEAD and cap.error_type == f"http_{status}" and str(status) in cap.reason
+    assert cap.final_url == res.final_url and cap.response.http_status == status
+    assert [(h.url, h.status_code, h.kind) for h in cap.hops] == [(res.final_url, status, "error")]
+
+
+def test_unreachable_target_resolves_and_fails_at_capture(web, env):
     down = closed_port_url("/report")
-    res = env.resolve(web.set_code("tdown", "live", down))
-    assert res.outcome is Outcome.RESOLVED and res.final_url == down
-    assert res.hops[-1].note.startswith("target") and "stopped at" in res.reason
+    short = web.set_code("tdown", "live", down)
+    res = env.resolve(short)
+    assert res.outcome is Outcome.RESOLVED and res.final_url == down and res.reason is None
+    assert [(h.url, h.status_code) for h in res.hops] == [(short, 302)]
+    cap = env.capture(res.final_url)  # a network error: FAILED (retried later), not DEAD
+    assert cap.outcome is Outcome.FAILED and cap.final_url == down and cap.response is None and not cap.hops
+    assert cap.error_type and cap.reason
 
 
 def test_bitly(web, env):
@@ -311,8 +379,12 @@ def test_bitly(web, env):
     res = env.resolve(web.set_code("b1", "live", target, service="bitly"))
     assert res.outcome is Outcome.RESOLVED and res.final_url == target
     assert res.hops[0].status_code == 301
+    warnings = web.hits("bitly", "/a/warning")
     res = env.resolve(web.set_code("b2", "warning", target, service="bitly"))
-    assert res.outcome is Outcome.RESOLVED and res.final_url == target and len(res.hops) == 2
+    assert res.outcome is Outcome.RESOLVED and res.final_url == target
+    assert [(h.url, h.status_code) for h in res.hops] == [(web.short("b2", "bitly"), 302)]
+    assert "/a/warning?" in res.hops[0].location and "warning URL" in res.hops[0].note
+    assert web.hits("bitly", "/a/warning") == warnings  # the target is read from the warning URL
     assert env.resolve(web.short("nope", "bitly")).outcome is Outcome.DEAD
     assert env.resolve(web.set_code("b3", "blocked", service="bitly")).outcome is Outcome.DEAD
 
@@ -337,11 +409,12 @@ def test_tco_non_browser_and_browser_pages(web, env, tmp_path):
 
 def test_tinyurl_prefers_its_target_header(web, env):
     target = site(web, "/docs/action-plan.pdf")
+    before = (site_hits(web, "/affiliate"), site_hits(web, "/docs/action-plan.pdf"))
     res = env.resolve(web.set_code("ty1", "live", target, service="tinyurl"))
-    assert res.outcome is Outcome.RESOLVED and res.final_url == target
-    assert res.hops[0].status_code == 307 and "/affiliate?" in res.hops[0].location
-    assert res.hops[1].url == target  # the affiliate wrapper is skipped
-    assert "X-TinyURL-Target" in res.hops[0].note
+    assert res.outcome is Outcome.RESOLVED and res.final_url == target  # the affiliate wrapper is skipped
+    assert [(h.url, h.status_code) for h in res.hops] == [(web.short("ty1", "tinyurl"), 307)]
+    assert "/affiliate?" in res.hops[0].location and "X-TinyURL-Target" in res.hops[0].note
+    assert (site_hits(web, "/affiliate"), site_hits(web, "/docs/action-plan.pdf")) == before
     res = env.resolve(web.short("unknown", "tinyurl"))
     assert res.outcome is Outcome.DEAD and "errorb.php" in res.reason
 

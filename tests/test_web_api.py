@@ -30,37 +30,85 @@ def ui(settings, Session):
         yield base, ids, gate
 
 
+PRIVATE = {"warc_file", "offset", "length"}
+
+
+def _public(doc):
+    """A CLI document without the WARC locations the web never shows."""
+    if isinstance(doc, list):
+        return [_public(d) for d in doc]
+    if isinstance(doc, dict):
+        return {k: _public(v) for k, v in doc.items() if k not in PRIVATE}
+    return doc
+
+
 def test_reports_and_activities(ui):
     base, ids, _ = ui
     reports = requests.get(base + "/api/reports").json()
     assert len(reports) == 1
     r = reports[0]
-    assert (r["title"], r["activities"], r["links"], r["captured"], r["coverage"]) == (
-        "Budget transparency report", 3, 3, 2, 0.6667)
-    assert requests.get(f"{base}/api/reports/{ids['report']}").json()["id"] == ids["report"]
+    # coverage as `archiver health` counts it: 2 of the 3 activities (all cite a link) have preserved evidence
+    assert (r["title"], r["activities"], r["links"], r["activities_with_evidence"], r["activities_without_links"],
+            r["coverage_pct"]) == ("Budget transparency report", 3, 3, 2, 0, 66.7)
+    assert [x["url"] for x in r["at_risk"]] == ["http://dead.test/gone"] and r["changed"] == []
+    one = requests.get(f"{base}/api/reports/{ids['report']}").json()
+    assert (one["id"], one["coverage_pct"], one["meta"]) == (ids["report"], 66.7, {})
     acts = requests.get(f"{base}/api/reports/{ids['report']}/activities").json()
     assert [a["ordinal"] for a in acts] == [1, 2, 3]
     assert [lk["status"] for a in acts for lk in a["links"]] == ["captured", "captured", "dead"]
-    assert acts[0]["date_text"] == "May 2017" and acts[0]["date_start"] == "2017-05-01"
+    assert acts[0]["date_text"] == "May 2017" and acts[0]["date"] == "2017-05-01"
+    assert acts[0]["links"][0]["captures"][0]["timestamp"] == "2017-05-12T10:00:00Z"
+    assert not PRIVATE & set(acts[0]["links"][0]["captures"][0])
+
+
+def test_api_shows_what_the_cli_shows(ui, cli):
+    base, ids, _ = ui
+    cli_reports = cli("reports", "--json").json()["reports"]
+    api_reports = requests.get(base + "/api/reports").json()
+    assert [{k: r[k] for k in cli_reports[0]} for r in api_reports] == cli_reports
+    cli_acts = cli("activities", "--report", ids["report"], "--json").json()["activities"]
+    assert cli_acts[2]["links"][0]["url"] == "http://dead.test/gone"
+    assert requests.get(f"{base}/api/reports/{ids['report']}/activities").json() == _public(cli_acts)
+    cli_show = cli("show", ids["a1"], "--json").json()
+    api_show = requests.get(f"{base}/api/activities/{ids['a1']}").json()
+    assert cli_show["links"][0]["captures"] and cli_show["links"][0]["hops"]
+
+    def same(cli_doc, api_doc):  # every CLI field is in the API with the same value (the API adds provenance)
+        if isinstance(cli_doc, dict):
+            return all(k in api_doc and same(v, api_doc[k]) for k, v in cli_doc.items() if k not in PRIVATE)
+        if isinstance(cli_doc, list):
+            return len(cli_doc) == len(api_doc) and all(map(same, cli_doc, api_doc))
+        return cli_doc == api_doc
+
+    assert same(cli_show, api_show)
+    health = cli("health", "--json").json()
+    assert health["reports"][0]["coverage_pct"] == 66.7
+    assert requests.get(base + "/api/health").json() == health
 
 
 def test_activity_evidence(ui):
     base, ids, _ = ui
     a = requests.get(f"{base}/api/activities/{ids['a1']}").json()
     link = a["links"][0]
-    assert link["url_raw"] == "goo.gl/abc" and link["text_raw"] == "(see goo.gl/abc)." and link["final_url"] == PAGE
-    assert [(h["seq"], h["status_code"], h["location"]) for h in link["hops"]] == [(1, 301, PAGE), (2, 200, None)]
-    caps = link["captures"]
-    assert [(c["role"], c["http_status"], c["is_revisit"]) for c in caps] == [
-        ("hop", 301, False), ("target", 200, False), ("target", 200, True)]
+    assert link["url"] == "goo.gl/abc" and link["text_raw"] == "(see goo.gl/abc)." and link["final_url"] == PAGE
+    assert a["report"]["title"] == "Budget transparency report" and a["date"] == "2017-05-01"
+    assert [(h["seq"], h["status_code"], h["location"], h["attempt"], h["capture_id"]) for h in link["hops"]] == [
+        (1, 301, PAGE, 1, ids["hop"]), (2, 200, None, 1, ids["page"])]
+    caps = link["captures"]  # the evidence, as `archiver show` lists it: the hop's record is reached from its hop
+    assert [(c["id"], c["role"], c["http_status"], c["is_revisit"]) for c in caps] == [
+        (ids["page"], "target", 200, False), (ids["revisit"], "target", 200, True)]
     assert link["requisites"] == 1
-    page = caps[1]
-    assert len(page["sha256"]) == 64 and page["source"] == "live"
+    page = caps[0]
+    assert len(page["sha256"]) == 64 and page["source"] == "live" and page["timestamp"] == "2017-05-12T10:00:00Z"
     assert page["extraction"]["text"].startswith(PAGE_TEXT)
     assert page["replay_url"] == f"{REPLAY}/web/20170512100000mp_/{PAGE}"
+    assert page["replay_page_url"] == f"{REPLAY}/web/20170512100000/{PAGE}"
+    assert not PRIVATE & set(page)
+    hop = requests.get(f"{base}/api/captures/{ids['hop']}").json()
+    assert (hop["role"], hop["http_status"], hop["url"]) == ("hop", 301, "http://goo.gl/abc")
     c = requests.get(f"{base}/api/captures/{ids['pdf']}").json()
     assert c["content_type"] == "application/pdf" and c["extraction"]["method"] == "pypdf"
-    assert "warc_file" not in c and "offset" not in c  # files are ours, reached through the index only
+    assert not PRIVATE & set(c)  # files are ours, reached through the index only
 
 
 def test_search_health_timeline(ui):
@@ -68,11 +116,14 @@ def test_search_health_timeline(ui):
     hits = requests.get(base + "/api/search", params={"q": "budget"}).json()
     assert hits and hits[0]["activity_id"] == ids["a1"]
     assert "<script" not in hits[0]["snippet_html"] and "<mark>budget</mark>" in hits[0]["snippet_html"]
-    h = requests.get(base + "/api/health").json()
-    assert [x["url_raw"] for x in h["at_risk"]] == ["http://dead.test/gone"]
-    assert h["reports"][0]["by_status"] == {"captured": 2, "dead": 1}
+    [h] = requests.get(base + "/api/health").json()["reports"]
+    assert (h["report_id"], h["activities"], h["activities_with_evidence"], h["coverage_pct"]) == (ids["report"], 3, 2, 66.7)
+    assert h["at_risk"] == [{"activity_id": ids["a3"], "url": "http://dead.test/gone", "status": "dead",
+                             "reason": "404 Not Found for good"}]
+    assert h["lost"] == h["at_risk"]  # dead and done: no automatic source left
     tl = requests.get(base + "/api/timeline", params={"url": PAGE}).json()
-    assert [c["captured_at"][:4] for c in tl] == ["2017", "2018"]
+    assert [c["timestamp"][:4] for c in tl] == ["2017", "2018"] and [c["is_revisit"] for c in tl] == [False, True]
+    assert tl[1]["replay_url"] == f"{REPLAY}/web/20180101083000mp_/{PAGE}" and not PRIVATE & set(tl[0])
 
 
 def test_pages_render_and_escape(ui):
@@ -86,6 +137,11 @@ def test_pages_render_and_escape(ui):
     assert f'src="{REPLAY}/web/20180101083000mp_/{PAGE}" sandbox="allow-scripts"' in act
     assert "allow-same-origin" not in act
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in act
+    listing = requests.get(base + "/").text
+    assert "66.7%" in listing and "(2 of 3 activities)" in listing
+    health = requests.get(base + "/health").text
+    assert health.index("http://dead.test/gone") < health.index("Evidence coverage")  # at risk first
+    assert ">lost<" in health and "404 Not Found for good" in health
     search = requests.get(base + "/search", params={"q": "<b>budget</b>"}).text
     assert "&lt;b&gt;budget&lt;/b&gt;" in search and "<b>budget" not in search
 

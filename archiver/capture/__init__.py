@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..config import Settings
 from ..errors import FetchError, FetchRefused
+from ..evidence import check_evidence
 from ..model import CaptureResult, HopRecord, Outcome
 from .recorder import Exchange, Recorder
 from .requisites import fetch_requisites
@@ -33,8 +34,13 @@ def _is_html(ex: Exchange) -> bool:
     return ex.body[:512].lstrip().lower().startswith((b"<!doctype html", b"<html"))
 
 
-def capture_url(url: str, *, recorder: Recorder, settings: Settings) -> CaptureResult:
-    """Capture ``url``: each redirect recorded as a hop, then the final answer and its requisites."""
+def capture_url(url: str, *, recorder: Recorder, settings: Settings,
+                probe: Callable[[str], object] | None = None) -> CaptureResult:
+    """Capture ``url``: each redirect recorded as a hop, then the final answer and its requisites.
+
+    A 2xx answer is checked with :func:`archiver.evidence.check_evidence` (``probe`` fetches a
+    random path on the same host, for soft-404s): a page that is not the evidence is kept,
+    with ``not_evidence_reason`` set, so that the pipeline looks further."""
     hops: list[HopRecord] = []
     visited: list[str] = []
     current = url
@@ -63,10 +69,11 @@ def capture_url(url: str, *, recorder: Recorder, settings: Settings) -> CaptureR
                                   fetched_at=ex.warc.captured_at, warc=ex.warc))
             current = nxt
             continue
-        return _final(current, ex, hops, recorder, settings)
+        return _final(current, ex, hops, recorder, settings, probe)
 
 
-def _final(url: str, ex: Exchange, hops: list[HopRecord], recorder: Recorder, settings: Settings) -> CaptureResult:
+def _final(url: str, ex: Exchange, hops: list[HopRecord], recorder: Recorder, settings: Settings,
+           probe: Callable[[str], object] | None = None) -> CaptureResult:
     ok = 200 <= ex.status < 300
     # the final answer closes the chain; its record is `response`, so the hop carries no WarcRef
     hops = hops + [HopRecord(seq=len(hops), url=url, status_code=ex.status, location=None,
@@ -76,7 +83,8 @@ def _final(url: str, ex: Exchange, hops: list[HopRecord], recorder: Recorder, se
         if settings.fetch.requisites.enabled and _is_html(ex) and settings.fetch.requisites.max_per_page > 0:
             requisites = fetch_requisites(url, ex.body, recorder=recorder, settings=settings)
         return CaptureResult(Outcome.CAPTURED, response=ex.warc, requisites=requisites, hops=tuple(hops),
-                             final_url=url, reason="truncated" if ex.truncated else None)
+                             final_url=url, reason="truncated" if ex.truncated else None,
+                             not_evidence_reason=check_evidence(ex, url=url, probe=probe))
     if ex.status >= 400:
         return CaptureResult(Outcome.DEAD, response=ex.warc, hops=tuple(hops), final_url=url,
                              reason=f"HTTP {ex.status} {ex.reason}".strip(), error_type=f"http_{ex.status}")

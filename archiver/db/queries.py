@@ -4,9 +4,15 @@ An activity dict carries its links; a link dict carries what the later stages
 found for its target (final URL, hops of the latest resolution attempt, and the
 target captures: requisites and hop records are not evidence of the citation
 and are left out).
+
+``full=True`` (the web's evidence view) adds provenance to the same dicts, never
+renames or drops a field: link resolution source and memento, the requisite count,
+each hop's ``attempt``/``capture_id``/``note``, capture provenance, and with
+``with_text`` the capture's extraction.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import NotFound
-from .tables import Activity, Capture, Link, Report, Target
+from .tables import Activity, Capture, Link, Report, Run, Target
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -49,16 +55,31 @@ def report_detail(session: Session, report_id: int) -> dict[str, Any]:
     return {**base, "meta": report.meta}
 
 
-def _hops(target: Target) -> list[dict[str, Any]]:
+def _hops(target: Target, full: bool = False) -> list[dict[str, Any]]:
+    """The redirect chain of the latest resolution attempt."""
     if not target.hops:
         return []
     last = max(h.attempt for h in target.hops)
-    return [{"seq": h.seq, "url": h.url, "status_code": h.status_code, "location": h.location, "kind": h.kind,
-             "fetched_at": _iso(h.fetched_at)} for h in target.hops if h.attempt == last]
+    out = []
+    for h in target.hops:
+        if h.attempt != last:
+            continue
+        d = {"seq": h.seq, "url": h.url, "status_code": h.status_code, "location": h.location, "kind": h.kind,
+             "fetched_at": _iso(h.fetched_at)}
+        if full:
+            d.update(attempt=h.attempt, capture_id=h.capture_id, note=h.note)
+        out.append(d)
+    return out
 
 
-def capture_dict(capture: Capture) -> dict[str, Any]:
-    return {
+def _extraction(capture: Capture) -> dict[str, Any] | None:
+    e = capture.extraction
+    return None if e is None else {"title": e.title, "method": e.method, "language": e.language, "text": e.text,
+                                   "error": e.error}
+
+
+def capture_dict(capture: Capture, full: bool = False, with_text: bool = False) -> dict[str, Any]:
+    d = {
         "id": capture.id, "timestamp": _iso(capture.captured_at), "url": capture.url,
         "http_status": capture.http_status, "content_type": capture.content_type,
         "warc_file": capture.warc_file, "offset": capture.offset, "length": capture.length,
@@ -67,55 +88,91 @@ def capture_dict(capture: Capture) -> dict[str, Any]:
         "is_revisit": bool(capture.is_revisit), "not_evidence": bool(capture.not_evidence),
         "not_evidence_reason": capture.not_evidence_reason, "role": capture.role,
     }
+    if full:
+        d.update(fetched_at=_iso(capture.fetched_at), memento_datetime=_iso(capture.memento_datetime),
+                 payload_digest=capture.payload_digest, payload_length=capture.payload_length,
+                 record_id=capture.record_id, ip_address=capture.ip_address, target_id=capture.target_id,
+                 parent_id=capture.parent_id, revisit_of_id=capture.revisit_of_id)
+    if with_text:
+        d["extraction"] = _extraction(capture)
+    return d
 
 
-def link_dict(link: Link) -> dict[str, Any]:
+def link_dict(link: Link, full: bool = False) -> dict[str, Any]:
     t = link.target
-    return {
+    d = {
         "id": link.id, "position": link.position, "url": link.url_raw, "text_raw": link.text_raw,
         "url_normalized": link.url_normalized, "target_id": t.id, "is_short": bool(t.is_short),
         "final_url": t.final_url, "resolution_method": t.resolution_method, "status": t.status,
-        "status_reason": t.status_reason, "hops": _hops(t),
-        "captures": [capture_dict(c) for c in t.captures if c.role == "target"],
+        "status_reason": t.status_reason, "hops": _hops(t, full),
+        "captures": [capture_dict(c, full, with_text=full) for c in t.captures if c.role == "target"],
     }
+    if full:
+        d.update(resolution_source=t.resolution_source, memento_url=t.memento_url, watch_state=t.watch_state,
+                 requisites=sum(1 for c in t.captures if c.role == "requisite"))
+    return d
 
 
-def activity_dict(activity: Activity) -> dict[str, Any]:
+def activity_dict(activity: Activity, full: bool = False) -> dict[str, Any]:
     return {
         "id": activity.id, "report_id": activity.report_id, "ordinal": activity.ordinal,
         "date": activity.date_start.isoformat() if activity.date_start else None,
         "date_end": activity.date_end.isoformat() if activity.date_end else None,
         "date_text": activity.date_text, "date_precision": activity.date_precision,
         "date_inferred": bool(activity.date_inferred), "text": activity.text,
-        "links": [link_dict(link) for link in activity.links],
+        "links": [link_dict(link, full) for link in activity.links],
     }
 
 
-def _activity_query():
+def _activity_query(full: bool = False):
+    captures = selectinload(Target.captures)
+    if full:
+        captures = captures.selectinload(Capture.extraction)
     return select(Activity).options(
-        selectinload(Activity.links).selectinload(Link.target).options(
-            selectinload(Target.hops), selectinload(Target.captures)))
+        selectinload(Activity.links).selectinload(Link.target).options(selectinload(Target.hops), captures))
 
 
-def list_activities(session: Session, report_id: int | None = None) -> list[dict[str, Any]]:
+def list_activities(session: Session, report_id: int | None = None, full: bool = False) -> list[dict[str, Any]]:
     """Activities in report order; NotFound when ``report_id`` names no report."""
-    stmt = _activity_query().order_by(Activity.report_id, Activity.ordinal)
+    stmt = _activity_query(full).order_by(Activity.report_id, Activity.ordinal)
     if report_id is not None:
         if session.get(Report, report_id) is None:
             raise NotFound(f"report {report_id} not found")
         stmt = stmt.where(Activity.report_id == report_id)
-    return [activity_dict(a) for a in session.scalars(stmt)]
+    return [activity_dict(a, full) for a in session.scalars(stmt)]
 
 
-def activity_detail(session: Session, activity_id: int) -> dict[str, Any]:
-    activity = session.scalars(_activity_query().where(Activity.id == activity_id)).first()
+def activity_detail(session: Session, activity_id: int, full: bool = False) -> dict[str, Any]:
+    activity = session.scalars(_activity_query(full).where(Activity.id == activity_id)).first()
     if activity is None:
         raise NotFound(f"activity {activity_id} not found")
-    out = activity_dict(activity)
+    out = activity_dict(activity, full)
     report = session.get(Report, activity.report_id)
     out["report"] = {"id": report.id, "title": report.title, "source": report.source, "format": report.format}
     return out
 
 
+def capture_detail(session: Session, capture_id: int) -> dict[str, Any]:
+    """One capture of any role, with its provenance and extracted text."""
+    capture = session.get(Capture, capture_id)
+    if capture is None:
+        raise NotFound(f"capture {capture_id} not found")
+    return capture_dict(capture, full=True, with_text=True)
+
+
+def timeline(session: Session, url: str) -> list[dict[str, Any]]:
+    """Every capture of exactly this URL, oldest first: how the page changed over time."""
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()  # as persist.url_hash: the indexed column
+    rows = session.scalars(select(Capture).where(Capture.url_hash == digest, Capture.url == url)
+                           .order_by(Capture.captured_at, Capture.id))
+    return [capture_dict(c, full=True) for c in rows]
+
+
+def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
+    runs = session.scalars(select(Run).order_by(Run.id.desc()).limit(limit))
+    return [{"id": r.id, "kind": r.kind, "status": r.status, "started_at": _iso(r.started_at),
+             "finished_at": _iso(r.finished_at), "counts": r.counts, "error": r.error} for r in runs]
+
+
 __all__ = ["list_reports", "report_detail", "list_activities", "activity_detail", "activity_dict",
-           "link_dict", "capture_dict"]
+           "link_dict", "capture_dict", "capture_detail", "timeline", "recent_runs"]

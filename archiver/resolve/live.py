@@ -10,10 +10,9 @@ What decides the outcome (reference §1, §4, §7):
   DEAD: 404/410/400, or a known "no such link" page (goo.gl 2018 "disabled" page,
   Firebase "Dynamic Link Not Found", tinyurl's ``errorb.php`` error pages).
 - Once the chain leaves the shortener hosts, the *target* (first URL off them) is known
-  and the link is RESOLVED whatever comes next: a target answering 404/500, timing out,
-  looping or redirecting too often is the capture stage's business. ``final_url`` is
-  where the chain ends (the first non-redirect answer), or, if it never ends, the last
-  URL reached (loops: the target). The target's hop carries ``note="target"``.
+  and the link is RESOLVED with ``final_url`` = that target, which is not fetched here:
+  its own redirects, its answer (404/500, timeouts) and its requisites are the capture
+  stage's, which records them and sets the link's final URL to where the chain ends.
 - FAILED (retry later, bounded by ``fetch.max_attempts``): network errors, timeouts,
   429/5xx from the shortener (``retry_after_s`` from ``Retry-After``, seconds or HTTP
   date), Google's rate-limit redirect (``rate_limited``), and, on the shortener hosts,
@@ -209,6 +208,12 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
     fallback: str | None = None
 
     while True:
+        if redirects and not is_shortener(current, settings):
+            # Off the shortener: the link is resolved. The target itself (its own redirects, its
+            # answer, its requisites) is the capture stage's, which records it: fetching it here
+            # too would put every target in the WARC twice.
+            chain.target = current
+            return chain.result(Outcome.RESOLVED, final_url=current)
         # Shortener rules apply until the chain has left the shortener hosts once.
         on_short = chain.target is None and is_shortener(current, settings)
         try:

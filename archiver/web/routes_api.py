@@ -8,7 +8,6 @@ from ..errors import NotFound
 from . import data
 from .auth import require_editor
 from .jobs import ingest_upload, save_upload
-from .replay import replay_url
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -21,8 +20,7 @@ def _session(request: Request):
 def _with_replay(request: Request, cap: dict) -> dict:
     from .app import replay_origin
 
-    cap["replay_url"] = replay_url(replay_origin(request), cap["captured_at"], cap["url"])
-    return cap
+    return data.with_replay(cap, replay_origin(request))
 
 
 @router.get("/reports")
@@ -67,6 +65,7 @@ def search(q: str = Query(..., min_length=1), limit: int = Query(20, ge=1, le=20
 
 @router.get("/health")
 def health(s=Depends(_session)):
+    """The same document as ``archiver health --json``."""
     return jsonable_encoder(data.health(s))
 
 

@@ -34,15 +34,22 @@ def report(request: Request, report_id: int, s=Depends(_session)):
 
 
 def _primary(captures: list[dict]) -> dict | None:
-    """The snapshot to show first: the latest response that is evidence, else the latest one."""
-    good = [c for c in captures if c["role"] == "target" and not c["not_evidence"]]
+    """The snapshot to show first: the latest capture that is evidence, else the latest one."""
+    good = [c for c in captures if not c["not_evidence"]]
     return (good or captures or [None])[-1]
+
+
+def _replayable(request: Request, captures: list[dict]) -> list[dict]:
+    from .app import replay_origin
+
+    return [data.with_replay(c, replay_origin(request)) for c in captures]
 
 
 @router.get("/activities/{activity_id}")
 def activity(request: Request, activity_id: int, s=Depends(_session)):
     act = data.get_activity(s, activity_id)
     for link in act["links"]:
+        link["captures"] = _replayable(request, link["captures"])
         link["primary"] = _primary(link["captures"])
         # a revisit has no text of its own: show the latest extraction (the revisited record's, unchanged)
         with_text = [c for c in link["captures"] if c.get("extraction") and c["extraction"]["text"]]
@@ -52,7 +59,7 @@ def activity(request: Request, activity_id: int, s=Depends(_session)):
 
 @router.get("/captures/{capture_id}")
 def capture(request: Request, capture_id: int, s=Depends(_session)):
-    return _page(request, "capture.html", capture=data.get_capture(s, capture_id))
+    return _page(request, "capture.html", capture=_replayable(request, [data.get_capture(s, capture_id)])[0])
 
 
 @router.get("/timeline")
@@ -75,7 +82,7 @@ def search(request: Request, q: str = "", s=Depends(_session)):
 
 @router.get("/health")
 def health(request: Request, s=Depends(_session)):
-    return _page(request, "health.html", health=data.health(s))
+    return _page(request, "health.html", health=data.health_view(s))
 
 
 @router.get("/upload")

@@ -22,7 +22,8 @@ def _snapshot_frame(page):
 def test_reports_and_report_page_list_activities(stack, page):
     page.goto(stack.base + "/")
     assert "Budget transparency report" in page.text_content("main")
-    assert "75% (3/4)" in page.text_content("main")  # 3 of 4 links captured (with the probe)
+    # coverage as `archiver health` counts it: 3 of 4 activities (with the probe) have preserved evidence
+    assert "75.0% (3 of 4 activities)" in page.text_content("main")
     shot(page, "reports")
     page.click("text=Budget transparency report")
     page.wait_for_url(f"**/reports/{stack.ids['report']}")
@@ -83,5 +84,9 @@ def test_search_timeline_and_health_pages(stack, page):
     assert page.locator("ol.timeline li").count() == 2
     shot(page, "timeline")
     page.goto(f"{stack.base}/health")
-    assert "dead.test/gone" in page.text_content("main")
+    rows = page.locator("table.at-risk tbody tr")
+    assert rows.count() == 1
+    row = rows.first.text_content()
+    assert "dead.test/gone" in row and "#3" in row and "lost" in row and "404 Not Found for good" in row
+    assert "75.0% (3 of 4 activities)" in page.text_content("table.coverage")
     shot(page, "health")
