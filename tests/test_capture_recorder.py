@@ -205,3 +205,53 @@ def test_https_verification_failure_is_a_fetch_error(tmp_path):
         with recorder_for(s) as (rec, sink):
             with pytest.raises(FetchError, match="TLS"):
                 rec.fetch(tls_site.url("/final"))
+
+
+def _chained_cert(folder):
+    """A leaf signed by an intermediate signed by a root: (chain.pem with leaf+intermediate, key, [leaf, inter] DER)."""
+    import datetime
+    import ipaddress
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def make(cn, issuer_cn, issuer_key, ca, san=None):
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)]))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True))
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(san))]), False)
+        return key, b.sign(issuer_key or key, hashes.SHA256())
+
+    root_key, _root = make("test root", "test root", None, True)
+    inter_key, inter = make("test intermediate", "test root", root_key, True)
+    leaf_key, leaf = make("127.0.0.1", "test intermediate", inter_key, False, san="127.0.0.1")
+    chain, key = os.path.join(folder, "chain.pem"), os.path.join(folder, "leaf-key.pem")
+    with open(chain, "wb") as fh:
+        fh.write(leaf.public_bytes(serialization.Encoding.PEM) + inter.public_bytes(serialization.Encoding.PEM))
+    with open(key, "wb") as fh:
+        fh.write(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+    return chain, key, [leaf.public_bytes(serialization.Encoding.DER), inter.public_bytes(serialization.Encoding.DER)]
+
+
+def test_https_whole_certificate_chain_and_ip_are_recorded(tmp_path):
+    chain, key, ders = _chained_cert(str(tmp_path))
+    s = capture_settings(tmp_path / "st", verify_tls=False)
+    with serve(tls=(chain, key)) as tls_site:
+        with recorder_for(s) as (rec, sink):
+            ex = rec.fetch(tls_site.url("/final"))
+    assert ex.warc.ip_address == "127.0.0.1"
+    recs = records(warc_files(tmp_path / "st")[0])
+    response = [r for r in recs if r[0] == "response"][0]
+    assert response[1].get_header("WARC-IP-Address") == "127.0.0.1"
+    pem = [r for r in recs if r[0] == "metadata"][0][3].decode()
+    blocks = ["".join(part.split()) for part in pem.split("-----")[2::4]]
+    assert [base64.b64decode(b) for b in blocks] == ders  # leaf first, then the intermediate

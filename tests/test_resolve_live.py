@@ -168,7 +168,9 @@ def test_target_redirect_is_followed_to_the_final_url(web, env):
 
 def test_interstitial_then_si1(web, env):
     short = web.set_code("warn1", "interstitial", site(web, "/docs/action-plan.pdf"))
+    before = site_hits(web, "/docs/action-plan.pdf")
     res = env.resolve(short)
+    assert site_hits(web, "/docs/action-plan.pdf") == before
     assert res.outcome is Outcome.RESOLVED
     assert res.final_url == site(web, "/docs/action-plan.pdf") and "si=1" not in res.final_url
     first, second = res.hops
@@ -181,7 +183,9 @@ def test_interstitial_then_si1(web, env):
 
 def test_interstitial_continue_link_when_si1_does_not_help(web, env):
     short = web.set_code("warn2", "interstitial_stuck", site(web, "/az/xeberler.html"))
+    before = site_hits(web, "/az/xeberler.html")
     res = env.resolve(short)
+    assert site_hits(web, "/az/xeberler.html") == before
     assert res.outcome is Outcome.RESOLVED
     assert res.final_url == site(web, "/az/xeberler.html")
     assert [(h.url, h.status_code) for h in res.hops] == [(short, 200), (short + "?si=1", 200)]
@@ -195,6 +199,15 @@ def test_meta_refresh_and_js_redirects(web, env):
     res = env.resolve(web.set_code("js1", "js", site(web, "/docs/action-plan.pdf")))
     assert res.outcome is Outcome.RESOLVED and res.final_url == site(web, "/docs/action-plan.pdf")
     assert res.hops[0].kind == "js" and res.hops[0].location == res.final_url  # \/ unescaped
+
+
+def test_a_link_off_the_shortener_hosts_is_its_own_target(web, env):
+    """A link whose host is not (or no longer) a listed shortener is not fetched: it is the target."""
+    url = site(web, "/moved")
+    before = site_hits(web, "/moved")
+    res = env.resolve(url)
+    assert res.outcome is Outcome.RESOLVED and res.final_url == url and res.hops == ()
+    assert site_hits(web, "/moved") == before
 
 
 @pytest.mark.parametrize("state,status,etype", [

@@ -5,6 +5,7 @@ import typer
 from sqlalchemy import func, select
 
 from ..db.tables import Run, Target
+from ..health import summary as health_summary
 from .output import console, emit_json, table
 
 
@@ -29,12 +30,7 @@ def status_doc(session, runs: int = 10) -> dict:
                   "finished_at": r.finished_at, "worker": r.worker, "counts": r.counts, "error": r.error}
                  for r in last],
     }
-    try:
-        from ..health import summary as health_summary
-    except ImportError:  # pragma: no cover - health arrives with the dead-link work
-        health_summary = None
-    if health_summary is not None:
-        doc["health"] = health_summary(session)
+    doc["health"] = health_summary(session)
     return doc
 
 
@@ -59,6 +55,9 @@ def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
                   [[r["id"], r["kind"], r["status"], f"{r['started_at']:%Y-%m-%d %H:%M:%S}Z",
                     r["counts"].get("resolved"), r["counts"].get("captured"), r["counts"].get("dead"),
                     r["counts"].get("failed")] for r in doc["runs"]]))
-    if "health" in doc and isinstance(doc["health"], dict):
-        h = doc["health"]
-        c.print(f"evidence coverage: {h}")
+    h = doc.get("health")
+    if h:
+        c.print(f"evidence: {h['activities_with_evidence']} of {h['activities']} activities with links have "
+                f"preserved evidence ({h['coverage_pct']}%) in {h['reports']} report(s); "
+                f"{h['at_risk']} link(s) at risk, {h['lost']} lost, {h['changed']} changed "
+                "(details: `archiver health`)")

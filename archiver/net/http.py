@@ -136,7 +136,8 @@ class _TappedSocket:
 
 
 def _tls_chain(sock) -> list[bytes] | None:
-    """DER certificates the server presented: the whole chain on Python 3.13+, the leaf before."""
+    """DER certificates the server presented, leaf first (the private _sslobj API on 3.10-3.12, public
+    on 3.13+); the leaf alone where neither is available."""
     getter = getattr(getattr(sock, "_sslobj", None), "get_unverified_chain", None)
     if getter is not None:
         try:
@@ -169,6 +170,9 @@ def _connection_classes(fetch: FetchSettings):
         def connect(self):
             super().connect()
             tls = _tls_chain(self.sock) if hasattr(self.sock, "getpeercert") else None
+            # kept on the connection too: http.client drops conn.sock when the server closes the
+            # connection after the response (HTTP/1.0, Connection: close)
+            self._archiver_tls = tls
             self.sock = _TappedSocket(self.sock, getattr(self, "_archiver_peer", None), tls)
 
     class _Http(_PolicyMixin, HTTPConnection):
@@ -310,15 +314,17 @@ class HttpClient:
                 prep = self.session.prepare_request(requests.Request(method, url, headers=dict(headers or {})))
                 resp = self._adapter.send(prep, stream=True, timeout=(self.fetch.timeout_s, self.fetch.timeout_s),
                                           verify=self.fetch.verify_tls, proxies={})
-            sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+            conn = getattr(resp.raw, "_connection", None)
+            sock = getattr(conn, "sock", None)
             original = getattr(resp.raw, "_original_response", None)
             raw_headers = list(original.msg.items()) if original is not None else list(resp.headers.items())
             fetched = Fetched(
                 url=url, status=resp.status_code, reason=resp.reason or "",
                 http_version=_VERSIONS.get(resp.raw.version, "HTTP/1.1"),
                 headers=CaseInsensitiveDict(resp.headers), raw_headers=raw_headers,
-                peer_ip=getattr(sock, "archiver_peer_ip", None),
-                tls_chain_der=getattr(sock, "archiver_tls_chain", None), _response=resp)
+                peer_ip=getattr(sock, "archiver_peer_ip", None) or getattr(conn, "_archiver_peer", None),
+                tls_chain_der=getattr(sock, "archiver_tls_chain", None) or getattr(conn, "_archiver_tls", None),
+                _response=resp)
             yield fetched
         finally:
             if resp is not None:

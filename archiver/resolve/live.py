@@ -208,10 +208,11 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
     fallback: str | None = None
 
     while True:
-        if redirects and not is_shortener(current, settings):
-            # Off the shortener: the link is resolved. The target itself (its own redirects, its
-            # answer, its requisites) is the capture stage's, which records it: fetching it here
-            # too would put every target in the WARC twice.
+        if not is_shortener(current, settings):
+            # Off the shortener (the link itself too, e.g. a host dropped from the list since
+            # ingest): the link is resolved. The target itself (its own redirects, its answer,
+            # its requisites) is the capture stage's, which records it: fetching it here too
+            # would put every target in the WARC twice.
             chain.target = current
             return chain.result(Outcome.RESOLVED, final_url=current)
         # Shortener rules apply until the chain has left the shortener hosts once.
