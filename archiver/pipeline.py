@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from sqlalchemy.orm import sessionmaker
 
+from . import persist
 from .config import Settings
 from .db import locks, work
 from .db.base import utcnow
@@ -72,15 +73,14 @@ def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, ow
             return outcome, None
         except Exception as exc:  # a bug or broken infrastructure: record it, keep the pass going
             s.rollback()
-            log.exception("stage %s failed on target %s", stage, target_id)
             target = s.get(Target, target_id)
-            from . import persist
-
+            message = f"{stage} {target.url}: {type(exc).__name__}: {exc}"
+            log.error("stage failed: %s", message, exc_info=True)  # traceback only with --verbose
             persist.mark_failed(target, tools.settings, reason=f"{type(exc).__name__}: {exc}",
                                 error_type=type(exc).__name__)
             work.release(s, target)
             s.commit()
-            return "failed", f"{stage} {target.url}: {type(exc).__name__}: {exc}"
+            return "failed", message
 
 
 def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, limit: int | None,

@@ -165,7 +165,7 @@ def recheck_due(session_factory, *, recorder, client, settings, now: datetime | 
                 session.commit()
             except Exception:  # a bug on one link must not stop the watch of the others
                 session.rollback()
-                log.exception("watch: re-check of target %s failed", tid)
+                log.error("watch: re-check of target %s failed", tid, exc_info=True)
                 continue
         counts[state] += 1
         counts["checked"] += 1

@@ -169,3 +169,19 @@ def test_kill_9_mid_run_then_a_new_run_completes_without_duplicates(tmp_path, si
     assert not glob.glob(str(tmp_path / "storage" / "warcs" / "*.open"))
     v = run_cli(["verify", "--json"], sim_config)
     assert v.code == 0, v.out
+
+
+def test_a_bug_in_a_stage_is_one_line_not_a_traceback(tmp_path, sim_config, sim, monkeypatch):
+    import archiver.stages
+
+    def broken(*a, **k):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(archiver.stages, "capture_target", broken)
+    monkeypatch.setitem(archiver.stages.HANDLERS, "capture", broken)
+    _ingest_report(tmp_path, sim_config, sim)
+    r = run_cli(["run", "--json"], sim_config)
+    assert r.code == 1
+    assert "Traceback" not in r.err and "simulated bug" in r.err
+    assert all(line.startswith(("error:", "warning:")) for line in r.err.splitlines() if line)
+    assert r.json()["failed"] >= 8 and any("simulated bug" in e for e in r.json()["errors"])

@@ -154,7 +154,7 @@ def capture_many(urls: Iterable[str], *, recorder: Recorder, settings: Settings,
         try:
             return capture_url(u, recorder=gated, settings=settings)  # type: ignore[arg-type]
         except Exception as exc:  # a bug must not stop the other captures; it is recorded as data
-            log.exception("capture of %s failed", u)
+            log.error("capture of %s failed", u, exc_info=True)
             return CaptureResult(Outcome.FAILED, final_url=u, reason=f"{type(exc).__name__}: {exc}",
                                  error_type=type(exc).__name__)
 

@@ -19,6 +19,33 @@ def print_error(message: str) -> None:
     _err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
 
 
+class _StderrLines(logging.Handler):
+    """Log records as lines on the current stderr; tracebacks only with --verbose."""
+
+    def __init__(self, verbose: bool):
+        super().__init__(logging.INFO if verbose else logging.WARNING)
+        self.verbose = verbose
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = f"{record.levelname.lower()}: {record.getMessage()}"
+            if self.verbose and record.exc_info:
+                line += "\n" + logging.Formatter().formatException(record.exc_info)
+            sys.stderr.write(line + "\n")
+        except Exception:  # pragma: no cover - logging must never break a command
+            self.handleError(record)
+
+
+def configure_logging(verbose: bool) -> None:
+    """The package's log goes to stderr as one line per message (never a traceback unless -v)."""
+    logger = logging.getLogger("archiver")
+    for h in [h for h in logger.handlers if isinstance(h, _StderrLines)]:
+        logger.removeHandler(h)
+    logger.addHandler(_StderrLines(verbose))
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
 @dataclass
 class AppContext:
     config_path: str | None = None
@@ -26,8 +53,7 @@ class AppContext:
     _cache: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.verbose:
-            logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        configure_logging(self.verbose)
 
     @cached_property
     def settings(self) -> Settings:

@@ -41,6 +41,8 @@ def test_upload_then_run_then_replay(stack, page, tmp_path):
     page.goto(stack.base + "/")
     page.click("text=Progress report 2019")
     page.click("table.activities tbody tr >> nth=0 >> a >> nth=1")
+    page.wait_for_url("**/activities/*")
+    page.wait_for_load_state()  # count rows of the loaded page, not of a half-parsed one
     assert page.locator("table.captures tbody tr").count() >= 1
     frame = None
     for _ in range(100):
