@@ -93,6 +93,11 @@ def open_record(storage_root: str | Path, warc_file: str, offset: int):
     fh = open(path, "rb")
     try:
         fh.seek(int(offset))
+        # Each record is its own gzip member: anything else at the offset is a wrong offset, not a
+        # stream to scan (warcio would otherwise skip ahead and return some later record).
+        if path.name.endswith((".gz", ".gz.open")) and fh.read(2) != b"\x1f\x8b":
+            raise ValueError("not the start of a gzip member")
+        fh.seek(int(offset))
         record = next(iter(ArchiveIterator(fh, check_digests=False)))
     except (StopIteration, ArchiveLoadFailed, ValueError, OSError, EOFError) as exc:
         fh.close()

@@ -169,14 +169,10 @@ def classify(ex: "Exchange", on_shortener: bool) -> Step:
 class _Chain:
     settings: Settings
     hops: list[HopRecord] = field(default_factory=list)
-    target: str | None = None  # first URL off the shortener hosts
 
     def add(self, url: str, kind: str, *, ex: "Exchange | None" = None, location: str | None = None,
             note: str | None = None) -> None:
         """Record one request as a hop; the URL is the one requested (``?si=1`` included)."""
-        if self.target is None and not is_shortener(url, self.settings):
-            self.target = url
-            note = "target" + (f"; {note}" if note else "")
         warc = ex.warc if ex is not None else None
         self.hops.append(HopRecord(
             seq=len(self.hops) + 1, url=url, status_code=ex.status if ex is not None else None,
@@ -213,10 +209,7 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
             # ingest): the link is resolved. The target itself (its own redirects, its answer,
             # its requisites) is the capture stage's, which records it: fetching it here too
             # would put every target in the WARC twice.
-            chain.target = current
             return chain.result(Outcome.RESOLVED, final_url=current)
-        # Shortener rules apply until the chain has left the shortener hosts once.
-        on_short = chain.target is None and is_shortener(current, settings)
         try:
             ex = recorder.fetch(current, keep_body=KEEP_BODY)
         except FetchRefused as exc:
@@ -224,15 +217,13 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
             return chain.result(Outcome.REFUSED, reason=str(exc), error_type="refused")
         except FetchError as exc:
             chain.add(current, "error", note=str(exc) + ("; using the warning page's continue link" if fallback else ""))
-            if chain.target is not None:  # the target is known: its failures are the capture stage's
-                return chain.result(Outcome.RESOLVED, final_url=current, reason=f"stopped at {current}: {exc}")
             if fallback:
                 step = Step("follow", "interstitial", fallback)
             else:
                 etype = "timeout" if isinstance(exc, FetchTimeout) else "network"
                 return chain.result(Outcome.FAILED, reason=str(exc), error_type=etype)
         else:
-            step = classify(ex, on_short)
+            step = classify(ex, on_shortener=True)  # every URL fetched here is on a shortener host
             note = step.note or step.reason
             if fallback and step.action not in ("follow", "dead"):
                 step = Step("follow", "interstitial", fallback)
@@ -266,14 +257,8 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
             nxt = step.next_url
         assert nxt is not None
         if _norm(nxt) in seen:
-            if chain.target is not None:
-                return chain.result(Outcome.RESOLVED, final_url=chain.target,
-                                    reason=f"the target redirects in a loop (back to {nxt})")
             return chain.result(Outcome.FAILED, error_type="redirect_loop", reason=f"redirect loop: back to {nxt}")
         if redirects >= max_hops:
-            if chain.target is not None:
-                return chain.result(Outcome.RESOLVED, final_url=current,
-                                    reason=f"more than {max_hops} redirects; stopped before {nxt}")
             return chain.result(Outcome.FAILED, error_type="too_many_hops",
                                 reason=f"more than {max_hops} redirects (fetch.max_hops)")
         seen.add(_norm(nxt))
