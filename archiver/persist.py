@@ -44,8 +44,9 @@ def link_revisit(session: Session, cap: Capture, ref: WarcRef) -> None:
         cap.revisit_of_id = session.scalar(select(Capture.id).where(Capture.record_id == ref.revisit_of))
 
 
-def save_hops(session: Session, target: Target, hops: tuple[HopRecord, ...], *, attempt: int,
+def save_hops(session: Session, target: Target, hops: tuple[HopRecord, ...], *, stage: str, attempt: int,
               run_id: int | None, start_seq: int = 0) -> None:
+    """Hop rows for one attempt of a stage, numbered 1, 2, … in order (after `start_seq` earlier ones)."""
     for i, hop in enumerate(hops):
         cap_id = None
         if hop.warc is not None:
@@ -54,7 +55,7 @@ def save_hops(session: Session, target: Target, hops: tuple[HopRecord, ...], *, 
             session.flush()
             link_revisit(session, cap, hop.warc)
             cap_id = cap.id
-        session.add(Hop(target_id=target.id, attempt=attempt, seq=start_seq + i, url=hop.url,
+        session.add(Hop(target_id=target.id, stage=stage, attempt=attempt, seq=start_seq + i + 1, url=hop.url,
                         status_code=hop.status_code, location=hop.location, kind=hop.kind,
                         fetched_at=hop.fetched_at, capture_id=cap_id, note=hop.note))
 

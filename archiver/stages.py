@@ -77,8 +77,8 @@ def _cited_at(session: Session, target: Target) -> datetime | None:
     return datetime(d.year, d.month, d.day)
 
 
-def _attempt_no(target: Target) -> int:
-    return (max((h.attempt for h in target.hops), default=0)) + 1
+def _attempt_no(target: Target, stage: str) -> int:
+    return (max((h.attempt for h in target.hops if h.stage == stage), default=0)) + 1
 
 
 # ---- resolve -------------------------------------------------------------------------------
@@ -92,18 +92,19 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
     if res is None and not target.is_short:
         target.stage = "capture"  # plain links are captured directly, redirects recorded there
         return "direct"
-    attempt = _attempt_no(target)
+    attempt = _attempt_no(target, "resolve")
     if res is not None:  # a forced manual override wins over every other source
-        persist.save_hops(session, target, res.hops, attempt=attempt, run_id=tools.run_id)
+        persist.save_hops(session, target, res.hops, stage="resolve", attempt=attempt, run_id=tools.run_id)
     else:
         res = resolve_live(target.url, recorder=tools.recorder, settings=settings)
-        persist.save_hops(session, target, res.hops, attempt=attempt, run_id=tools.run_id)
+        persist.save_hops(session, target, res.hops, stage="resolve", attempt=attempt, run_id=tools.run_id)
         gives_up = res.outcome is Outcome.FAILED and target.attempts + 1 >= settings.fetch.max_attempts
         if res.outcome is Outcome.DEAD or gives_up:
             alt = resolve_from_archives(target.url, client=tools.client, settings=settings,
                                         session_factory=tools.Session, recorder=tools.recorder)
             if alt is not None and alt.outcome is Outcome.RESOLVED:
-                persist.save_hops(session, target, alt.hops, attempt=attempt, run_id=tools.run_id,
+                persist.save_hops(session, target, alt.hops, stage="resolve", attempt=attempt,
+                                  run_id=tools.run_id,
                                   start_seq=len(res.hops))
                 live_reason = f"live: {res.reason}" if res.reason else None
                 res = replace(alt, reason=alt.reason or live_reason)
@@ -139,9 +140,9 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
     url = target.final_url or target.url
     result, _fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings,
                                                                 probe=tools.probe))
-    attempt = _attempt_no(target)
     if result.hops:
-        persist.save_hops(session, target, result.hops, attempt=attempt, run_id=tools.run_id)
+        persist.save_hops(session, target, result.hops, stage="capture", attempt=_attempt_no(target, "capture"),
+                          run_id=tools.run_id)
     main = persist.save_capture(session, target, result, run_id=tools.run_id)
     if result.response is not None and _fresh:
         tools.count("bytes", (result.response.payload_length or 0)

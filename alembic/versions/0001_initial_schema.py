@@ -238,6 +238,7 @@ def upgrade() -> None:
     op.create_table('hops',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('target_id', sa.Integer(), nullable=False),
+    sa.Column('stage', sa.String(length=16), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),

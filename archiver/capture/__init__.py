@@ -65,7 +65,8 @@ def capture_url(url: str, *, recorder: Recorder, settings: Settings,
         location = ex.headers.get("Location")
         if 300 <= ex.status < 400 and location:
             nxt = urljoin(current, location.strip())
-            hops.append(HopRecord(seq=seq, url=current, status_code=ex.status, location=nxt, kind="redirect",
+            # the hop keeps the Location header as sent (it may be relative); the next hop's URL is absolute
+            hops.append(HopRecord(seq=seq, url=current, status_code=ex.status, location=location.strip(), kind="redirect",
                                   fetched_at=ex.warc.captured_at, warc=ex.warc))
             current = nxt
             continue

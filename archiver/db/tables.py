@@ -113,7 +113,7 @@ class Target(Base):
 
     links: Mapped[list["Link"]] = relationship(back_populates="target")
     hops: Mapped[list["Hop"]] = relationship(
-        back_populates="target", cascade="all, delete-orphan", order_by="(Hop.attempt, Hop.seq)")
+        back_populates="target", cascade="all, delete-orphan", order_by="(Hop.stage.desc(), Hop.attempt, Hop.seq)")
     captures: Mapped[list["Capture"]] = relationship(
         back_populates="target", order_by="Capture.captured_at", foreign_keys="Capture.target_id")
 
@@ -142,8 +142,9 @@ class Hop(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), index=True)
-    attempt: Mapped[int] = mapped_column(Integer, default=1)  # which resolution attempt
-    seq: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16), default="resolve")  # resolve (the short link) | capture (the target)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # which attempt of that stage
+    seq: Mapped[int] = mapped_column(Integer)  # 1-based within (stage, attempt)
     url: Mapped[str] = mapped_column(Text)
     status_code: Mapped[Optional[int]] = mapped_column(Integer)
     location: Mapped[Optional[str]] = mapped_column(Text)
