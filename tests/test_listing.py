@@ -63,12 +63,12 @@ def test_show_with_hops_and_captures(cli, Session):
         target = s.get(Target, link.target_id)
         target.status, target.final_url, target.resolution_method = "captured", "https://example.org/final", "live"
         s.add_all([
-            Hop(target_id=target.id, attempt=1, seq=0, url="https://goo.gl/khnHU9", status_code=500, kind="error",
-                fetched_at=t0),
-            Hop(target_id=target.id, attempt=2, seq=0, url="https://goo.gl/khnHU9", status_code=301,
+            Hop(target_id=target.id, stage="resolve", attempt=1, seq=1, url="https://goo.gl/khnHU9", status_code=500,
+                kind="error", fetched_at=t0),
+            Hop(target_id=target.id, stage="resolve", attempt=2, seq=1, url="https://goo.gl/khnHU9", status_code=301,
                 location="https://example.org/final", kind="redirect", fetched_at=t0),
-            Hop(target_id=target.id, attempt=2, seq=1, url="https://example.org/final", status_code=200, kind="final",
-                fetched_at=t0),
+            Hop(target_id=target.id, stage="capture", attempt=1, seq=1, url="https://example.org/final",
+                status_code=200, kind="final", fetched_at=t0),
         ])
         common = dict(target_id=target.id, url="https://example.org/final", url_hash="0" * 64, captured_at=t0,
                       record_id="<urn:uuid:1>", warc_file="warcs/a.warc.gz", length=100)
@@ -82,7 +82,9 @@ def test_show_with_hops_and_captures(cli, Session):
     assert ACTIVITY_KEYS <= set(doc) and doc["text"].startswith("NGO representatives")
     [link] = doc["links"]
     assert (link["status"], link["final_url"], link["resolution_method"]) == ("captured", "https://example.org/final", "live")
-    assert [(h["seq"], h["status_code"], h["kind"]) for h in link["hops"]] == [(0, 301, "redirect"), (1, 200, "final")]
+    # the latest resolution of the short link, then the capture of its target; the failed try is not shown
+    assert [(h["seq"], h["stage"], h["status_code"], h["kind"]) for h in link["hops"]] == [
+        (1, "resolve", 301, "redirect"), (2, "capture", 200, "final")]
     assert link["hops"][0]["fetched_at"] == "2024-01-02T03:04:05Z"
     [cap] = link["captures"]  # requisites and hop records are not listed
     assert CAPTURE_KEYS <= set(cap)

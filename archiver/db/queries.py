@@ -56,19 +56,21 @@ def report_detail(session: Session, report_id: int) -> dict[str, Any]:
 
 
 def _hops(target: Target, full: bool = False) -> list[dict[str, Any]]:
-    """The redirect chain of the latest resolution attempt."""
-    if not target.hops:
-        return []
-    last = max(h.attempt for h in target.hops)
-    out = []
-    for h in target.hops:
-        if h.attempt != last:
+    """The whole chain as it stands: the short link's latest resolution, then the target's latest capture.
+
+    Numbered 1, 2, … across both; each hop also says which stage recorded it."""
+    out: list[dict[str, Any]] = []
+    for stage in ("resolve", "capture"):
+        hops = [h for h in target.hops if h.stage == stage]
+        if not hops:
             continue
-        d = {"seq": h.seq, "url": h.url, "status_code": h.status_code, "location": h.location, "kind": h.kind,
-             "fetched_at": _iso(h.fetched_at)}
-        if full:
-            d.update(attempt=h.attempt, capture_id=h.capture_id, note=h.note)
-        out.append(d)
+        last = max(h.attempt for h in hops)
+        for h in sorted((h for h in hops if h.attempt == last), key=lambda h: h.seq):
+            d = {"seq": len(out) + 1, "stage": stage, "url": h.url, "status_code": h.status_code,
+                 "location": h.location, "kind": h.kind, "fetched_at": _iso(h.fetched_at)}
+            if full:
+                d.update(attempt=h.attempt, capture_id=h.capture_id, note=h.note)
+            out.append(d)
     return out
 
 
