@@ -81,6 +81,16 @@ def run_wget(urls: list[str], work: Path) -> float | None:
     return time.perf_counter() - start
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries the parent's
+    high-water mark across fork+exec into it, so a big parent would be counted here."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
 def big_child(url: str, root: str) -> None:
     """Runs in a fresh process: capture one big response, print bytes, seconds and peak RSS (MB)."""
     from archiver.capture.recorder import Recorder
@@ -93,7 +103,7 @@ def big_child(url: str, root: str) -> None:
     ex = Recorder(s, client, sink).fetch(url)
     sink.close()
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(f"{ex.payload_length} {elapsed:.2f} {peak_mb:.1f} {int(ex.truncated)}")
 
 
