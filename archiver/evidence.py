@@ -15,7 +15,6 @@ which a soft-404 site legitimately serves for unknown paths.
 """
 from __future__ import annotations
 
-import codecs
 import difflib
 import re
 import secrets
@@ -24,6 +23,8 @@ from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
+
+from .net.decode import quick_markup_text
 
 MAX_TEXT_BYTES = 500_000
 SIMILAR = 0.90  # text similarity at or above which a page "is" the random-path page
@@ -94,15 +95,8 @@ def _is_textual(page: Page) -> bool:
 def page_text(body: bytes) -> tuple[str, str]:
     """(title, visible text) of an HTML page, whitespace collapsed.
 
-    Decoded here as UTF-8, else Latin-1 (byte for byte): enough to compare a page with its
-    probe and to read markers, and it keeps bs4 from running charset detection on every
-    capture, which cost ~1 MB of memory churn and tens of milliseconds per page."""
-    raw = body[:MAX_TEXT_BYTES]
-    try:  # incremental: a multi-byte character cut by the size cap is not an error
-        markup = codecs.getincrementaldecoder("utf-8")().decode(raw, final=False)
-    except UnicodeDecodeError:
-        markup = raw.decode("latin-1")
-    soup = BeautifulSoup(markup, "lxml")
+    Decoded by quick_markup_text: enough to compare a page with its probe and to read markers."""
+    soup = BeautifulSoup(quick_markup_text(body[:MAX_TEXT_BYTES]), "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()

@@ -18,6 +18,7 @@ from bs4 import BeautifulSoup
 from ..config import Settings
 from ..errors import FetchError
 from ..model import WarcRef
+from ..net.decode import quick_markup_text
 
 if TYPE_CHECKING:
     from .recorder import Recorder
@@ -55,7 +56,7 @@ def _srcset(value: str) -> list[str]:
 
 def html_urls(html: bytes | str, base_url: str) -> list[str]:
     """Images (src, srcset), style sheets, icons, preloads, scripts, and url(...) in <style> / style=."""
-    soup = BeautifulSoup(html, "lxml")
+    soup = BeautifulSoup(quick_markup_text(html) if isinstance(html, bytes) else html, "lxml")
     base_tag = soup.find("base", href=True)
     base = urljoin(base_url, base_tag["href"]) if base_tag else base_url
     found: list[str] = []

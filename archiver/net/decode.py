@@ -1,6 +1,7 @@
 """Undo Content-Encoding incrementally (gzip, deflate, br), for bodies we keep or serve decoded."""
 from __future__ import annotations
 
+import codecs
 import zlib
 from typing import Callable, Iterable, Iterator
 
@@ -101,3 +102,15 @@ def decode_iter(chunks: Iterable[bytes], content_encoding: str | None) -> Iterat
     tail = dec.flush()
     if tail:
         yield tail
+
+
+def quick_markup_text(raw: bytes) -> str:
+    """Bytes of a page as text for parsing links and markers: UTF-8, else Latin-1 byte for byte.
+
+    Handing bytes to BeautifulSoup makes it run charset detection on every page (slow and
+    ~1 MB of allocations each); for URLs and markers the exact codec does not matter. (Text
+    we keep uses archiver.extract.encoding.) A multi-byte character cut at the end is fine."""
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(raw, final=False)
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
