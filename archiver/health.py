@@ -15,9 +15,7 @@ Definitions (shared by ``archiver health``, ``archiver status`` and the web UI):
 """
 from __future__ import annotations
 
-from collections import defaultdict
-
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .db.tables import Activity, Capture, LinkCheck, Link, Report, Target
@@ -63,10 +61,9 @@ def report_health(session: Session, report_id: int | None = None) -> dict:
         .join(Link, Link.activity_id == Activity.id).join(Target, Target.id == Link.target_id)
         .where(Activity.report_id.in_([r.id for r in reports]))
         .order_by(Activity.report_id, Activity.ordinal, Link.position)).all()
-    all_acts = defaultdict(int)
-    for rid, n in session.execute(select(Activity.report_id, Activity.id)
-                                  .where(Activity.report_id.in_([r.id for r in reports]))):
-        all_acts[rid] += 1
+    all_acts = dict(session.execute(select(Activity.report_id, func.count(Activity.id))
+                                    .where(Activity.report_id.in_([r.id for r in reports]))
+                                    .group_by(Activity.report_id)).all())
     targets = {row[5].id for row in rows}
     preserved = _preserved_targets(session, targets)
     changed_ids = {row[5].id for row in rows if row[5].watch_state in ("changed", "moved")}
@@ -97,7 +94,7 @@ def report_health(session: Session, report_id: int | None = None) -> dict:
         acts, good = d.pop("_acts"), d.pop("_good")
         d["activities"] = len(acts)
         d["activities_with_evidence"] = len(good)
-        d["activities_without_links"] = all_acts[r.id] - len(acts)
+        d["activities_without_links"] = all_acts.get(r.id, 0) - len(acts)
         d["coverage_pct"] = round(100.0 * len(good) / len(acts), 1) if acts else 0.0
         out.append(d)
     return {"reports": out}

@@ -15,7 +15,9 @@ import time
 from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
+from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
 from . import persist
@@ -51,12 +53,17 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
     gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s)
     recorder = GatedRecorder(Recorder(settings, client, sink), gate)
-    probe = None
+    tools = Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id)
     if settings.fetch.soft404_probe:
         raw_probe = make_probe(client)
-        probe = lambda url: gate.run(url, lambda: raw_probe(url))  # noqa: E731
-    return Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id,
-                 probe=probe)
+
+        def probe(url: str):
+            # a random path answers the same on every page of a site: one probe per origin and pass
+            origin = "probe " + "://".join(urlsplit(url)[:2])
+            return tools.once(origin, lambda: gate.run(url, lambda: raw_probe(url)))[0]
+
+        tools.probe = probe
+    return tools
 
 
 def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, owner: str) -> tuple[str, str | None]:
@@ -115,8 +122,6 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
             heartbeat()
     if stop.is_set():  # hand back anything claimed but not started
         with Session() as s:
-            from sqlalchemy import update
-
             s.execute(update(Target).where(Target.lease_owner == owner).values(lease_owner=None, lease_until=None))
             s.commit()
 

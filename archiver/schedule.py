@@ -30,7 +30,7 @@ def make_trigger(settings: Settings, cron: str | None = None, interval_s: float 
     expr = cron or settings.schedule.cron
     try:
         return CronTrigger.from_crontab(expr, timezone=settings.schedule.timezone)
-    except (ValueError, LookupError, Exception) as exc:  # bad field, bad timezone
+    except Exception as exc:  # bad field (ValueError), bad timezone (LookupError), and others
         raise ConfigError(f"config: 'schedule.cron' / 'schedule.timezone': {expr!r} in "
                           f"{settings.schedule.timezone!r} is not a valid crontab schedule ({exc})") from exc
 

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from .simweb_pages import (  # noqa: F401 - some re-exported for tests
     ARCHIVED_GONE_HTML, BITLY_BODY, DEFAULT_CODES, DISABLED_2018_HTML, DYNAMIC_NOT_FOUND_HTML,
     ERROR_HTML, GOOGL_404_HEADERS, HTML, INTERSTITIAL_HTML, JS_PAGE, META_PAGE, NOT_FOUND_HTML, OWLY_WARNING,
-    PDF_BYTES, REPORT_TEMPLATE, SITE_PAGES, SORRY_HTML, TCO_2013, TCO_2022, TINYURL_ERRORHELP, _js_escape,
+    REPORT_TEMPLATE, SITE_PAGES, SORRY_HTML, TCO_2013, TCO_2022, TINYURL_ERRORHELP, _js_escape,
 )
 
 SHORTENER_SERVICES = ("googl", "bitly", "tco", "tinyurl", "owly", "isgd")

@@ -70,10 +70,9 @@ def _cited_at(session: Session, target: Target) -> datetime | None:
     """The earliest date an activity citing this target happened: where to look in the archives."""
     d = session.scalar(select(func.min(Activity.date_start)).join(Link, Link.activity_id == Activity.id)
                        .where(Link.target_id == target.id))
-    if d is None:
-        d = session.scalar(select(func.min(Report.ingested_at)).join(Activity).join(Link)
-                           .where(Link.target_id == target.id))
-        return d
+    if d is None:  # no dated activity: when the report came in
+        return session.scalar(select(func.min(Report.ingested_at)).join(Activity).join(Link)
+                              .where(Link.target_id == target.id))
     return datetime(d.year, d.month, d.day)
 
 

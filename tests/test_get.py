@@ -42,6 +42,8 @@ def test_get_exact_bytes_by_captured_url(cli, settings, Session, site, tmp_path)
     assert r.code == 0 and (tmp_path / "g.html").read_bytes() == GZIP_HTML.encode()  # gunzipped
     r = cli("get", site.url("/gzip.html"))  # stdout
     assert r.code == 0 and r.out == GZIP_HTML
+    r = cli("get", site.url("/gzip.html"), "-o", tmp_path / "no-such-folder" / "g.html")  # unwritable: one line
+    assert r.code == 2 and "cannot write" in r.err and len(r.err.strip().splitlines()) == 1
 
 
 def test_get_by_target_url_and_at(cli, settings, Session, site, tmp_path):

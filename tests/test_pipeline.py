@@ -185,3 +185,41 @@ def test_a_bug_in_a_stage_is_one_line_not_a_traceback(tmp_path, sim_config, sim,
     assert "Traceback" not in r.err and "simulated bug" in r.err
     assert all(line.startswith(("error:", "warning:")) for line in r.err.splitlines() if line)
     assert r.json()["failed"] >= 8 and any("simulated bug" in e for e in r.json()["errors"])
+
+
+def test_soft404_probe_runs_once_per_origin_in_a_pass(settings, Session):
+    """Every page of a site would get the same random-path answer: one probe per origin and pass."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from archiver.pipeline import make_tools
+
+    hits = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            body = b"<html><title>Not here</title></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    tools = make_tools(settings, Session, None)
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        first = tools.probe(f"{base}/p-1")
+        second = tools.probe(f"{base}/p-2")
+        assert first is second and first.status == 200
+        assert len(hits) == 1
+    finally:
+        tools.sink.close()
+        tools.client.close()
+        srv.shutdown()
+        srv.server_close()

@@ -139,35 +139,35 @@ def ex(url, status, body=b"", **headers):
 
 
 def test_classify_redirects():
-    s = classify(ex("https://goo.gl/a", 302, location="/b"), True)
+    s = classify(ex("https://goo.gl/a", 302, location="/b"))
     assert (s.action, s.kind, s.next_url) == ("follow", "redirect", "https://goo.gl/b")
-    s = classify(ex("https://goo.gl/a", 302, location="https://www.google.com/sorry/index?continue=x&q=1"), True)
+    s = classify(ex("https://goo.gl/a", 302, location="https://www.google.com/sorry/index?continue=x&q=1"))
     assert s.action == "ratelimited" and s.error_type == "rate_limited"
-    s = classify(ex("https://tinyurl.com/a", 307, location="https://aff.example/w", x_tinyurl_target="https://e.org/"), True)
+    s = classify(ex("https://tinyurl.com/a", 307, location="https://aff.example/w", x_tinyurl_target="https://e.org/"))
     assert s.next_url == "https://e.org/"
-    s = classify(ex("https://bit.ly/a", 302, location="http://bit.ly/a/warning?hash=a&url=https%3A%2F%2Fe.org%2Fp"), True)
+    s = classify(ex("https://bit.ly/a", 302, location="http://bit.ly/a/warning?hash=a&url=https%3A%2F%2Fe.org%2Fp"))
     assert s.next_url == "https://e.org/p"
-    s = classify(ex("https://goo.gl/a", 304), True)  # not a redirect, not a known answer
+    s = classify(ex("https://goo.gl/a", 304))  # not a redirect, not a known answer
     assert s.action == "fail"
 
 
 def test_classify_only_the_shortener_decides_dead():
-    assert classify(ex("https://goo.gl/a", 404), True).action == "dead"
-    assert classify(ex("https://goo.gl/a", 410), True).action == "dead"
-    assert classify(ex("https://goo.gl/a", 400), True).action == "dead"
-    assert classify(ex("https://e.org/a", 404), False).action == "final"
-    assert classify(ex("https://e.org/a", 503), False).action == "final"
-    s = classify(ex("https://bit.ly/a", 403), True)
+    assert classify(ex("https://goo.gl/a", 404)).action == "dead"
+    assert classify(ex("https://goo.gl/a", 410)).action == "dead"
+    assert classify(ex("https://goo.gl/a", 400)).action == "dead"
+    s = classify(ex("https://bit.ly/a", 403))
     assert s.action == "fail" and s.error_type == "http_error"
-    s = classify(ex("https://goo.gl/a", 200, b"<html><body>welcome</body></html>", content_type="text/html"), True)
+    s = classify(ex("https://goo.gl/a", 200, b"<html><body>welcome</body></html>", content_type="text/html"))
     assert s.action == "fail" and s.error_type == "no_redirect"
 
 
 def test_classify_pages():
     page = INTERSTITIAL_HTML.format(target="https://e.org/r").encode()
-    s = classify(ex("https://goo.gl/a", 200, page, content_type="text/html"), True)
+    s = classify(ex("https://goo.gl/a", 200, page, content_type="text/html"))
     assert (s.action, s.next_url) == ("interstitial", "https://e.org/r")
-    pdf = b"%PDF-1.4 <script>location.replace('https://x.org/')</script>"
-    assert classify(ex("https://e.org/f.pdf", 200, pdf, content_type="application/pdf"), False).action == "final"
-    self_refresh = b'<meta http-equiv="refresh" content="0;url=https://e.org/a">'
-    assert classify(ex("https://e.org/a", 200, self_refresh, content_type="text/html"), False).action == "final"
+    pdf = b"%PDF-1.4 <script>location.replace('https://x.org/')</script>"  # not HTML: no JS redirect read
+    s = classify(ex("https://goo.gl/f", 200, pdf, content_type="application/pdf"))
+    assert (s.action, s.error_type) == ("fail", "no_redirect")
+    self_refresh = b'<meta http-equiv="refresh" content="0;url=https://goo.gl/a">'  # refreshes to itself: no hop
+    s = classify(ex("https://goo.gl/a", 200, self_refresh, content_type="text/html"))
+    assert (s.action, s.error_type) == ("fail", "no_redirect")

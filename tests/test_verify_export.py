@@ -149,3 +149,5 @@ def test_not_a_package(cli, tmp_path):
     assert r.code == 1 and r.out.startswith("problem: unreadable_package")
     r = cli("verify-export", tmp_path / "missing.wacz")
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1
+    r = cli("verify-export", tmp_path)  # a folder
+    assert r.code == 2 and "is a folder" in r.err and len(r.err.strip().splitlines()) == 1

@@ -50,6 +50,7 @@ from ..model import CaptureResult, Outcome, WarcRef
 from ..net.decode import make_decoder
 from ..resolve import cdx, memento
 from ..resolve.cdx import ArchiveBlocked, ArchiveFetcher, ArchiveRateLimited, ArchiveUnavailable
+from ..resolve.sources import fill
 from . import requisites as reqs
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ def _replay_raw(client, fetcher: ArchiveFetcher, archive, url: str, replay_url: 
         except FetchError as exc:
             spool.close()
             raise ArchiveUnavailable(f"{archive.name}: {exc}") from exc
+        except BaseException:  # blocked, rate limited: the spool is not handed on
+            spool.close()
+            raise
     return None
 
 
@@ -205,7 +209,7 @@ def _requisites(client, fetcher, archive, sink, page_url: str, rp: _Replay, sett
     out, budget = [], rs.max_bytes_per_page
     for req_url in reqs.html_urls(_decoded(rp), page_url)[: rs.max_per_page]:
         try:
-            sub = _replay_raw(client, fetcher, archive, req_url, cdx_fill(archive.replay_url, ts, req_url),
+            sub = _replay_raw(client, fetcher, archive, req_url, fill(archive.replay_url, ts, req_url),
                               max(1, min(budget, settings.fetch.max_bytes)))
         except (ArchiveUnavailable, ArchiveRateLimited, ArchiveBlocked) as exc:
             log.info("requisite %s: %s", req_url, exc)
@@ -218,10 +222,6 @@ def _requisites(client, fetcher, archive, sink, page_url: str, rp: _Replay, sett
         if budget <= 0:
             break
     return out
-
-
-def cdx_fill(template: str, ts: str, url: str) -> str:
-    return template.replace("{timestamp}", ts).replace("{url}", url)
 
 
 def recover_from_archives(url: str, *, client, settings, session_factory=None, recorder=None, sink=None,
@@ -244,7 +244,7 @@ def recover_from_archives(url: str, *, client, settings, session_factory=None, r
         try:
             rows = cdx.query(fetcher, archive, url, match_type="exact")
             for row in cdx.capture_candidates(rows, url, at)[:MAX_CANDIDATES]:
-                rp = _replay_raw(client, fetcher, archive, url, cdx_fill(archive.replay_url, row.timestamp,
+                rp = _replay_raw(client, fetcher, archive, url, fill(archive.replay_url, row.timestamp,
                                                                          row.original), settings.fetch.max_bytes)
                 if rp is None:
                     continue

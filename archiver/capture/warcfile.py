@@ -243,12 +243,11 @@ class WarcSink:
         self.finished.append(rel)
         if self.sessionmaker is None:
             return
-        from ..db.tables import WarcFile
         from sqlalchemy import select
-        try:  # export/manifest.py is written by another engineer; until it exists only WarcFile rows are kept
-            from ..export.manifest import append_entry
-        except ImportError:
-            append_entry = None
+
+        from ..db.tables import WarcFile
+        from ..export.manifest import append_entry
+
         with self.sessionmaker() as session:
             row = session.scalar(select(WarcFile).where(WarcFile.path == rel))
             if row is None:
@@ -256,9 +255,7 @@ class WarcSink:
                 session.add(row)
             row.state, row.finished_at, row.size, row.sha256 = "finished", datetime.now(timezone.utc), size, sha256
             session.flush()
-            if append_entry is not None:
-                append_entry(session, self.root, rel)
-            session.commit()
+            append_entry(session, self.root, rel)  # commits
 
     def _db_open(self, rel: str) -> None:
         if self.sessionmaker is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from rich.console import Console
@@ -50,7 +50,6 @@ def configure_logging(verbose: bool) -> None:
 class AppContext:
     config_path: str | None = None
     verbose: bool = False
-    _cache: dict = field(default_factory=dict)
 
     def __post_init__(self):
         configure_logging(self.verbose)

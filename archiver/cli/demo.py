@@ -62,7 +62,7 @@ def demo(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help
         with Session() as s:
             acts = [queries.activity_detail(s, a["id"]) for a in queries.list_activities(s)]
     engine.dispose()
-    doc = {"report": getattr(ingested, "report_id", None), "summary": pipeline.summary_dict(summary),
+    doc = {"report": ingested.report_id, "summary": pipeline.summary_dict(summary),
            "activities": acts, "storage_root": str(root)}
     if json_out:
         emit_json(doc)

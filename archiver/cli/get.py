@@ -80,8 +80,11 @@ def get(ctx: typer.Context,
     _headers, payload = open_payload(settings.storage.root, warc_file, offset, locate=db_locator(Session))
     with payload:
         if output is not None:
-            with open(output, "wb") as fh:
-                shutil.copyfileobj(payload, fh, 1 << 20)
+            try:
+                with open(output, "wb") as fh:
+                    shutil.copyfileobj(payload, fh, 1 << 20)
+            except OSError as exc:
+                raise InputError(f"cannot write {output}: {exc.strerror or exc}") from exc
             return
         buffer = getattr(sys.stdout, "buffer", None)
         if buffer is not None:

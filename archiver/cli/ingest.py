@@ -39,17 +39,11 @@ def ingest(
             bar.advance(task)
     failed = sum(r.status == "error" for r in results)
     if json_out:
-        emit_json({"reports": [_doc(r) for r in results], "ok": failed == 0})
+        emit_json({"reports": [r.as_dict() for r in results], "ok": failed == 0})
     else:
         _summary(results)
     if failed:
         raise typer.Exit(2 if failed == len(results) else 1)
-
-
-def _doc(r: IngestResult) -> dict:
-    return {"source": r.source, "report_id": r.report_id, "status": r.status, "format": r.format,
-            "title": r.title, "previous_id": r.previous_id, "activities": r.activities, "links": r.links,
-            "error": r.error}
 
 
 def _summary(results: list[IngestResult]) -> None:

@@ -11,10 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..db.base import iso_utc
+
 
 def _default(o: Any):
     if isinstance(o, datetime):
-        return o.isoformat().replace("+00:00", "Z")
+        return iso_utc(o)
     if isinstance(o, date):
         return o.isoformat()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
@@ -23,6 +25,13 @@ def _default(o: Any):
 def emit_json(doc: Any) -> None:
     """Exactly one JSON document on stdout."""
     sys.stdout.write(json.dumps(doc, default=_default, ensure_ascii=False, indent=2))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def emit_json_line(doc: Any) -> None:
+    """One compact JSON document on one line (streams of results, e.g. one per scheduled run)."""
+    sys.stdout.write(json.dumps(doc, default=_default, ensure_ascii=False))
     sys.stdout.write("\n")
     sys.stdout.flush()
 

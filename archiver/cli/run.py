@@ -50,7 +50,7 @@ def run(
                                                          "failed", "MB", "seconds"],
                               [[summary.resolved, summary.captured, summary.extracted, summary.dead,
                                 summary.refused, summary.failed, f"{mb:.2f}", summary.seconds]]))
-        if any(summary.watch.get(k) for k in ("checked",)):
+        if summary.watch.get("checked"):
             w = summary.watch
             console().print(f"re-checked {w.get('checked', 0)} captured link(s): " + ", ".join(
                 f"{k} {v}" for k, v in w.items() if k != "checked" and v))

@@ -1,13 +1,10 @@
 """`archiver schedule`: run the pipeline on a schedule, in the foreground."""
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
 from .. import schedule as scheduling
-from .output import console
+from .output import console, emit_json_line
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +23,7 @@ def schedule(
 
     def on_result(doc: dict) -> None:
         if json_out:
-            sys.stdout.write(json.dumps(doc, default=str) + "\n")
-            sys.stdout.flush()
+            emit_json_line(doc)
         else:
             console().print(f"run finished: {doc}")
 

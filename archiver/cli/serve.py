@@ -73,6 +73,7 @@ def serve(
         ui_sock.close()
         raise ConfigError(f"cannot bind {host}:{replay_port}: {exc.strerror}") from exc
     replay.start()
+    app = None
     try:
         app = create_app(settings, Session, replay_origin_url=None if wildcard else replay.origin)
         app.state.replay_port = replay.port
@@ -92,8 +93,7 @@ def serve(
             for sig, handler in old.items():
                 signal.signal(sig, handler)
     finally:
-        app_jobs = locals().get("app")
-        if app_jobs is not None:
-            app_jobs.state.jobs.stop.set()
+        if app is not None:
+            app.state.jobs.stop.set()
         replay.stop()
         ui_sock.close()

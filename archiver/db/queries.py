@@ -12,34 +12,29 @@ each hop's ``attempt``/``capture_id``/``note``, capture provenance, and with
 """
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import NotFound
+from ..persist import url_hash
+from .base import iso_utc as _iso
 from .tables import Activity, Capture, Link, Report, Run, Target
 
 
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def list_reports(session: Session) -> list[dict[str, Any]]:
+def list_reports(session: Session, report_id: int | None = None) -> list[dict[str, Any]]:
+    """Reports with their activity and link counts; only ``report_id`` when given."""
     acts = (select(Activity.report_id, func.count().label("n")).group_by(Activity.report_id).subquery())
     links = (select(Activity.report_id, func.count(Link.id).label("n")).join(Link, Link.activity_id == Activity.id)
              .group_by(Activity.report_id).subquery())
-    rows = session.execute(
-        select(Report, func.coalesce(acts.c.n, 0), func.coalesce(links.c.n, 0))
-        .outerjoin(acts, acts.c.report_id == Report.id)
-        .outerjoin(links, links.c.report_id == Report.id)
-        .order_by(Report.id)).all()
+    stmt = (select(Report, func.coalesce(acts.c.n, 0), func.coalesce(links.c.n, 0))
+            .outerjoin(acts, acts.c.report_id == Report.id)
+            .outerjoin(links, links.c.report_id == Report.id)
+            .order_by(Report.id))
+    if report_id is not None:
+        stmt = stmt.where(Report.id == report_id)
+    rows = session.execute(stmt).all()
     return [{
         "id": r.id, "source": r.source, "source_kind": r.source_kind, "format": r.format, "title": r.title,
         "sha256": r.sha256, "size_bytes": r.size_bytes, "ingested_at": _iso(r.ingested_at),
@@ -51,8 +46,7 @@ def report_detail(session: Session, report_id: int) -> dict[str, Any]:
     report = session.get(Report, report_id)
     if report is None:
         raise NotFound(f"report {report_id} not found")
-    base = next(r for r in list_reports(session) if r["id"] == report_id)
-    return {**base, "meta": report.meta}
+    return {**list_reports(session, report_id)[0], "meta": report.meta}
 
 
 def _hops(target: Target, full: bool = False) -> list[dict[str, Any]]:
@@ -164,8 +158,7 @@ def capture_detail(session: Session, capture_id: int) -> dict[str, Any]:
 
 def timeline(session: Session, url: str) -> list[dict[str, Any]]:
     """Every capture of exactly this URL, oldest first: how the page changed over time."""
-    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()  # as persist.url_hash: the indexed column
-    rows = session.scalars(select(Capture).where(Capture.url_hash == digest, Capture.url == url)
+    rows = session.scalars(select(Capture).where(Capture.url_hash == url_hash(url), Capture.url == url)
                            .order_by(Capture.captured_at, Capture.id))
     return [capture_dict(c, full=True) for c in rows]
 

@@ -34,13 +34,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import ArchiverError, InputError
+from .base import iso_utc
 from .tables import Activity, Capture, Extraction, Link
 
 PG_INDEX_CHARS = 300_000  # keeps every tsvector under PostgreSQL's 1 MB limit (~3 bytes a char at worst)
@@ -229,10 +229,6 @@ def _pg_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, f
     return [(kind, ref_id, float(score), snip) for kind, ref_id, score, snip in rows]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def full_text_search(session: Session, query: str, limit: int = 20) -> list[dict]:
     """Ranked hits for ``query``, best first, at most ``limit``.
 
@@ -277,7 +273,7 @@ def full_text_search(session: Session, query: str, limit: int = 20) -> list[dict
         _, title, capture_id, url, captured_at, target_id = captures[ref]
         for a_id, r_id in linked.get(target_id, [(None, None)]):
             hits.append({**base, "activity_id": a_id, "report_id": r_id, "capture_id": capture_id,
-                         "url": url, "captured_at": _iso(captured_at), "title": title})
+                         "url": url, "captured_at": iso_utc(captured_at), "title": title})
     return hits[:limit]
 
 

@@ -69,8 +69,3 @@ def matches(value: str | None, computed: dict[str, bytes]) -> bool | None:
     if parsed is None or parsed[0] not in computed:
         return None
     return computed[parsed[0]] == parsed[1]
-
-
-def warc_style(algo: str, raw: bytes) -> str:
-    """The digest written the way warcio writes it."""
-    return f"{algo}:{base64.b32encode(raw).decode('ascii')}"

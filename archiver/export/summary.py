@@ -11,13 +11,14 @@ from datetime import date, datetime
 
 import jinja2
 
+from ..db.base import iso_utc
 from ..db.tables import Capture, Hop
 from .evidence import Selection
 
 
 def _t(v):
     if isinstance(v, datetime):
-        return v.isoformat().replace("+00:00", "Z")
+        return iso_utc(v)
     if isinstance(v, date):
         return v.isoformat()
     return v

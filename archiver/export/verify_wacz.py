@@ -57,6 +57,8 @@ class PackageReport:
 
 def verify_package(path: Path) -> PackageReport:
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a .wacz file")
     if not path.is_file():
         raise InputError(f"no such file: {path}")
     report = PackageReport(path)

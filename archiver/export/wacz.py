@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from ..errors import ArchiveError, InputError, IntegrityError
 from . import cdxj, sign, summary
 from .evidence import Selection
+from .manifest import iso
 from .records import resolve
 from .verify import check_capture
 
@@ -53,10 +54,6 @@ class ExportResult:
                 "signed": self.signed, "datapackage_hash": self.datapackage_hash}
 
 
-def rfc3339(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def export_wacz(session: Session, storage_root: Path, selection: Selection, out: Path, *,
                 software: str, signing_key: Path | None = None) -> ExportResult:
     out = Path(out)
@@ -66,7 +63,7 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
         raise InputError(f"output folder does not exist: {out.parent}")
     key = sign.load_key(signing_key) if signing_key else None  # fail before any work
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    created = rfc3339(now)
+    created = iso(now)
     tmp = out.with_name(out.name + ".part")
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
@@ -138,7 +135,7 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
                 lines.append(cdxj.line(facts, start, pos - start, WARC_NAME))
                 if c.role == "target":
                     title = _title(session, c)
-                    pages.append({"id": str(c.id), "url": c.url, "ts": rfc3339(c.captured_at), "title": title})
+                    pages.append({"id": str(c.id), "url": c.url, "ts": iso(c.captured_at), "title": title})
     finally:
         for fh in handles.values():
             fh.close()

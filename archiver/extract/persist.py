@@ -10,10 +10,8 @@ from sqlalchemy.orm import Session
 
 from ..config import ExtractSettings, Settings
 from ..db.base import utcnow
-from ..db.search import index_extraction
 from ..db.tables import Capture, Extraction
 from ..model import ExtractedText
-from .encoding import charset_from_content_type
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ def header(headers: Any, name: str) -> str | None:
 
 def extract_capture(session: Session, capture: Capture, settings: ExtractSettings | Settings,
                     storage_root: str | Path) -> Extraction:
-    """Extract the text of ``capture`` and store it as its (one) Extraction row, indexed for search.
+    """Extract the text of ``capture`` and store it as its (one) Extraction row (searchable once flushed).
 
     A revisit record holds no payload: the text comes from the record it refers to
     (found by WARC-Refers-To among the Capture rows).
@@ -65,8 +63,7 @@ def extract_capture(session: Session, capture: Capture, settings: ExtractSetting
     row.encoding = (result.encoding or None) and result.encoding[:40]
     row.error, row.extracted_at = result.error, utcnow()
     session.add(row)
-    session.flush()
-    index_extraction(session, row)
+    session.flush()  # the search index follows by itself (triggers / generated columns, see db/search.py)
     return row
 
 
@@ -74,8 +71,7 @@ def extract_text_safely(payload, content_type, settings: ExtractSettings, **kwar
     from . import extract_text
 
     try:
-        return extract_text(payload, content_type, settings,
-                            headers_charset=charset_from_content_type(content_type), **kwargs)
+        return extract_text(payload, content_type, settings, **kwargs)
     except Exception as exc:  # recorded, not raised: see extract_capture
         log.warning("extraction failed for %s: %s", kwargs.get("url"), exc, exc_info=True)
         return ExtractedText(method="none", error=f"extraction failed: {type(exc).__name__}: {exc}")

@@ -12,7 +12,6 @@ point at the same Target, so the work is done once.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -86,10 +85,6 @@ def normalize(url: str) -> str:
     path = quote(parts.path or "/", safe=_SAFE)
     query = quote(parts.query, safe=_SAFE)
     return urlunsplit((scheme, netloc, path, query, ""))
-
-
-def url_hash(normalized: str) -> str:
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 def host_key(normalized: str) -> str:

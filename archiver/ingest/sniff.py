@@ -55,6 +55,6 @@ def detect_format(data: bytes, name: str = "") -> str:
         return "html"
     if ext in ("md", "markdown"):
         return "md"
-    if ext in ("", "txt", "text") and _MD.search(head.decode("utf-8", "replace")) and ext != "txt":
+    if ext in ("", "text") and _MD.search(head.decode("utf-8", "replace")):
         return "md"
     return "txt"

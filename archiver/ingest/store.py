@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..db.tables import Activity, Link, Report, Target
 from ..model import ParsedReport
+from ..persist import url_hash
 from . import links as linkmod
 
 _CHUNK = 500  # bind-parameter friendly batch size for IN (...)
@@ -32,7 +33,7 @@ def latest_for_source(session: Session, source: str) -> Report | None:
 
 def ensure_targets(session: Session, normalized: Iterable[str], shorteners: Sequence[str]) -> dict[str, int]:
     """Target ids for normalized URLs, creating the missing ones (race-safe)."""
-    by_hash = {linkmod.url_hash(u): u for u in dict.fromkeys(normalized)}
+    by_hash = {url_hash(u): u for u in dict.fromkeys(normalized)}
     ids = _existing(session, list(by_hash))
     missing = [h for h in by_hash if h not in ids]
     if missing:

@@ -35,7 +35,7 @@ from ..errors import FetchError, FetchTimeout, TooLarge
 from .decode import make_decoder
 from .policy import check_address, check_url
 
-_local = threading.local()  # .tap: WireTap | None, .deadline: float | None (monotonic)
+_local = threading.local()  # .tap: WireTap | None, .deadline: float | None (monotonic), .url: str | None
 
 
 class WireTap(Protocol):
@@ -302,11 +302,9 @@ class HttpClient:
         Raises FetchRefused (policy), FetchTimeout, FetchError.
         """
         check_url(url, self.fetch)
-        prev = (getattr(_local, "tap", None), getattr(_local, "deadline", None))
-        _local.tap = tap
-        _local.deadline = time.monotonic() + self.fetch.total_timeout_s
+        prev = (getattr(_local, "tap", None), getattr(_local, "deadline", None), getattr(_local, "url", None))
+        _local.tap, _local.deadline, _local.url = tap, time.monotonic() + self.fetch.total_timeout_s, url
         resp = fetched = None
-        _local.url = url
         try:
             with _translated(url):
                 # the adapter, not session.send: even with allow_redirects=False, requests reads a
@@ -334,7 +332,7 @@ class HttpClient:
                     resp.close()
                 except Exception:  # pragma: no cover - closing a broken connection
                     pass
-            _local.tap, _local.deadline = prev
+            _local.tap, _local.deadline, _local.url = prev
 
     def get_bytes(self, url: str, *, headers: Mapping[str, str] | None = None,
                   max_bytes: int = 20_000_000) -> tuple[Fetched, bytes]:

@@ -77,10 +77,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 @dataclass(frozen=True)
 class Step:
-    """What one answer means. ``action``: follow | final | dead | fail | ratelimited | interstitial."""
+    """What one answer means. ``action``: follow | dead | fail | ratelimited | interstitial."""
 
     action: str
-    kind: str = "final"  # the hop's kind
+    kind: str  # the hop's kind
     next_url: str | None = None
     reason: str | None = None
     error_type: str | None = None
@@ -103,8 +103,10 @@ def _bitly_warning(url: str) -> str | None:
     return None
 
 
-def classify(ex: "Exchange", on_shortener: bool) -> Step:
-    """Read one answer (pure): where it leads and what it says about the link."""
+def classify(ex: "Exchange") -> Step:
+    """Read one answer from a shortener host (pure): where it leads and what it says about the link.
+
+    Only shortener answers are read here: resolution stops at the first URL off the shorteners."""
     status, url = ex.status, ex.url
     if status in REDIRECT_STATUSES and (ex.headers.get("location") or "").strip():
         loc = ex.headers["location"].strip()
@@ -112,21 +114,13 @@ def classify(ex: "Exchange", on_shortener: bool) -> Step:
         if googl.is_sorry_url(nxt):
             return Step("ratelimited", "error", nxt, error_type="rate_limited",
                         reason=f"rate limited: {url} redirects to Google's unusual-traffic page")
-        if on_shortener:
-            tiny = (ex.headers.get("x-tinyurl-target") or "").strip()
-            if tiny and urlsplit(tiny).scheme in ("http", "https"):
-                return Step("follow", "redirect", tiny, note=f"X-TinyURL-Target preferred over Location {loc}")
-            warned = _bitly_warning(nxt)
-            if warned:
-                return Step("follow", "redirect", warned, note=f"target taken from the warning URL {nxt}")
+        tiny = (ex.headers.get("x-tinyurl-target") or "").strip()
+        if tiny and urlsplit(tiny).scheme in ("http", "https"):
+            return Step("follow", "redirect", tiny, note=f"X-TinyURL-Target preferred over Location {loc}")
+        warned = _bitly_warning(nxt)
+        if warned:
+            return Step("follow", "redirect", warned, note=f"target taken from the warning URL {nxt}")
         return Step("follow", "redirect", nxt)
-    if not on_shortener:
-        if status < 400 and _is_html(ex):
-            found = html_redirects.html_redirect(ex.body, url)
-            if found and _norm(found[1]) != _norm(url):
-                return Step("follow", found[0], found[1])
-        return Step("final")
-    # -- the shortener's own answer
     if status == 429:
         ra = parse_retry_after(ex.headers.get("retry-after"))
         return Step("fail", "error", error_type="rate_limited", retry_after_s=ra,
@@ -167,7 +161,6 @@ def classify(ex: "Exchange", on_shortener: bool) -> Step:
 
 @dataclass
 class _Chain:
-    settings: Settings
     hops: list[HopRecord] = field(default_factory=list)
 
     def add(self, url: str, kind: str, *, ex: "Exchange | None" = None, location: str | None = None,
@@ -194,7 +187,7 @@ def _location(ex: "Exchange", step: Step) -> str | None:
 def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: Callable[[float], None] = time.sleep,
                  quick_retries: int = QUICK_RETRIES) -> Resolution:
     """Follow ``url`` hop by hop through ``recorder``; every expected outcome is a Resolution."""
-    chain = _Chain(settings)
+    chain = _Chain()
     current = url
     seen = {_norm(url)}
     redirects = 0
@@ -223,7 +216,7 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
                 etype = "timeout" if isinstance(exc, FetchTimeout) else "network"
                 return chain.result(Outcome.FAILED, reason=str(exc), error_type=etype)
         else:
-            step = classify(ex, on_shortener=True)  # every URL fetched here is on a shortener host
+            step = classify(ex)  # every URL fetched here is on a shortener host
             note = step.note or step.reason
             if fallback and step.action not in ("follow", "dead"):
                 step = Step("follow", "interstitial", fallback)
@@ -231,8 +224,6 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
             chain.add(current, step.kind, ex=ex, location=_location(ex, step), note=note)
         fallback = None
 
-        if step.action == "final":
-            return chain.result(Outcome.RESOLVED, final_url=current)
         if step.action == "dead":
             return chain.result(Outcome.DEAD, reason=step.reason, error_type=step.error_type)
         if step.action == "fail":

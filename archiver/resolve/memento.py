@@ -23,14 +23,12 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
+from . import googl
 from .cdx import Reply, same_resource, short_queries, ts_to_datetime
 
 _TS_IN_URL = re.compile(r"/(\d{1,14})([a-z]{2}_)?/(?=[a-zA-Z][a-zA-Z0-9+.-]*:/)")
 _GENERIC_PREFIX = re.compile(r"^https?://[^/]+(?:/[^/]*)*?/\d{1,14}(?:[a-z]{2}_)?/(?=[a-zA-Z][a-zA-Z0-9+.-]*:/)")
 _VIEW_MODE = re.compile(r"Got an? HTTP 3\d\d response at crawl time", re.I)
-_SORRY = re.compile(r"^https?://[^/]*google\.[^./]+/sorry", re.I)
-INTERSTITIAL_MARKERS = ("This link will no longer work in the near future",
-                        "goo.gl links will no longer function")
 _NOT_TARGET_HOSTS = ("goo.gl", "google.com", "www.google.com", "support.google.com",
                      "developers.googleblog.com", "policies.google.com")
 
@@ -90,7 +88,7 @@ def _is_short(u: str, short_url: str) -> bool:
 def _acceptable(target: str) -> str | None:
     if not target.lower().startswith(("http://", "https://")):
         return "target is not an http(s) URL"
-    if _SORRY.match(target):
+    if googl.is_sorry_url(target):
         return "the capture is Google's rate-limit (sorry) page"
     return None
 
@@ -134,7 +132,7 @@ def interpret(reply: Reply, *, short_url: str, patterns: list[re.Pattern | None]
         text = reply.text
         if _VIEW_MODE.search(text):
             return _view_mode(text, reply, short_url, patterns, replay_for, when)
-        if any(m in text for m in INTERSTITIAL_MARKERS):
+        if googl.is_interstitial(text):
             target = interstitial_target(text, short_url)
             if target:
                 return Verdict("target", target, when, "goo.gl warning page names the target")

@@ -57,7 +57,11 @@ class Jobs:
         return run
 
     def running(self) -> Job | None:
-        return next((j for j in self.jobs.values() if j.state == "running"), None)
+        return next((j for j in self.all() if j.state == "running"), None)
+
+    def all(self) -> list[Job]:
+        """A snapshot: the run thread of another request may add a job meanwhile."""
+        return list(self.jobs.values())
 
     def start_run(self) -> Job:
         with self._lock:
@@ -95,6 +99,11 @@ def safe_name(name: str) -> str:
     return base[:120]
 
 
+async def read_upload(file) -> bytes:
+    """The uploaded bytes, read no further than one byte past the limit (save_upload refuses those)."""
+    return await file.read(MAX_UPLOAD_BYTES + 1)
+
+
 def save_upload(storage_root: Path, name: str, data: bytes) -> Path:
     """Keep the uploaded bytes under <storage>/uploads/<sha256 prefix>-<name>; never a path the user chose."""
     if not data:
@@ -113,8 +122,6 @@ def save_upload(storage_root: Path, name: str, data: bytes) -> Path:
 
 def ingest_upload(settings: Settings, session_factory, path: Path) -> Any:
     """Hand the saved file to the ingest stage; its result (report ids or rows) is shown as given."""
-    try:
-        from ..ingest import ingest_source
-    except ImportError as exc:
-        raise InputError("ingestion is not available in this build (archiver.ingest.ingest_source)") from exc
+    from ..ingest import ingest_source
+
     return ingest_source(session_factory, str(path), settings)

@@ -19,11 +19,13 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import yaml
+
+from ..resolve.cdx import datetime_to_ts
 
 COLLECTION = "web"  # so URI-Ms read /web/<ts>/<url>, like the Wayback Machine
 WARC_SUFFIXES = (".warc.gz", ".warc")
@@ -114,15 +116,9 @@ def write_pywb_config(storage_root: Path) -> Path:
 
 # ---- URLs ------------------------------------------------------------------------------------
 
-def timestamp14(dt: datetime) -> str:
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc)
-    return dt.strftime("%Y%m%d%H%M%S")
-
-
 def replay_url(origin: str, captured_at: datetime, url: str, mod: str = "mp_") -> str:
     """URI-M of a capture on the replay origin; ``mp_`` is the page without pywb's frame."""
-    return f"{origin.rstrip('/')}/{COLLECTION}/{timestamp14(captured_at)}{mod}/{quote(url, safe=':/?#[]@!$&()*+,;=%~')}"
+    return f"{origin.rstrip('/')}/{COLLECTION}/{datetime_to_ts(captured_at)}{mod}/{quote(url, safe=':/?#[]@!$&()*+,;=%~')}"
 
 
 # ---- process ---------------------------------------------------------------------------------

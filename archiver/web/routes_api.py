@@ -7,7 +7,7 @@ from fastapi.encoders import jsonable_encoder
 from ..errors import NotFound
 from . import data
 from .auth import require_editor
-from .jobs import ingest_upload, save_upload
+from .jobs import ingest_upload, read_upload, save_upload
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -72,7 +72,7 @@ def health(s=Depends(_session)):
 @router.get("/runs")
 def runs(request: Request, s=Depends(_session)):
     jobs = request.app.state.jobs
-    return jsonable_encoder({"jobs": [j.as_dict() for j in jobs.jobs.values()], "runs": data.recent_runs(s)})
+    return jsonable_encoder({"jobs": [j.as_dict() for j in jobs.all()], "runs": data.recent_runs(s)})
 
 
 @router.post("/runs", status_code=202, dependencies=[Depends(require_editor)])
@@ -91,7 +91,7 @@ def run_status(request: Request, job_id: str):
 @router.post("/uploads", status_code=201, dependencies=[Depends(require_editor)])
 async def upload(request: Request, file: UploadFile = File(...)):
     settings = request.app.state.settings
-    path = save_upload(settings.storage.root, file.filename or "report", await file.read())
+    path = save_upload(settings.storage.root, file.filename or "report", await read_upload(file))
     result = ingest_upload(settings, request.app.state.Session, path)
     return jsonable_encoder({"stored_as": path.name, "result": _plain(result)})
 

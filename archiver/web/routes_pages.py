@@ -6,7 +6,7 @@ from fastapi.responses import RedirectResponse
 
 from ..errors import InputError, NotFound
 from . import auth, data
-from .jobs import ingest_upload, save_upload
+from .jobs import ingest_upload, read_upload, save_upload
 from .routes_api import _plain, _session
 
 router = APIRouter(include_in_schema=False)
@@ -95,7 +95,7 @@ async def upload(request: Request, file: UploadFile = File(...)):
     auth.require_editor(request)
     settings = request.app.state.settings
     try:
-        path = save_upload(settings.storage.root, file.filename or "report", await file.read())
+        path = save_upload(settings.storage.root, file.filename or "report", await read_upload(file))
         result = _plain(ingest_upload(settings, request.app.state.Session, path))
     except InputError as exc:
         return _page(request, "upload.html", result=None, error=str(exc), status=400)
