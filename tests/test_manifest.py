@@ -102,3 +102,28 @@ def test_extra_and_garbled_mirror_lines(Session, root):
     with Session() as s:
         problems = verify_chain(s, root)
     assert [p.kind for p in problems] == ["manifest_mismatch", "manifest_mismatch"]
+
+
+def test_writer_digest_is_used_only_when_the_size_on_disk_agrees(Session, root):
+    a = _file(root, "a.warc.gz", b"0123456789")
+    with Session() as s:
+        e = append_entry(s, root, a, sha256="f" * 64, size=10)  # the writer's own digest: taken as given
+        assert e.sha256 == "f" * 64
+        b = _file(root, "b.warc.gz", b"grew after the writer hashed it")
+        e2 = append_entry(s, root, b, sha256="f" * 64, size=10)  # sizes disagree: hashed from disk
+        assert e2.sha256 == hashlib.sha256(b"grew after the writer hashed it").hexdigest() and e2.size == 31
+
+
+def test_sink_records_finished_files_with_their_true_digest(Session, root, settings):
+    from archiver.capture.warcfile import WarcSink
+
+    sink = WarcSink(settings, Session)
+    rec = sink.builder.create_warc_record("https://example.org/", "resource", payload=__import__("io").BytesIO(b"x"),
+                                          warc_content_type="text/plain")
+    sink.write_records([rec])
+    sink.close()
+    with Session() as s:
+        [entry] = s.scalars(select(ManifestEntry)).all()
+        data = (root / entry.path).read_bytes()
+        assert entry.sha256 == hashlib.sha256(data).hexdigest() and entry.size == len(data)
+        assert verify_chain(s, root) == []

@@ -255,7 +255,7 @@ class WarcSink:
                 session.add(row)
             row.state, row.finished_at, row.size, row.sha256 = "finished", datetime.now(timezone.utc), size, sha256
             session.flush()
-            append_entry(session, self.root, rel)  # commits
+            append_entry(session, self.root, rel, sha256=sha256, size=size)  # commits
 
     def _db_open(self, rel: str) -> None:
         if self.sessionmaker is None:

@@ -57,11 +57,15 @@ def _lock(session: Session) -> None:
     # SQLite serialises writers on the database file; the unique entry_hash catches the rest.
 
 
-def append_entry(session: Session, storage_root: Path, rel_path: str) -> ManifestEntry:
+def append_entry(session: Session, storage_root: Path, rel_path: str, *, sha256: str | None = None,
+                 size: int | None = None) -> ManifestEntry:
     """Record a finished WARC file in the chain and its mirror; mark its WarcFile finished.
 
-    Commits: an entry is its own unit of work and must be durable before its mirror line
-    is written (a crash in between leaves a difference `archiver verify` reports).
+    ``sha256``/``size``: the digest the writer computed while writing (WarcSink does), so a
+    finished gigabyte file is not read again under the writer's lock; used only when the
+    size on disk agrees, otherwise the file is hashed. Commits: an entry is its own unit of
+    work and must be durable before its mirror line is written (a crash in between leaves a
+    difference `archiver verify` reports).
     """
     rel_path = Path(rel_path).as_posix()
     try:
@@ -70,7 +74,8 @@ def append_entry(session: Session, storage_root: Path, rel_path: str) -> Manifes
         raise InputError(str(exc)) from exc
     if not path.is_file():
         raise InputError(f"manifest: no such file under the storage root: {rel_path}")
-    sha256, size = hash_file(path)
+    if sha256 is None or size is None or path.stat().st_size != size:
+        sha256, size = hash_file(path)
     _lock(session)
     last = session.scalars(select(ManifestEntry).order_by(ManifestEntry.id.desc()).limit(1)).first()
     prev = last.entry_hash if last else GENESIS
