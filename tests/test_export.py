@@ -135,3 +135,16 @@ def test_export_refuses_a_record_that_no_longer_verifies(cli, ev, tmp_path, Sess
     (ev.root / WARC1).unlink()
     r = cli("export", "--report", ev.report_id, "-o", tmp_path / "x.wacz")
     assert r.code == 1 and len(r.err.strip().splitlines()) == 1
+
+
+def test_export_reports_progress_over_the_record_bytes(ev, Session, settings, tmp_path):
+    from archiver.export.evidence import select_report
+    from archiver.export.wacz import export_wacz
+
+    seen = []
+    with Session() as s:
+        sel = select_report(s, ev.report_id)
+        export_wacz(s, settings.storage.root, sel, tmp_path / "p.wacz", software="t",
+                    progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) == len(sel.captures)  # once per record copied
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] > 0

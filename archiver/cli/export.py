@@ -9,7 +9,7 @@ from .. import __version__
 from ..errors import InputError
 from ..export.evidence import select_activity, select_report
 from ..export.wacz import export_wacz
-from .output import console, emit_json
+from .output import console, emit_json, progress
 
 
 def register(app: typer.Typer) -> None:
@@ -28,10 +28,12 @@ def export(
         raise InputError("give exactly one of --activity ID or --report ID")
     settings = ctx.obj.settings
     Session = ctx.obj.sessionmaker()
-    with Session() as session:
+    with Session() as session, progress(not json_out) as bar:
         selection = select_activity(session, activity) if activity is not None else select_report(session, report)
+        task = bar.add_task("export", total=sum(c.length for c in selection.captures))
         result = export_wacz(session, settings.storage.root, selection, output,
-                             software=f"archiver {__version__}", signing_key=settings.export.signing_key)
+                             software=f"archiver {__version__}", signing_key=settings.export.signing_key,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
     if json_out:
         emit_json(result.as_dict())
     else:

@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,9 @@ class ExportResult:
 
 
 def export_wacz(session: Session, storage_root: Path, selection: Selection, out: Path, *,
-                software: str, signing_key: Path | None = None) -> ExportResult:
+                software: str, signing_key: Path | None = None,
+                progress: Callable[[int, int], None] | None = None) -> ExportResult:
+    """Write the package; ``progress(done, total)`` is called with bytes of records copied."""
     out = Path(out)
     if not out.name.endswith(".wacz"):
         raise InputError(f"output file must end in .wacz: {out}")
@@ -68,7 +71,7 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             pkg = _Package(zf, now)
-            lines, placed, pages = _write_records(pkg, session, Path(storage_root), selection)
+            lines, placed, pages = _write_records(pkg, session, Path(storage_root), selection, progress)
             pkg.add(INDEX_PATH, "".join(sorted(x + "\n" for x in lines)).encode("utf-8"))
             header = {"format": "json-pages-1.0", "id": "pages", "title": selection.title}
             pkg.add(PAGES_PATH, "".join(json.dumps(d, ensure_ascii=False) + "\n"
@@ -111,7 +114,8 @@ class _Package:
                                "bytes": size})
 
 
-def _write_records(pkg: _Package, session: Session, root: Path, selection: Selection):
+def _write_records(pkg: _Package, session: Session, root: Path, selection: Selection,
+                   progress: Callable[[int, int], None] | None = None):
     lines, placed, pages = [], {}, []
     digest, pos = hashlib.sha256(), 0
     total = sum(c.length for c in selection.captures)
@@ -133,6 +137,8 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
                                          f"{problems[0].line()} (run `archiver verify`)")
                 placed[c.id] = (start, pos - start)
                 lines.append(cdxj.line(facts, start, pos - start, WARC_NAME))
+                if progress is not None:
+                    progress(pos, total)
                 if c.role == "target":
                     title = _title(session, c)
                     pages.append({"id": str(c.id), "url": c.url, "ts": iso(c.captured_at), "title": title})
