@@ -10,7 +10,7 @@ from .. import pipeline
 from ..config import load_settings
 from ..db import migrate
 from ..db.session import make_engine, make_sessionmaker
-from .output import console, emit_json, progress, table
+from .output import console, emit_json, progress, stage_bars, table
 
 
 def register(app: typer.Typer) -> None:
@@ -51,14 +51,7 @@ def demo(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help
             c.print(f"simulated web: shortener {sim.shortener_url}, site {sim.site_url}")
         ingested = ingest_source(Session, str(report), settings)
         with progress(not json_out) as bar:
-            tasks: dict = {}
-
-            def on_progress(stage, done, total):
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done, total=total)
-
-            summary = pipeline.run(settings, Session, progress=on_progress, kind="demo")
+            summary = pipeline.run(settings, Session, progress=stage_bars(bar), kind="demo")
         with Session() as s:
             acts = [queries.activity_detail(s, a["id"]) for a in queries.list_activities(s)]
     engine.dispose()

@@ -5,7 +5,7 @@ import json
 import sys
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -69,3 +69,15 @@ def progress(enabled: bool) -> Iterator[Any]:
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True), transient=False) as p:
         yield p
+
+
+def stage_bars(bar) -> Callable[[str, int, int], None]:
+    """A pipeline progress callback (stage, done, total) drawing one bar per stage."""
+    tasks: dict[str, int] = {}
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return on_progress

@@ -7,7 +7,7 @@ import threading
 import typer
 
 from .. import pipeline
-from .output import console, emit_json, progress, table
+from .output import console, emit_json, progress, stage_bars, table
 
 
 def register(app: typer.Typer) -> None:
@@ -29,14 +29,7 @@ def run(
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if threading.current_thread() is threading.main_thread() else None
     try:
         with progress(not json_out) as bar:
-            tasks: dict[str, int] = {}
-
-            def on_progress(st: str, done: int, total: int) -> None:
-                if st not in tasks:
-                    tasks[st] = bar.add_task(st, total=total)
-                bar.update(tasks[st], completed=done, total=total)
-
-            summary = pipeline.run(settings, Session, stage=stage, limit=limit, progress=on_progress,
+            summary = pipeline.run(settings, Session, stage=stage, limit=limit, progress=stage_bars(bar),
                                    stop=stop, worker=worker)
     finally:
         if previous is not None:
