@@ -29,10 +29,6 @@ def _fmt_dt(value) -> str:
         value.isoformat() if hasattr(value, "isoformat") else ("" if value is None else str(value)))
 
 
-def _pct(value) -> str:
-    return "–" if value is None else f"{value * 100:.0f}%"
-
-
 def replay_origin(request: Request) -> str:
     """The replay server's origin as this browser reaches it: same host, the replay port."""
     fixed = request.app.state.replay_origin
@@ -64,7 +60,6 @@ def create_app(settings: Settings, session_factory=None, replay_origin_url: str 
     app.state.jobs = Jobs(settings, session_factory, runner)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["dt"] = _fmt_dt
-    templates.env.filters["pct"] = _pct
     templates.env.globals["replay_url"] = replay_url
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
