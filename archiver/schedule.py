@@ -50,13 +50,21 @@ def nightly_job(settings: Settings, Session: sessionmaker, stop: threading.Event
         on_result(doc)
 
 
+def make_scheduler(settings: Settings, Session: sessionmaker, stop: threading.Event, *, cron: str | None = None,
+                   interval_s: float | None = None, on_result: Callable[[dict], None] | None = None
+                   ) -> BlockingScheduler:
+    """The scheduler with its one job: missed runs coalesced into one, never two at once."""
+    scheduler = BlockingScheduler(timezone=settings.schedule.timezone)
+    scheduler.add_job(nightly_job, make_trigger(settings, cron, interval_s), args=(settings, Session, stop, on_result),
+                      id="archiver-pipeline", coalesce=True, max_instances=1, misfire_grace_time=3600)
+    return scheduler
+
+
 def serve_forever(settings: Settings, Session: sessionmaker, *, cron: str | None = None,
                   interval_s: float | None = None, on_result: Callable[[dict], None] | None = None,
                   install_signals: bool = True) -> None:
     stop = threading.Event()
-    scheduler = BlockingScheduler(timezone=settings.schedule.timezone)
-    scheduler.add_job(nightly_job, make_trigger(settings, cron, interval_s), args=(settings, Session, stop, on_result),
-                      id="archiver-pipeline", coalesce=True, max_instances=1, misfire_grace_time=3600)
+    scheduler = make_scheduler(settings, Session, stop, cron=cron, interval_s=interval_s, on_result=on_result)
 
     def _stop(*_):
         stop.set()

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from archiver.db.base import utcnow
 from archiver.db.tables import Lock, Run
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_config
 
 
 def _start(config_file, *extra):
@@ -69,3 +69,27 @@ def test_run_refuses_while_locked(cli, Session):
 def test_bad_cron_is_a_config_error(cli):
     r = cli("schedule", "--cron", "61 * * * *")
     assert r.code == 2 and "schedule.cron" in r.err
+
+
+def test_scheduler_coalesces_misfires_and_never_overlaps(settings, Session):
+    import threading
+    from datetime import datetime, timezone
+
+    from archiver.schedule import make_scheduler
+
+    sched = make_scheduler(settings, Session, threading.Event(), cron="30 2 * * *")
+    [job] = sched.get_jobs()  # pending (not started): the job as it will run
+    # missed runs (machine off, a long pass) are coalesced into one; one pass at a time in a process
+    assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 3600
+    # cron and timezone from config: the next run after 01:00 UTC is 02:30 UTC the same day
+    nxt = job.trigger.get_next_fire_time(None, datetime(2026, 1, 3, 1, 0, tzinfo=timezone.utc))
+    assert nxt == datetime(2026, 1, 3, 2, 30, tzinfo=timezone.utc)
+
+
+def test_schedule_timezone_from_config(tmp_path, db_url):
+    from archiver.config import load_settings
+    from archiver.schedule import make_trigger
+
+    cfg = write_config(tmp_path, db_url, schedule={"cron": "0 2 * * *", "timezone": "Asia/Baku"})
+    trig = make_trigger(load_settings(cfg, env={}))
+    assert str(trig.timezone) == "Asia/Baku"
