@@ -48,8 +48,11 @@ def db_url(request, tmp_path):
         admin.dispose()
 
 
-def write_config(tmp_path: Path, db_url: str, **sections) -> Path:
-    """Write a config.yaml for a test; sections are merged over the test defaults."""
+def write_config(tmp_path: Path, db_url: str, *, name: str = "config.yaml", **sections) -> Path:
+    """Write a config file for a test; sections are merged over the test defaults.
+
+    Give another `name` when a test also uses the `config_file`/`Session` fixtures, which
+    write config.yaml in the same folder."""
     data = {
         "database": {"url": db_url},
         "storage": {"root": str(tmp_path / "storage")},
@@ -58,7 +61,7 @@ def write_config(tmp_path: Path, db_url: str, **sections) -> Path:
     }
     for key, value in sections.items():
         data.setdefault(key, {}).update(value)
-    path = tmp_path / "config.yaml"
+    path = tmp_path / name
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 

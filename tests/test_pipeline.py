@@ -23,7 +23,8 @@ def sim():
 
 @pytest.fixture
 def sim_config(tmp_path, db_url, sim):
-    return write_config(tmp_path, db_url, resolver={"shorteners": sim.shortener_hosts, **sim.resolver_extra()},
+    return write_config(tmp_path, db_url, name="sim.yaml",
+                        resolver={"shorteners": sim.shortener_hosts, **sim.resolver_extra()},
                         fetch={"politeness_delay_s": 0, "retry_base_s": 0.01, "max_attempts": 3})
 
 
@@ -161,6 +162,7 @@ def test_kill_9_mid_run_then_a_new_run_completes_without_duplicates(tmp_path, si
     with Session() as s:
         targets = s.scalars(select(Target)).all()
         assert all(t.status == "captured" and t.stage == "done" for t in targets)
+        assert all(t.is_short and t.resolution_method == "live" for t in targets)
         for t in targets:
             assert len([c for c in t.captures if c.role == "target"]) == 1, t.url
         runs = s.scalars(select(Run).order_by(Run.id)).all()
@@ -223,3 +225,31 @@ def test_soft404_probe_runs_once_per_origin_in_a_pass(settings, Session):
         tools.client.close()
         srv.shutdown()
         srv.server_close()
+
+
+def test_two_machines_share_a_pass_without_taking_the_same_work(tmp_path, sim_config, sim, Session):
+    """`archiver run` plus `archiver run --worker` at once (two processes, as on two machines)."""
+    sim.slow_s = 1.0
+    codes = [sim.set_code(f"Share{i}", "slow", sim.site_url + f"/reports/open-budget.html?s={i}") for i in range(10)]
+    report = tmp_path / "share.txt"
+    report.write_text("".join(f"- On {i + 1} June 2018 event {i}.\n  {u}\n" for i, u in enumerate(codes)),
+                      encoding="utf-8")
+    run_cli(["init"], sim_config)
+    assert run_cli(["ingest", str(report)], sim_config).code == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER")}
+    env["ARCHIVER__FETCH__CONCURRENCY"] = "2"
+    cmd = [sys.executable, "-m", "archiver", "--config", str(sim_config), "run", "--json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)]
+    procs.append(subprocess.Popen(cmd + ["--worker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                  text=True))
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    docs = [json.loads(o) for o, _ in outs]
+    assert all(d["resolved"] > 0 for d in docs), docs  # both took a share
+    assert sum(d["resolved"] for d in docs) == 10
+    with Session() as s:
+        for t in s.scalars(select(Target)):
+            assert t.is_short and t.resolution_method == "live"
+            assert t.status == "captured" and len([c for c in t.captures if c.role == "target"]) == 1
+            assert len([h for h in t.hops if h.stage == "resolve"]) == 1  # resolved once, by one of them
+        assert {r.worker for r in s.scalars(select(Run))}.__len__() == 2
