@@ -11,7 +11,7 @@ from .output import console, emit_json, progress, stage_bars, table
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run", help="Resolve, capture and extract every pending link (one pass).")(run)
+    app.command("run", help="One pass: resolve, capture and extract every pending link, then re-check the captured links that are due.")(run)
 
 
 def run(
