@@ -11,7 +11,8 @@ from .output import console, emit_json, progress, stage_bars, table
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run", help="One pass: resolve, capture and extract every pending link, then re-check the captured links that are due.")(run)
+    app.command("run", help="One pass: resolve, capture and extract every pending link, "
+                "then re-check the captured links that are due.")(run)
 
 
 def run(
