@@ -5,8 +5,10 @@ whole cadence) is fetched once through the Recorder (so the check itself is in
 the WARC) and gets a ``LinkCheck`` row and a ``Target.watch_state``:
 
 * ``alive``: 2xx with the payload of the latest capture (sha256);
-* ``changed``: 2xx with another payload: the new response becomes a new Capture
-  (role ``target``); every earlier capture is kept;
+* ``changed``: 2xx with another payload: the check's own response becomes a new
+  Capture (role ``target``, not fetched again) and the page's requisites are
+  fetched and saved under it, so the new version replays as it looked; every
+  earlier capture is kept;
 * ``moved``: a redirect to another URL;
 * ``dead``: 4xx, DNS failure or refused connection, or a page that is no longer
   evidence (parked, soft 404); ``dead_since`` is the first time it was seen dead;
@@ -27,11 +29,12 @@ from urllib.parse import urljoin
 from sqlalchemy import and_, or_, select
 
 from . import persist
+from .capture import page_requisites
 from .db.base import utcnow
 from .db.tables import CAPTURED, Capture, LinkCheck, Target
 from .errors import FetchError, FetchRefused, FetchTimeout
 from .evidence import check_evidence
-from .model import Outcome
+from .model import CaptureResult, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,13 @@ def _has_archive_copy(session, target: Target) -> bool:
                                                    Capture.not_evidence.is_(False)).limit(1)) is not None
 
 
+def _as_capture(ex, recorder, settings) -> CaptureResult:
+    """The check's own 2xx response as a capture, with the page's requisites fetched now."""
+    requisites = page_requisites(ex.url, ex, recorder=recorder, settings=settings)
+    return CaptureResult(Outcome.CAPTURED, response=ex.warc, requisites=requisites, final_url=ex.url,
+                         reason="truncated" if ex.truncated else None)
+
+
 def check_target(session, target: Target, *, recorder, client, settings, now: datetime,
                  recover: Callable | None = None) -> str:
     """Re-check one target; writes LinkCheck (+ Capture when changed or recovered). Returns the state."""
@@ -99,10 +109,7 @@ def check_target(session, target: Target, *, recorder, client, settings, now: da
                 state = "alive"
             else:
                 state, note = "changed", "payload differs from the latest capture; captured again"
-                cap = persist.capture_row(ex.warc, role="target", target_id=target.id, run_id=None)
-                session.add(cap)
-                session.flush()
-                persist.link_revisit(session, cap, ex.warc)
+                persist.save_capture(session, target, _as_capture(ex, recorder, settings), run_id=None)
         elif ex.status == 429 or ex.status >= 500:
             state, note = TRANSIENT, f"HTTP {ex.status}"
         else:
@@ -149,7 +156,7 @@ def recheck_due(session_factory, *, recorder, client, settings, now: datetime | 
     counts["checked"] = 0
 
     def recover(url, at=None):
-        if not settings.resolver.archives:
+        if not (settings.resolver.archives or settings.resolver.mementos):
             return None
         return recover_from_archives(url, client=client, recorder=recorder, settings=settings,
                                      session_factory=session_factory, at=at)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import uuid
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass

@@ -132,3 +132,73 @@ def test_restore_headers_rules():
     assert ("Content-Length", "42") in out and not any(k == "Transfer-Encoding" for k, _ in out)
     assert ("Date", "Mon, 01 May 2017 10:00:00 GMT") in out
     assert ("Memento-Datetime", "Mon, 01 May 2017 10:00:00 GMT") in out
+
+
+def _memento_only(tmp_path, ia, **extra):
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'a.db'}",
+                       resolver={"archives": [], "archive_retry_after_s": 0,
+                                 "mementos": [{"name": "tm", "timemap_url": ia.config()["timemap_url"],
+                                               "requests_per_s": 1000.0}], **extra})
+    settings = load_settings(cfg, env={})
+    return settings, HttpClient(settings.fetch), WarcSink(settings)
+
+
+def test_recovered_through_a_timemap(tmp_path, ia):
+    hdrs = [("Content-Type", "text/html; charset=utf-8"), ("Server", "Apache/2.2")]
+    ia.add(URL, "20170501100000", 200, headers=hdrs, body=PAGE)
+    ia.add(URL, "20170601000000", 404, headers=[("Content-Type", "text/html")], body=b"gone")  # closest, not 2xx
+    ia.add(URL, "20230101000000", 200, headers=hdrs, body=PAGE.replace(b"Annual", b"Later"))
+    ia.add("http://gone.example/s.css", "20170501100005", 200, headers=[("Content-Type", "text/css")],
+           body=b"h1{color:red}")
+    ia.add("http://gone.example/logo.png", "20170430000000", 200, headers=[("Content-Type", "image/png")],
+           body=b"\x89PNG....")
+    settings, client, sink = _memento_only(tmp_path, ia)
+    with sink:
+        res = recover_from_archives(URL, client=client, sink=sink, settings=settings,
+                                    at=datetime(2017, 6, 1, tzinfo=timezone.utc))
+    assert ia.count("/cdx") == 0 and ia.count("/web/timemap/link/") == 1
+    assert res.outcome is Outcome.CAPTURED and res.source == "archive" and res.archive_name == "tm"
+    assert res.memento_datetime == datetime(2017, 5, 1, 10, 0, tzinfo=timezone.utc)
+    assert res.memento_url.endswith("/web/20170501100000id_/" + URL)  # the raw form was replayed
+    assert res.response.url == URL and res.response.captured_at == res.memento_datetime
+    assert res.not_evidence_reason is None
+    assert {r.url for r in res.requisites} == {"http://gone.example/s.css", "http://gone.example/logo.png"}
+    recs = records(tmp_path / "storage")
+    resp = next(r for r in recs if r[0] == "response" and r[1].get_header("WARC-Target-URI") == URL)
+    meta = next(r for r in recs if r[0] == "metadata" and r[1].get_header("WARC-Target-URI") == URL)
+    assert resp[3] == PAGE and resp[2].get_header("Server") == "Apache/2.2"
+    assert resp[1].get_header("WARC-Refers-To-Target-URI") == res.memento_url
+    assert meta[1].get_header("WARC-Refers-To") == resp[1].get_header("WARC-Record-ID")
+    assert b"archive: tm" in meta[3] and res.memento_url.encode() in meta[3]
+    assert f"timemap: {ia.base}/web/timemap/link/{URL}".encode() in meta[3]
+    assert b"timemap-datetime: 2017-05-01T10:00:00" in meta[3]
+
+    # without a date the newest memento wins; no memento at all is None
+    with WarcSink(settings) as sink2:
+        assert recover_from_archives(URL, client=client, sink=sink2, settings=settings).memento_datetime.year == 2023
+        assert recover_from_archives("http://gone.example/never", client=client, sink=sink2,
+                                     settings=settings) is None
+
+
+def test_archive_timemap_asked_when_its_cdx_is_down(tmp_path, ia):
+    import socket
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    ia.add(URL, "20170501100000", 200, headers=[("Content-Type", "text/html")], body=PAGE)
+    down = dict(ia.config("a0"), cdx_url=f"http://127.0.0.1:{dead}/cdx/search/cdx")
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'a.db'}",
+                       resolver={"archives": [down], "archive_retry_after_s": 0})
+    settings = load_settings(cfg, env={})
+    client = HttpClient(settings.fetch)
+    with WarcSink(settings) as sink:
+        res = recover_from_archives(URL, client=client, sink=sink, settings=settings)
+        assert res.outcome is Outcome.CAPTURED and res.archive_name == "a0"
+        assert res.memento_datetime.year == 2017
+        # both ways in down: FAILED, so that it is tried again later
+        no_tm = dict(down, timemap_url=f"http://127.0.0.1:{dead}/web/timemap/link/{{url}}")
+        cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'a.db'}", name="c2.yaml",
+                           resolver={"archives": [no_tm], "archive_retry_after_s": 0})
+        s2 = load_settings(cfg, env={})
+        res = recover_from_archives(URL, client=client, sink=sink, settings=s2)
+        assert res.outcome is Outcome.FAILED and "TimeMap" in res.reason

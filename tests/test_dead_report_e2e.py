@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from archiver.db.tables import Capture, Target
+from archiver.db.tables import Target
 from archiver.simweb import SimWeb
 from tests.conftest import SAMPLE_REPORT, run_cli, write_config
 

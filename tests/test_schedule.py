@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from archiver.db.base import utcnow
 from archiver.db.tables import Lock, Run
-from tests.conftest import run_cli, write_config
+from tests.conftest import write_config
 
 
 def _start(config_file, *extra):

@@ -25,6 +25,7 @@ class Site:
 
     def __init__(self):
         self.pages: dict[str, tuple[int, list, bytes]] = {}
+        self.hits: list[str] = []
         site = self
 
         class H(BaseHTTPRequestHandler):
@@ -34,6 +35,7 @@ class Site:
                 pass
 
             def do_GET(self):
+                site.hits.append(self.path)
                 status, headers, body = site.pages.get(self.path, (404, [], b"not found"))
                 self.send_response(status)
                 for k, v in headers:
@@ -68,8 +70,9 @@ def site():
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
 
 
-def make_env(tmp_path, db_url, archives=()):
-    cfg = write_config(tmp_path, db_url, resolver={"archives": list(archives), "archive_retry_after_s": 0})
+def make_env(tmp_path, db_url, archives=(), mementos=()):
+    cfg = write_config(tmp_path, db_url, resolver={"archives": list(archives), "mementos": list(mementos),
+                                                   "archive_retry_after_s": 0})
     settings = load_settings(cfg, env={})
     from archiver.db import migrate
     from archiver.db.session import make_engine, make_sessionmaker
@@ -164,3 +167,50 @@ def test_transient_error_changes_nothing(tmp_path, db_url, site):
     finally:
         sink.close()
         eng.dispose()
+
+
+def test_changed_page_recaptured_with_requisites(tmp_path, db_url, site):
+    settings, eng, Session, client, sink, rec = make_env(tmp_path, db_url)
+    try:
+        site.page("/illustrated", "first version")
+        tid = captured_target(Session, rec, site.url("/illustrated"), NOW - timedelta(hours=1))
+        site.pages["/illustrated"] = (200, [("Content-Type", "text/html")],
+                                      b"<html><head><link rel=stylesheet href=/style.css></head><body>"
+                                      b"<p>second version</p><img src=/chart.png></body></html>")
+        site.pages["/chart.png"] = (200, [("Content-Type", "image/png")], b"\x89PNG chart")
+        site.pages["/style.css"] = (200, [("Content-Type", "text/css")], b"body{background:url(bg.gif)}")
+        site.pages["/bg.gif"] = (200, [("Content-Type", "image/gif")], b"GIF89a")
+        counts = recheck_due(Session, recorder=rec, client=client, settings=settings, now=NOW)
+        assert counts["changed"] == 1
+        assert site.hits.count("/illustrated") == 2  # the first capture and the check: not fetched again
+        with Session() as s:
+            caps = s.scalars(select(Capture).where(Capture.target_id == tid, Capture.role == "target")
+                             .order_by(Capture.id)).all()
+            assert len(caps) == 2 and caps[0].sha256 != caps[1].sha256
+            reqs = s.scalars(select(Capture).where(Capture.role == "requisite")).all()
+            assert {r.url for r in reqs} == {site.url(p) for p in ("/chart.png", "/style.css", "/bg.gif")}
+            assert all(r.parent_id == caps[1].id and r.target_id == tid and r.http_status == 200 for r in reqs)
+            assert s.get(Target, tid).watch_state == "changed"
+    finally:
+        sink.close()
+        eng.dispose()
+
+
+def test_dead_recovered_through_a_memento_source(tmp_path, db_url, site):
+    ratelimit.reset()
+    with WaybackServer("ia") as ia:
+        tm = {"name": "tm", "timemap_url": ia.config()["timemap_url"], "requests_per_s": 1000.0}
+        settings, eng, Session, client, sink, rec = make_env(tmp_path, db_url, mementos=[tm])
+        try:
+            site.page("/gone", "page")
+            tid = captured_target(Session, rec, site.url("/gone"), NOW - timedelta(hours=1))
+            del site.pages["/gone"]
+            ia.add(site.url("/gone"), "20250101000000", 200, headers=[("Content-Type", "text/html")],
+                   body=b"<html><body><p>the archived copy of the evidence</p></body></html>")
+            assert recheck_due(Session, recorder=rec, client=client, settings=settings, now=NOW)["recovered"] == 1
+            with Session() as s:
+                arch = s.scalars(select(Capture).where(Capture.target_id == tid, Capture.source == "archive")).one()
+                assert arch.archive_name == "tm" and arch.memento_datetime.year == 2025
+        finally:
+            sink.close()
+            eng.dispose()

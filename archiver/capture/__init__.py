@@ -24,7 +24,7 @@ from .requisites import fetch_requisites
 
 log = logging.getLogger(__name__)
 
-__all__ = ["capture_url", "capture_many", "HostGate"]
+__all__ = ["capture_url", "capture_many", "page_requisites", "HostGate", "GatedRecorder"]
 
 
 def _is_html(ex: Exchange) -> bool:
@@ -32,6 +32,14 @@ def _is_html(ex: Exchange) -> bool:
     if ctype:
         return "html" in ctype
     return ex.body[:512].lstrip().lower().startswith((b"<!doctype html", b"<html"))
+
+
+def page_requisites(url: str, ex: Exchange, *, recorder: Recorder, settings: Settings) -> tuple:
+    """The requisites of an HTML answer, within the per-page budget (none for other types)."""
+    rs = settings.fetch.requisites
+    if not (rs.enabled and rs.max_per_page > 0 and _is_html(ex)):
+        return ()
+    return fetch_requisites(url, ex.body, recorder=recorder, settings=settings)
 
 
 def capture_url(url: str, *, recorder: Recorder, settings: Settings,
@@ -80,9 +88,7 @@ def _final(url: str, ex: Exchange, hops: list[HopRecord], recorder: Recorder, se
     hops = hops + [HopRecord(seq=len(hops), url=url, status_code=ex.status, location=None,
                              kind="final" if ok else "error", fetched_at=ex.warc.captured_at)]
     if ok:
-        requisites = ()
-        if settings.fetch.requisites.enabled and _is_html(ex) and settings.fetch.requisites.max_per_page > 0:
-            requisites = fetch_requisites(url, ex.body, recorder=recorder, settings=settings)
+        requisites = page_requisites(url, ex, recorder=recorder, settings=settings)
         return CaptureResult(Outcome.CAPTURED, response=ex.warc, requisites=requisites, hops=tuple(hops),
                              final_url=url, reason="truncated" if ex.truncated else None,
                              not_evidence_reason=check_evidence(ex, url=url, probe=probe))

@@ -2,15 +2,18 @@
 
 When the cited URL cannot be captured live (DNS gone, refused, 404/410, timeouts
 for good, a parked domain) we ask each ``resolver.archives`` CDX server for exact
-captures of the URL, take the 2xx capture closest to ``at`` (the date the report
-cites it; the newest without one), replay it raw (``id_``) and write it as:
+captures of the URL, then the Memento TimeMaps (``resolver.mementos``; an
+archive's own ``timemap_url`` only when its CDX server could not be asked, since
+both read the same index). We take the 2xx capture closest to ``at`` (the date
+the report cites it; the newest without one), replay it raw (``id_``; a TimeMap
+lists no status, so a memento that replays as non-2xx is skipped) and write it as:
 
 * a ``response`` record whose ``WARC-Target-URI`` is the **original URL** and whose
   ``WARC-Date`` is the **archive's capture date**, with ``WARC-Refers-To-Target-URI``
   (the memento URL) and ``WARC-Refers-To-Date`` (the memento datetime);
 * a ``metadata`` record (``WARC-Refers-To`` and ``WARC-Concurrent-To`` the response)
-  naming the archive, the memento URL, the CDX row, when we fetched it, and the
-  archive's raw response header block, verbatim.
+  naming the archive, the memento URL, the CDX row (or the TimeMap and its
+  datetime), when we fetched it, and the archive's raw response header block, verbatim.
 
 HTTP headers of the response record (what we do, exactly):
 
@@ -50,7 +53,7 @@ from ..model import CaptureResult, Outcome, WarcRef
 from ..net.decode import make_decoder
 from ..resolve import cdx, memento
 from ..resolve.cdx import ArchiveBlocked, ArchiveFetcher, ArchiveRateLimited, ArchiveUnavailable
-from ..resolve.sources import fill
+from ..resolve.sources import fill, template_of
 from . import requisites as reqs
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,14 @@ def restore_headers(raw: list[tuple[str, str]], stored_length: int) -> list[tupl
     if not any(k.lower() == "content-length" for k, _ in out):
         out.append(("Content-Length", str(stored_length)))
     return out
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What a replay needs of an archive; a TimeMap source is seen through one of its URI-Ms."""
+    name: str
+    replay_url: str  # a {timestamp}/{url} template, or the URI-M itself when it is not Wayback-style
+    requests_per_s: float
 
 
 @dataclass
@@ -163,7 +174,8 @@ def _iso(dt: datetime) -> str:
     return datetime_to_iso_date(dt.astimezone(timezone.utc).replace(tzinfo=None))
 
 
-def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cdx.CdxRow | None) -> WarcRef:
+def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cdx.CdxRow | None,
+                  timemap: tuple[str, datetime | None] | None = None) -> WarcRef:
     """Write the response + metadata records for one replayed memento; the response's WarcRef."""
     b = sink.builder
     when = rp.memento_datetime or rp.fetched_at
@@ -189,6 +201,10 @@ def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cd
     if cdx_row is not None:
         fields.append(("cdx", " ".join((cdx_row.timestamp, cdx_row.original, cdx_row.statuscode,
                                          cdx_row.mimetype, cdx_row.digest))))
+    if timemap is not None:
+        fields.append(("timemap", timemap[0]))
+        if timemap[1] is not None:
+            fields.append(("timemap-datetime", _iso(timemap[1])))
     meta = ("".join(f"{k}: {v}\r\n" for k, v in fields) + "archive-response-headers:\r\n"
             + "".join("  " + line + "\r\n" for line in raw_block.splitlines())).encode("utf-8")
     metadata = b.create_warc_record(url, "metadata", payload=BytesIO(meta), length=len(meta),
@@ -203,8 +219,8 @@ def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cd
 def _requisites(client, fetcher, archive, sink, page_url: str, rp: _Replay, settings) -> list[WarcRef]:
     rs = settings.fetch.requisites
     ct = (rp.header("Content-Type") or "").lower()
-    if not rs.enabled or "html" not in ct:
-        return []
+    if not rs.enabled or "html" not in ct or "{timestamp}" not in archive.replay_url:
+        return []  # (a non-Wayback URI-M gives no way to ask for the requisites at its time)
     ts = cdx.datetime_to_ts(rp.memento_datetime) if rp.memento_datetime else ""
     out, budget = [], rs.max_bytes_per_page
     for req_url in reqs.html_urls(_decoded(rp), page_url)[: rs.max_per_page]:
@@ -224,14 +240,44 @@ def _requisites(client, fetcher, archive, sink, page_url: str, rp: _Replay, sett
     return out
 
 
+def _timemap_candidates(fetcher: ArchiveFetcher, name: str, timemap_url: str, rate: float, url: str,
+                        at: datetime | None) -> list[memento.Memento]:
+    """The URL's mementos in a TimeMap, closest to ``at`` first; [] when it has none."""
+    reply = fetcher.get(fill(timemap_url, "", url), archive=name, kind="cdx", rate=rate,
+                        max_bytes=cdx.MAX_CDX_BYTES)
+    if reply.status in (404, 410):
+        return []
+    if reply.status != 200:
+        raise ArchiveUnavailable(f"{name}: TimeMap answered HTTP {reply.status}")
+    return memento.closest(memento.parse_timemap(reply.text), at)
+
+
+def _keep(client, fetcher, source: _Source, sink, url: str, rp: _Replay, settings, *, have_fallback: bool,
+          how: str, cdx_row: cdx.CdxRow | None = None,
+          timemap: tuple[str, datetime | None] | None = None) -> CaptureResult | None:
+    """Write one replayed 2xx memento (and its requisites when it is evidence); None when not worth it."""
+    with rp.body_file:
+        why = check_evidence((rp.status, url, _decoded(rp)), url=url)
+        if why and have_fallback:
+            return None
+        ref = write_memento(sink, url, rp, archive_name=source.name, cdx_row=cdx_row, timemap=timemap)
+        requisites = () if why else tuple(_requisites(client, fetcher, source, sink, url, rp, settings))
+    return CaptureResult(
+        outcome=Outcome.CAPTURED, response=ref, requisites=requisites, final_url=url,
+        source="archive", archive_name=source.name, memento_url=rp.url,
+        memento_datetime=rp.memento_datetime, not_evidence_reason=why,
+        reason=f"recovered from {source.name} ({how})")
+
+
 def recover_from_archives(url: str, *, client, settings, session_factory=None, recorder=None, sink=None,
                           at: datetime | None = None, sleep: Callable[[float], None] | None = None,
                           fetcher: ArchiveFetcher | None = None) -> CaptureResult | None:
     """The closest archived 2xx capture of ``url`` written into our WARC, or None if no archive has one.
 
-    A capture that is not evidence (soft 404, parked page...) is returned only when
-    no better one exists, with ``not_evidence_reason`` set. FAILED when an archive
-    could not be asked (rate limit, 5xx) and none had it.
+    CDX archives are asked first, then the TimeMaps (module doc). A capture that is
+    not evidence (soft 404, parked page...) is returned only when no better one
+    exists, with ``not_evidence_reason`` set. FAILED when a source could not be
+    asked (rate limit, 5xx) and none had it.
     """
     sink = sink or getattr(recorder, "sink", None)
     if sink is None:
@@ -240,6 +286,7 @@ def recover_from_archives(url: str, *, client, settings, session_factory=None, r
                                         retry_after_s=settings.resolver.archive_retry_after_s)
     fallback: CaptureResult | None = None
     failures: list[str] = []
+    timemaps = [(m.name, m.timemap_url, m.requests_per_s, None) for m in settings.resolver.mementos]
     for archive in settings.resolver.archives:
         try:
             rows = cdx.query(fetcher, archive, url, match_type="exact")
@@ -248,25 +295,41 @@ def recover_from_archives(url: str, *, client, settings, session_factory=None, r
                                                                          row.original), settings.fetch.max_bytes)
                 if rp is None:
                     continue
-                with rp.body_file:
-                    why = check_evidence((rp.status, url, _decoded(rp)), url=url)
-                    if why and fallback is not None:
-                        continue
-                    ref = write_memento(sink, url, rp, archive_name=archive.name, cdx_row=row)
-                    requisites = () if why else tuple(
-                        _requisites(client, fetcher, archive, sink, url, rp, settings))
-                result = CaptureResult(
-                    outcome=Outcome.CAPTURED, response=ref, requisites=requisites, final_url=url,
-                    source="archive", archive_name=archive.name, memento_url=rp.url,
-                    memento_datetime=rp.memento_datetime, not_evidence_reason=why,
-                    reason=f"recovered from {archive.name} (capture of {row.timestamp})")
-                if not why:
+                result = _keep(client, fetcher, archive, sink, url, rp, settings, have_fallback=fallback is not None,
+                               how=f"capture of {row.timestamp}", cdx_row=row)
+                if result is None:
+                    continue
+                if not result.not_evidence_reason:
+                    return result
+                fallback = fallback or result
+        except ArchiveBlocked as exc:
+            log.info("%s", exc)
+        except ArchiveUnavailable as exc:
+            if archive.timemap_url:  # the same index, another way in
+                timemaps.append((archive.name, archive.timemap_url, archive.requests_per_s, str(exc)))
+            else:
+                failures.append(str(exc))
+        except ArchiveRateLimited as exc:
+            failures.append(str(exc))
+    for name, timemap_url, rate, earlier in timemaps:
+        try:
+            for m in _timemap_candidates(fetcher, name, timemap_url, rate, url, at)[:MAX_CANDIDATES]:
+                source = _Source(name, template_of(m.uri) or m.uri, rate)
+                rp = _replay_raw(client, fetcher, source, url, memento.raw_form(m.uri), settings.fetch.max_bytes)
+                if rp is None:
+                    continue
+                rp.memento_datetime = rp.memento_datetime or m.datetime
+                result = _keep(client, fetcher, source, sink, url, rp, settings, have_fallback=fallback is not None,
+                               how=f"memento {m.uri}", timemap=(fill(timemap_url, "", url), m.datetime))
+                if result is None:
+                    continue
+                if not result.not_evidence_reason:
                     return result
                 fallback = fallback or result
         except ArchiveBlocked as exc:
             log.info("%s", exc)
         except (ArchiveRateLimited, ArchiveUnavailable) as exc:
-            failures.append(str(exc))
+            failures.append(f"{earlier}; TimeMap: {exc}" if earlier else str(exc))
     if fallback is not None:
         return fallback
     if failures:

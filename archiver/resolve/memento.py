@@ -235,3 +235,13 @@ def raw_form(memento_uri: str) -> str:
     if not m:
         return memento_uri
     return memento_uri[: m.start()] + f"/{m.group(1)}id_/" + memento_uri[m.end():]
+
+
+def closest(mementos: list[Memento], at: datetime | None) -> list[Memento]:
+    """Mementos closest to ``at`` first (newest first without it); undated ones last."""
+    dated = [m for m in mementos if m.datetime is not None]
+    undated = [m for m in mementos if m.datetime is None]
+    if at is None:
+        return sorted(dated, key=lambda m: m.datetime, reverse=True) + undated
+    at = at.astimezone(timezone.utc) if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return sorted(dated, key=lambda m: abs((m.datetime - at).total_seconds())) + undated
