@@ -24,16 +24,19 @@ class Outcome(str, Enum):
 class Block:
     """A piece of a document in reading order, as a reader found it.
 
-    ``kind`` is ``bullet`` (a list item), ``para`` (a paragraph), ``heading``, or
-    ``break`` (a page break / blank gap that may split a sentence). ``links`` are
-    the hyperlink targets attached to the block by the format itself (PDF link
-    annotations, DOCX relationships, HTML anchors), in order.
+    ``kind`` is ``bullet`` (a list item), ``para`` (a paragraph), ``heading``,
+    ``row`` (a table row, cells joined with `` | ``), or ``break`` (a page break /
+    blank gap that may split a sentence). ``links`` are the hyperlink targets
+    attached to the block by the format itself (PDF link annotations, DOCX
+    relationships, HTML anchors), in order; ``link_labels`` is parallel to it (the
+    text the document showed for each link, None when unknown) or empty.
     """
 
     kind: str
     text: str
     links: tuple[str, ...] = ()
     level: int = 0  # nesting depth for bullets
+    link_labels: tuple[str | None, ...] = ()  # parallel to links, or () when no reader gave labels
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ Rules (from real reports):
   activity of its own.
 * In a paragraph document, the first long paragraph is the intro, not an
   activity, when it cites nothing and later paragraphs do.
+* A table row (DOCX) that holds a date is an activity of its own, like a bullet
+  (tables of date | activity | link); it never continues another one nor is
+  continued. A row without a date or link (the header row) is a heading: header
+  before the first activity, a section after it. A dateless row with links is
+  an activity once activities have begun (before: header, e.g. a contact table).
 """
 from __future__ import annotations
 
@@ -39,16 +44,28 @@ class _Draft:
     prose: list[str] = field(default_factory=list)
     link_lines: list[str] = field(default_factory=list)
     attached: list[str] = field(default_factory=list)
+    labels: list[str | None] = field(default_factory=list)  # parallel to attached
+    row: bool = False  # a table row: complete in itself
+
+    def attach(self, block: Block) -> None:
+        self.attached.extend(block.links)
+        self.labels.extend(_labels(block))
 
     @property
     def text(self) -> str:
         return " ".join(self.prose)
 
     def mid_sentence(self) -> bool:
-        return bool(self.prose) and not self.link_lines and not _END.search(self.prose[-1].rstrip())
+        return bool(self.prose) and not self.row and not self.link_lines and not _END.search(self.prose[-1].rstrip())
 
     def links(self) -> list:
-        return links.cited_links("\n".join([self.text, *self.link_lines]), self.attached)
+        return links.cited_links("\n".join([self.text, *self.link_lines]), self.attached, self.labels)
+
+
+def _labels(block: Block) -> tuple[str | None, ...]:
+    if len(block.link_labels) == len(block.links):
+        return block.link_labels
+    return (None,) * len(block.links)
 
 
 def _words(text: str) -> int:
@@ -66,12 +83,13 @@ def _is_contact(text: str) -> bool:
 def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]]:
     """Header blocks, section headings and activity drafts, in reading order."""
     link_only = [b.kind != "break" and _only_links(b) for b in blocks]
-    bulleted = any(b.kind == "bullet" and not lo for b, lo in zip(blocks, link_only))
+    dated_row = [b.kind == "row" and bool(dates.find_dates(b.text)) for b in blocks]
+    bulleted = any((b.kind == "bullet" or dr) and not lo for b, lo, dr in zip(blocks, link_only, dated_row))
     header: list[Block] = []
     sections: list[str] = []
     drafts: list[_Draft] = []
     current: _Draft | None = None
-    for block, only_links in zip(blocks, link_only):
+    for block, only_links, is_dated_row in zip(blocks, link_only, dated_row):
         if block.kind == "break":
             continue
         if only_links or (not block.text.strip() and block.links):
@@ -80,7 +98,16 @@ def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]
                 header.append(block)
             else:
                 target.link_lines.append(block.text)
-                target.attached.extend(block.links)
+                target.attach(block)
+            continue
+        if block.kind == "row":
+            if is_dated_row or (block.links and drafts):
+                current = _Draft(prose=[block.text], row=True)
+                current.attach(block)
+                drafts.append(current)
+            else:  # the header row of a table, a section row, or a contact table before the activities
+                (header if not drafts else sections).append(block if not drafts else block.text)
+                current = None
             continue
         if block.kind == "heading":
             (header if not drafts else sections).append(block if not drafts else block.text)
@@ -89,7 +116,7 @@ def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]
         starts = block.kind == "bullet" or not bulleted
         if current is not None and current.mid_sentence() and block.kind != "bullet":
             current.prose.append(block.text)  # a sentence split by a page break or blank lines
-            current.attached.extend(block.links)
+            current.attach(block)
             continue
         if not drafts and (bulleted and block.kind != "bullet" or not bulleted and _is_header_para(block.text)):
             header.append(block)
@@ -98,7 +125,8 @@ def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]
             sections.append(block.text)
             current = None
             continue
-        current = _Draft(prose=[block.text], attached=list(block.links))
+        current = _Draft(prose=[block.text])
+        current.attach(block)
         drafts.append(current)
     if not bulleted and len(drafts) > 1 and not drafts[0].links() and any(d.links() for d in drafts[1:]):
         first = drafts.pop(0)
@@ -122,7 +150,7 @@ def header_meta(header: Sequence[Block], sections: Sequence[str]) -> tuple[str |
     """Title and metadata from the header blocks."""
     title = next((b.text for b in header if b.kind == "heading"), None)
     if title is None:
-        title = next((b.text for b in header if not _is_contact(b.text) and not links.find(b.text)
+        title = next((b.text for b in header if b.kind != "row" and not _is_contact(b.text) and not links.find(b.text)
                       and _words(b.text) < 40), None)
     texts = [b.text for b in header]
     joined = "\n".join(texts)

@@ -2,8 +2,10 @@
 numbering (``w:numPr``, level from ``w:ilvl``), headings from Heading/Title styles,
 hyperlinks from their relationships, page breaks and empty paragraphs as breaks.
 
-A table row is read as one paragraph (cells joined with `` | ``): reports that
-tabulate their activities put date, description and link in one row.
+A table row is one ``row`` block (cells joined with `` | ``): reports that
+tabulate their activities put date, description and link in one row, and
+activities.py makes a dated row one activity. Each hyperlink's label (its
+visible text) goes with its URL.
 """
 from __future__ import annotations
 
@@ -71,41 +73,42 @@ def _pieces(para: Paragraph):
 def _paragraph_blocks(para: Paragraph, cache: dict) -> list[Block]:
     kind, level = _style_kind(para, cache)
     out: list[Block] = []
-    text, urls = [], []
+    text, urls, labels = [], [], []
 
     def flush(k: str) -> None:
         joined = " ".join("".join(text).split())
-        out.append(Block(kind=k, text=joined, links=tuple(urls), level=level) if joined or urls
-                   else Block(kind="break", text=""))
+        out.append(Block(kind=k, text=joined, links=tuple(urls), level=level, link_labels=tuple(labels))
+                   if joined or urls else Block(kind="break", text=""))
 
     for piece, url in _pieces(para):
         if url == "PAGE":
             flush(kind)
             out.append(Block(kind="break", text=""))
-            text, urls, kind = [], [], "para"  # what follows the break continues the paragraph
+            text, urls, labels, kind = [], [], [], "para"  # what follows the break continues the paragraph
             continue
         text.append(piece or "")
         if url and url.lower().startswith(("http://", "https://")):
             urls.append(url)
+            labels.append(piece)
     flush(kind)
     return [b for i, b in enumerate(out) if b.kind != "break" or i == 0 or out[i - 1].kind != "break"]
 
 
 def _row_block(row) -> Block:
-    texts, urls = [], []
+    texts, labelled = [], {}  # url -> label of its first occurrence (merged cells repeat)
     for cell in row.cells:
         cell_text = []
         for para in cell.paragraphs:
             for piece, url in _pieces(para):
                 if url and url != "PAGE" and url.lower().startswith(("http://", "https://")):
-                    urls.append(url)
+                    labelled.setdefault(url, piece)
                 if piece:
                     cell_text.append(piece)
             cell_text.append(" ")
         t = " ".join("".join(cell_text).split())
         if t and (not texts or texts[-1] != t):  # merged cells repeat
             texts.append(t)
-    return Block(kind="para", text=" | ".join(texts), links=tuple(dict.fromkeys(urls)))
+    return Block(kind="row", text=" | ".join(texts), links=tuple(labelled), link_labels=tuple(labelled.values()))
 
 
 def read(data: bytes, name: str = "") -> list[Block]:

@@ -1,5 +1,5 @@
 """HTML reports -> blocks (pure): headings, paragraphs, list items (with nesting level),
-and the ``href`` of every anchor in the block it sits in.
+and the ``href`` of every anchor in the block it sits in, with the anchor's text as its label.
 
 Relative hrefs are resolved against the report's URL when it came from one;
 only http(s) targets are kept (mailto:, javascript: are not evidence).
@@ -29,13 +29,15 @@ class _Walker:
         self.blocks: list[Block] = []
         self.text: list[str] = []
         self.hrefs: list[str] = []
+        self.labels: list[str | None] = []
         self.kind, self.level = "para", 0
 
     def flush(self) -> None:
         text = _SPACE.sub(" ", "".join(self.text)).strip()
         if text or self.hrefs:
-            self.blocks.append(Block(kind=self.kind, text=text, links=tuple(self.hrefs), level=self.level))
-        self.text, self.hrefs = [], []
+            self.blocks.append(Block(kind=self.kind, text=text, links=tuple(self.hrefs), level=self.level,
+                                     link_labels=tuple(self.labels)))
+        self.text, self.hrefs, self.labels = [], [], []
 
     def walk(self, node: Tag, list_depth: int = 0) -> None:
         for child in node.children:
@@ -68,7 +70,7 @@ class _Walker:
                 self.flush()
             else:
                 if name == "a" and child.get("href"):
-                    self._href(child["href"])
+                    self._href(child["href"], child.get_text())
                 self.walk(child, list_depth)
 
     def _block(self, tag: Tag, kind: str, level: int, depth: int) -> None:
@@ -79,10 +81,11 @@ class _Walker:
         self.flush()
         self.kind, self.level = outer
 
-    def _href(self, href: str) -> None:
+    def _href(self, href: str, label: str) -> None:
         url = urljoin(self.base, href.strip()) if self.base else href.strip()
         if url.lower().startswith(("http://", "https://")):
             self.hrefs.append(url)
+            self.labels.append(_SPACE.sub(" ", label).strip() or None)
 
 
 def read(data: bytes, name: str = "") -> list[Block]:

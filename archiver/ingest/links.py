@@ -2,6 +2,8 @@
 
 A URL is found in angle brackets (``<https://goo.gl/x>``), in a markdown link
 (``[label](https://...)``) or bare (``https://...``, ``www.example.org``).
+A link's ``text_raw`` is what the report showed for it: the token around a
+written URL, the label of a markdown link or of a format's hyperlink.
 Trailing punctuation is not part of a URL (``.,;:!?)]}>"'`` and typographic
 quotes) unless a closing bracket balances an opening one inside the URL
 (``https://en.wikipedia.org/wiki/Baku_(city)`` keeps its ``)``).
@@ -20,7 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ..model import CitedLink
 
 _URL_CHARS = r"[^\s<>\"“”‘’«»\[\]{}|\\^`]"
-_MD = rf"\[(?P<md_label>[^\]\n]*)\]\(\s*<?(?P<md>(?:https?://|www\.)[^\s<>]*?)>?\s*(?:\"[^\"]*\")?\)"
+_MD = r"\[(?P<md_label>[^\]\n]*)\]\(\s*<?(?P<md>(?:https?://|www\.)[^\s<>]*?)>?\s*(?:\"[^\"]*\")?\)"
 _ANGLE = r"<(?P<angle>(?:https?://|www\.)[^\s<>]+)>"
 _BARE = rf"(?P<bare>(?:(?<![\w@.])https?://|(?<![\w@./:])www\.){_URL_CHARS}*)"
 _FIND = re.compile(rf"{_MD}|{_ANGLE}|{_BARE}", re.IGNORECASE)
@@ -41,6 +43,7 @@ class Found:
     text_raw: str
     start: int
     end: int
+    label: str | None = None  # a markdown link's label
 
 
 def strip_trailing(url: str) -> str:
@@ -121,7 +124,8 @@ def find(text: str) -> list[Found]:
         if not _has_host(raw):
             continue
         ts, te = _token_span(text, m.start(), m.end() if group != "bare" else end)
-        out.append(Found(raw, normalize(raw), text[ts:te], start, end))
+        shown = label(m.group("md_label")) if group == "md" else None
+        out.append(Found(raw, normalize(raw), text[ts:te], start, end, shown))
     return out
 
 
@@ -150,26 +154,33 @@ def is_link_only(text: str) -> bool:
     return _LEFTOVER.sub("", "".join(rest)) == ""
 
 
-def cited_links(text: str, attached: Sequence[str] = ()) -> list[CitedLink]:
+def label(text: str | None) -> str | None:
+    """A hyperlink's visible label, whitespace collapsed; None when it shows nothing."""
+    return (" ".join(text.split()) or None) if text else None
+
+
+def cited_links(text: str, attached: Sequence[str] = (), labels: Sequence[str | None] = ()) -> list[CitedLink]:
     """Links of one activity: URLs written in ``text`` merged with ``attached`` ones.
 
     ``attached`` are hyperlink targets the document format carries (PDF link
     annotations, DOCX relationships, HTML anchors). An attached URL whose
     normalized form is also written in the text is that same occurrence, not a
     second link; attached URLs not visible in the text are kept in their order
-    among the written ones.
+    among the written ones, with ``labels[k]`` (parallel to ``attached``, the text
+    the document showed for the link) as their ``text_raw``.
     """
     written = find(text)
     out: list[CitedLink] = []
     i = 0
-    for href in attached:
+    for n, href in enumerate(attached):
         href = href.strip()
         if not _has_host(href):
             continue
         norm = normalize(href)
         j = next((k for k in range(i, len(written)) if written[k].url_normalized == norm), None)
         if j is None:
-            out.append(CitedLink(url_raw=href, url_normalized=norm, text_raw=None))
+            out.append(CitedLink(url_raw=href, url_normalized=norm,
+                                 text_raw=label(labels[n]) if n < len(labels) else None))
             continue
         out.extend(_cited(w) for w in written[i:j + 1])
         i = j + 1
@@ -178,7 +189,7 @@ def cited_links(text: str, attached: Sequence[str] = ()) -> list[CitedLink]:
 
 
 def _cited(f: Found) -> CitedLink:
-    return CitedLink(url_raw=f.url_raw, url_normalized=f.url_normalized, text_raw=f.text_raw)
+    return CitedLink(url_raw=f.url_raw, url_normalized=f.url_normalized, text_raw=f.label or f.text_raw)
 
 
 # ---- URLs wrapped across lines (PDFs) --------------------------------------------------

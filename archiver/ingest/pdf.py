@@ -7,7 +7,9 @@ each line sits (baseline y, x, font size) so that we can:
 * tell bullets (a mark at the line start) and their indentation level,
 * tell headings (a font clearly larger than the body's),
 * put every link annotation (``/Link`` with ``/URI``) on the line its rectangle
-  covers, hence in the right block,
+  covers, hence in the right block, with the text it covers as its label when
+  that text was drawn on its own (as Word and LibreOffice draw a hyperlink's
+  run); a label inside a longer string is not measured (no glyph widths),
 * rejoin URLs wrapped across lines: exactly when an annotation gives the whole
   URL, by heuristics otherwise (links.joins_url).
 
@@ -40,6 +42,8 @@ class _Line:
     y: float
     size: float
     uris: list[str] = field(default_factory=list)
+    labels: list[str | None] = field(default_factory=list)  # parallel to uris
+    frags: list[tuple[float, str]] = field(default_factory=list)  # (x, text) of each piece drawn on the line
 
 
 def _lines(page) -> list[_Line]:
@@ -55,24 +59,27 @@ def _lines(page) -> list[_Line]:
 
     page.extract_text(visitor_text=visit)
     lines: list[_Line] = []
-    cur, pos = "", None
+    cur, pos, pieces = "", None, []
     for text, x, y, size in frags:
         parts = text.split("\n")
         for i, part in enumerate(parts):
-            if part.strip() and pos is None:
-                pos = (x, y, size)
+            if part.strip():
+                pieces.append((x, part))
+                if pos is None:
+                    pos = (x, y, size)
             cur += part
             if i < len(parts) - 1:
                 if cur.strip() and pos:
-                    lines.append(_Line(cur.strip(), *pos))
-                cur, pos = "", None
+                    lines.append(_Line(cur.strip(), *pos, frags=pieces))
+                cur, pos, pieces = "", None, []
     if cur.strip() and pos:
-        lines.append(_Line(cur.strip(), *pos))
+        lines.append(_Line(cur.strip(), *pos, frags=pieces))
     merged: list[_Line] = []
     for line in lines:  # separate text objects on one baseline (a bullet glyph, then the text)
         prev = merged[-1] if merged else None
         if prev and abs(prev.y - line.y) < 0.3 * max(prev.size, 1) and line.x >= prev.x:
             prev.text = f"{prev.text} {line.text}"
+            prev.frags.extend(line.frags)
         else:
             merged.append(line)
     return [ln for ln in merged if not _PAGE_NO.match(ln.text)]
@@ -108,16 +115,30 @@ def _attach(lines: list[_Line], annots) -> None:
                     best, dist = line, d
         if best is not None and uri.lower().startswith(("http://", "https://")):
             best.uris.append(uri)
+            best.labels.append(_covered(best, x1, x2))
+
+
+def _covered(line: _Line, x1: float, x2: float) -> str | None:
+    """The text drawn inside [x1, x2] when it was drawn as pieces of its own, else None.
+
+    Without glyph widths a piece's end is estimated low (0.4 em per character):
+    a piece that starts inside the rectangle but runs far beyond it is a longer
+    string the rectangle covers only part of.
+    """
+    inside = [t for x, t in line.frags
+              if x1 - 1 <= x < x2 - 1 and x + 0.4 * line.size * len(t.strip()) <= x2 + line.size]
+    return links.label("".join(inside)) if inside else None
 
 
 class _Blocks:
     def __init__(self) -> None:
         self.out: list[Block] = []
-        self.kind, self.level, self.lines, self.uris = None, 0, [], []
+        self.kind, self.level, self.lines, self.uris, self.labels = None, 0, [], [], []
 
     def open(self, kind: str, level: int, line: _Line, text: str) -> None:
         self.close()
-        self.kind, self.level, self.lines, self.uris = kind, level, [text], list(line.uris)
+        self.kind, self.level, self.lines = kind, level, [text]
+        self.uris, self.labels = list(line.uris), list(line.labels)
 
     def add(self, line: _Line, known: list[str]) -> None:
         if links.joins_url(self.lines[-1], line.text, known, heuristic=not _BULLET.match(line.text)):
@@ -125,12 +146,15 @@ class _Blocks:
         else:
             self.lines.append(line.text)
         self.uris.extend(line.uris)
+        self.labels.extend(line.labels)
 
     def close(self) -> None:
         if self.kind is not None:
-            uris = [u for i, u in enumerate(self.uris) if i == 0 or u != self.uris[i - 1]]
-            self.out.append(Block(self.kind, links.join_lines(self.lines, uris), tuple(uris), self.level))
-        self.kind, self.lines, self.uris = None, [], []
+            keep = [i for i, u in enumerate(self.uris) if i == 0 or u != self.uris[i - 1]]  # a URL wrapped over lines
+            uris = [self.uris[i] for i in keep]
+            self.out.append(Block(self.kind, links.join_lines(self.lines, uris), tuple(uris), self.level,
+                                  tuple(self.labels[i] for i in keep)))
+        self.kind, self.lines, self.uris, self.labels = None, [], [], []
 
     def brk(self) -> None:
         self.close()

@@ -18,8 +18,12 @@ class Item:
 
 
 def make_pdf(title: str, intro: str, items: list[Item], page_break_inside: int | None = None,
-             encrypt: str | None = None) -> bytes:
-    """A bulleted report; ``page_break_inside``: that item's text is cut mid-sentence by a page break."""
+             encrypt: str | None = None, link_text: str | None = None) -> bytes:
+    """A bulleted report; ``page_break_inside``: that item's text is cut mid-sentence by a page break.
+
+    ``link_text``: show this label (drawn as a string of its own, as Word's PDF export
+    draws a hyperlink's run) under the link annotation instead of the URL.
+    """
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import simpleSplit
     from reportlab.pdfgen import canvas
@@ -49,6 +53,14 @@ def make_pdf(title: str, intro: str, items: list[Item], page_break_inside: int |
 
     def link_line(url: str, x: float, split: bool):
         c.setFont(font, size)
+        if link_text:
+            c.drawString(x, y, "- ")
+            off = c.stringWidth("- ", font, size)
+            c.drawString(x + off, y, link_text)
+            w = c.stringWidth(link_text, font, size)
+            c.linkURL(url, (x + off, y - 2, x + off + w, y + size), relative=0, thickness=0)
+            newline()
+            return
         if split:
             cut = len(url) - 3
             parts = [url[:cut], url[cut:]]
@@ -133,3 +145,48 @@ def make_docx(title: str, intro: str, items: list[Item], link_text: str | None =
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
+
+
+def make_docx_table(title: str, intro: str, header: list[str], rows: list[list[str | tuple[str, str]]]) -> bytes:
+    """A report that tabulates its activities: ``header`` then ``rows``; a cell given as
+    ``(label, url)`` is a hyperlink showing ``label``."""
+    import docx
+
+    d = docx.Document()
+    d.add_heading(title, level=1)
+    d.add_paragraph(intro)
+    table = d.add_table(rows=1 + len(rows), cols=len(header))
+    for cell, text in zip(table.rows[0].cells, header):
+        cell.text = text
+    for row, values in zip(table.rows[1:], rows):
+        for cell, value in zip(row.cells, values):
+            if isinstance(value, tuple):
+                add_hyperlink(cell.paragraphs[0], value[1], value[0])
+            else:
+                cell.text = value
+    d.add_paragraph("Prepared by the secretariat of the Platform")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def make_html(title: str, intro: str, items: list[Item], link_text: str | None = None) -> str:
+    """A bulleted HTML report: each item a ``<li>``, its links anchors after the text showing
+    ``link_text`` (or the URL)."""
+    from html import escape
+
+    lis = []
+    for item in items:
+        anchors = " ".join(f'<a href="{escape(u)}">{escape(link_text or u)}</a>' for u in item.urls)
+        lis.append(f"<li>{escape(item.text)} {anchors}</li>")
+    return (f"<!DOCTYPE html><html><head><title>{escape(title)}</title></head><body>"
+            f"<h1>{escape(title)}</h1><p>{escape(intro)}</p><ul>{''.join(lis)}</ul></body></html>")
+
+
+def make_md(title: str, intro: str, items: list[Item], link_text: str | None = None) -> str:
+    """A bulleted Markdown report: links as ``[link_text](url)`` (or ``<url>``) after each item's text."""
+    lines = [f"# {title}", "", intro, ""]
+    for item in items:
+        cites = " ".join(f"[{link_text}]({u})" if link_text else f"<{u}>" for u in item.urls)
+        lines.append(f"- {item.text} {cites}".rstrip())
+    return "\n".join(lines) + "\n"
