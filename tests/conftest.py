@@ -7,7 +7,9 @@ so tests clean up after themselves and can run in parallel.
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
+import socket
 import uuid
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -26,6 +28,34 @@ SAMPLE_REPORT = REPO / "examples" / "ogp-azerbaijan-2016-2018.txt"
 PG_URL = os.environ.get("ARCHIVER_TEST_DATABASE_URL")
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", socket.gethostname()}
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_local_name(host) -> bool:
+    if host is None:
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    name = name.strip("[]").lower()
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+        return True  # an address, not a name: no DNS query is made
+    except ValueError:
+        return name in _LOCAL_NAMES or name.endswith(".localhost")
+
+
+def _local_getaddrinfo(host, *args, **kwargs):
+    """Nothing in the tests may reach outside the machine, DNS included: names other than
+    localhost fail as they would offline, without a query to the configured resolver."""
+    if not _is_local_name(host):
+        raise socket.gaierror(socket.EAI_NONAME, f"Name or service not known (tests resolve no outside names: {host})")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_dns(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", _local_getaddrinfo)
 
 
 @pytest.fixture(params=BACKENDS)

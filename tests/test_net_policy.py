@@ -54,3 +54,14 @@ def test_ip_literals_checked():
         check_url("http://[::ffff:169.254.169.254]/latest/meta-data", STRICT)
     with pytest.raises(FetchRefused):
         check_url("http://0.0.0.0:80/", STRICT)
+
+
+def test_tests_resolve_no_outside_names():
+    """The suite's guard: an outside name fails as offline, without a DNS query leaving the machine."""
+    import socket
+
+    import pytest as _pytest
+
+    with _pytest.raises(socket.gaierror):
+        socket.getaddrinfo("goo.gl", 443)
+    assert socket.getaddrinfo("localhost", 80)
