@@ -37,6 +37,17 @@ def _ingest_report(tmp_path, config, sim):
     return report
 
 
+def _ingest_slow_links(tmp_path, config, sim, *, n, slow_s):
+    """A report citing n short links whose shortener takes slow_s seconds to answer each."""
+    sim.slow_s = slow_s
+    codes = [sim.set_code(f"Slow{i}", "slow", sim.site_url + f"/reports/open-budget.html?v={i}") for i in range(n)]
+    report = tmp_path / "slow.txt"
+    report.write_text("".join(f"- On {i + 1} May 2018 meeting {i}.\n  {u}\n" for i, u in enumerate(codes)),
+                      encoding="utf-8")
+    assert run_cli(["init"], config).code == 0
+    assert run_cli(["ingest", str(report)], config).code == 0
+
+
 def _warc_check(storage):
     files = glob.glob(str(storage / "warcs" / "*.warc.gz"))
     assert files
@@ -137,13 +148,7 @@ def test_offline_links_fail_cleanly_and_wait_for_the_next_run(tmp_path, db_url):
 
 
 def test_kill_9_mid_run_then_a_new_run_completes_without_duplicates(tmp_path, sim_config, sim, Session):
-    sim.slow_s = 0.6
-    codes = [sim.set_code(f"Slow{i}", "slow", sim.site_url + f"/reports/open-budget.html?v={i}") for i in range(6)]
-    report = tmp_path / "slow.txt"
-    report.write_text("".join(f"- On {i + 1} May 2018 meeting {i}.\n  {u}\n" for i, u in enumerate(codes)),
-                      encoding="utf-8")
-    run_cli(["init"], sim_config)
-    assert run_cli(["ingest", str(report)], sim_config).code == 0
+    _ingest_slow_links(tmp_path, sim_config, sim, n=6, slow_s=0.6)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER")}
     proc = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(sim_config), "run", "--json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -229,13 +234,7 @@ def test_soft404_probe_runs_once_per_origin_in_a_pass(settings, Session):
 
 def test_two_machines_share_a_pass_without_taking_the_same_work(tmp_path, sim_config, sim, Session):
     """`archiver run` plus `archiver run --worker` at once (two processes, as on two machines)."""
-    sim.slow_s = 1.0
-    codes = [sim.set_code(f"Share{i}", "slow", sim.site_url + f"/reports/open-budget.html?s={i}") for i in range(10)]
-    report = tmp_path / "share.txt"
-    report.write_text("".join(f"- On {i + 1} June 2018 event {i}.\n  {u}\n" for i, u in enumerate(codes)),
-                      encoding="utf-8")
-    run_cli(["init"], sim_config)
-    assert run_cli(["ingest", str(report)], sim_config).code == 0
+    _ingest_slow_links(tmp_path, sim_config, sim, n=10, slow_s=1.0)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER")}
     env["ARCHIVER__FETCH__CONCURRENCY"] = "2"
     cmd = [sys.executable, "-m", "archiver", "--config", str(sim_config), "run", "--json"]

@@ -286,6 +286,20 @@ def recover_from_archives(url: str, *, client, settings, session_factory=None, r
                                         retry_after_s=settings.resolver.archive_retry_after_s)
     fallback: CaptureResult | None = None
     failures: list[str] = []
+
+    def consider(source, rp, **how) -> CaptureResult | None:
+        """Write a replayed capture; the result if it is the evidence, else keep it as the fallback."""
+        nonlocal fallback
+        if rp is None:
+            return None
+        result = _keep(client, fetcher, source, sink, url, rp, settings, have_fallback=fallback is not None, **how)
+        if result is None:
+            return None
+        if not result.not_evidence_reason:
+            return result
+        fallback = fallback or result
+        return None
+
     timemaps = [(m.name, m.timemap_url, m.requests_per_s, None) for m in settings.resolver.mementos]
     for archive in settings.resolver.archives:
         try:
@@ -293,15 +307,9 @@ def recover_from_archives(url: str, *, client, settings, session_factory=None, r
             for row in cdx.capture_candidates(rows, url, at)[:MAX_CANDIDATES]:
                 rp = _replay_raw(client, fetcher, archive, url, fill(archive.replay_url, row.timestamp,
                                                                          row.original), settings.fetch.max_bytes)
-                if rp is None:
-                    continue
-                result = _keep(client, fetcher, archive, sink, url, rp, settings, have_fallback=fallback is not None,
-                               how=f"capture of {row.timestamp}", cdx_row=row)
-                if result is None:
-                    continue
-                if not result.not_evidence_reason:
-                    return result
-                fallback = fallback or result
+                found = consider(archive, rp, how=f"capture of {row.timestamp}", cdx_row=row)
+                if found is not None:
+                    return found
         except ArchiveBlocked as exc:
             log.info("%s", exc)
         except ArchiveUnavailable as exc:
@@ -316,16 +324,11 @@ def recover_from_archives(url: str, *, client, settings, session_factory=None, r
             for m in _timemap_candidates(fetcher, name, timemap_url, rate, url, at)[:MAX_CANDIDATES]:
                 source = _Source(name, template_of(m.uri) or m.uri, rate)
                 rp = _replay_raw(client, fetcher, source, url, memento.raw_form(m.uri), settings.fetch.max_bytes)
-                if rp is None:
-                    continue
-                rp.memento_datetime = rp.memento_datetime or m.datetime
-                result = _keep(client, fetcher, source, sink, url, rp, settings, have_fallback=fallback is not None,
-                               how=f"memento {m.uri}", timemap=(fill(timemap_url, "", url), m.datetime))
-                if result is None:
-                    continue
-                if not result.not_evidence_reason:
-                    return result
-                fallback = fallback or result
+                if rp is not None:
+                    rp.memento_datetime = rp.memento_datetime or m.datetime
+                found = consider(source, rp, how=f"memento {m.uri}", timemap=(fill(timemap_url, "", url), m.datetime))
+                if found is not None:
+                    return found
         except ArchiveBlocked as exc:
             log.info("%s", exc)
         except (ArchiveRateLimited, ArchiveUnavailable) as exc:
