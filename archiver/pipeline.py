@@ -169,15 +169,27 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
                 _import_dumps(settings, Session)
             tools = tools_factory(settings, Session, run_id)
 
+            where: dict = {}  # the stage and how far it has got, for the run row
+
+            def on_progress(st: str, done: int, total: int) -> None:
+                where.update(stage=st, done=done, total=total)
+                if progress:
+                    progress(st, done, total)
+
             def heartbeat() -> None:
-                if not worker:
-                    with Session() as hs:
+                """After each batch: renew the run lock and show the counts so far on the run row
+                (`archiver status`, the web page, other machines see a pass as it goes)."""
+                with Session() as hs:
+                    if not worker:
                         locks.renew(hs, LOCK_NAME, owner, settings.schedule.lock_ttl_s)
+                    row = hs.get(Run, run_id)
+                    row.counts = {**summary_dict(summary), "progress": dict(where)}
+                    hs.commit()
 
             for st in stages:
                 if stop.is_set():
                     break
-                _run_stage(st, Session, tools, owner, limit=limit, stop=stop, progress=progress,
+                _run_stage(st, Session, tools, owner, limit=limit, stop=stop, progress=on_progress,
                            heartbeat=heartbeat, summary=summary)
             if stage in (None, "watch") and not stop.is_set():
                 from .watch import recheck_due

@@ -252,3 +252,27 @@ def test_two_machines_share_a_pass_without_taking_the_same_work(tmp_path, sim_co
             assert t.status == "captured" and len([c for c in t.captures if c.role == "target"]) == 1
             assert len([h for h in t.hops if h.stage == "resolve"]) == 1  # resolved once, by one of them
         assert {r.worker for r in s.scalars(select(Run))}.__len__() == 2
+
+
+def test_a_running_pass_shows_its_counts_as_it_goes(tmp_path, sim_config, sim, Session):
+    _ingest_slow_links(tmp_path, sim_config, sim, n=6, slow_s=0.5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER")}
+    env["ARCHIVER__FETCH__CONCURRENCY"] = "1"  # batches of 4: a heartbeat after the first batch
+    proc = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(sim_config), "run", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    seen = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with Session() as s:
+            run = s.scalars(select(Run)).first()
+            if run is not None and run.status == "running" and run.counts.get("progress"):
+                seen = dict(run.counts)
+                break
+        time.sleep(0.1)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert seen is not None, "no progress on the run row while it ran"
+    assert seen["progress"]["stage"] == "resolve" and seen["progress"]["done"] == 4
+    assert seen["progress"]["total"] == 6 and seen["resolved"] == 4
+    status = run_cli(["status", "--json"], sim_config).json()
+    assert status["runs"][0]["status"] == "ok" and status["runs"][0]["counts"]["resolved"] == 6

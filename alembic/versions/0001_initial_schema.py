@@ -4,6 +4,8 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-30 01:11:08.921307
 """
+import logging
+
 from alembic import op
 import sqlalchemy as sa
 import archiver.db.base
@@ -306,22 +308,70 @@ _SQLITE_SEARCH = [
 ]
 # PostgreSQL: generated tsvector columns with GIN indexes. 300000 = search.PG_INDEX_CHARS:
 # a tsvector holds at most 1 MB, and an over-long one would make the INSERT fail.
+# They use the text search configuration archiver_search (= search.PG_SEARCH_CONFIG), made
+# in the current schema by _create_pg_search_config: 'simple' (lower-cased, no stemming, no
+# stop words) with the unaccent dictionary in front, so diacritics fold as on SQLite. The
+# ::regconfig cast is resolved once, here, so the expression stays immutable and does not
+# depend on a later search_path.
+_PG_SEARCH_CONFIG = "archiver_search"
 _PG_SEARCH = [
     "ALTER TABLE activities ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
-    "(setweight(to_tsvector('simple'::regconfig, left(text, 300000)), 'B')) STORED",
+    f"(setweight(to_tsvector('{_PG_SEARCH_CONFIG}'::regconfig, left(text, 300000)), 'B')) STORED",
     "CREATE INDEX ix_activities_search_vector ON activities USING gin (search_vector)",
     "ALTER TABLE extractions ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
-    "(setweight(to_tsvector('simple'::regconfig, left(coalesce(title, ''), 2000)), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, left(coalesce(text, ''), 300000)), 'B')) STORED",
+    f"(setweight(to_tsvector('{_PG_SEARCH_CONFIG}'::regconfig, left(coalesce(title, ''), 2000)), 'A') || "
+    f"setweight(to_tsvector('{_PG_SEARCH_CONFIG}'::regconfig, left(coalesce(text, ''), 300000)), 'B')) STORED",
     "CREATE INDEX ix_extractions_search_vector ON extractions USING gin (search_vector)",
 ]
+# Every token type that can carry letters (not asciiword/hword_asciipart: nothing to fold).
+_PG_FOLDED_TOKENS = "word, hword, hword_part, numword, numhword, hword_numpart"
+
+
+def _unaccent_dictionary(conn) -> str | None:
+    """The unaccent dictionary, schema-qualified, creating the extension when allowed; else None.
+
+    The extension is database-wide and goes to public (dropping an application schema
+    must not drop it). Creating it needs a privilege an operator's database user may lack,
+    so it is tried in a savepoint; a concurrent creator (parallel migrations) also ends up
+    here with an error, after which the extension is there."""
+    found = sa.text("SELECT quote_ident(n.nspname) || '.unaccent' FROM pg_extension e "
+                    "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'")
+    dictionary = conn.execute(found).scalar()
+    if dictionary is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public"))
+        except sa.exc.DBAPIError as exc:
+            logging.getLogger("archiver.db.search").warning(
+                "unaccent extension unavailable (%s): PostgreSQL search will not fold diacritics",
+                str(exc.orig).splitlines()[0])
+        dictionary = conn.execute(found).scalar()
+    return dictionary
+
+
+def _create_pg_search_config(conn) -> None:
+    """archiver_search: 'simple' plus unaccent, or just 'simple' when unaccent cannot be had
+    (search still works, but Qarabag no longer finds Qarabağ; the comment on the
+    configuration says which, see `\\dF+ archiver_search` in psql)."""
+    dictionary = _unaccent_dictionary(conn)
+    op.execute(f"CREATE TEXT SEARCH CONFIGURATION {_PG_SEARCH_CONFIG} (COPY = simple)")
+    if dictionary is not None:
+        op.execute(f"ALTER TEXT SEARCH CONFIGURATION {_PG_SEARCH_CONFIG} "
+                   f"ALTER MAPPING FOR {_PG_FOLDED_TOKENS} WITH {dictionary}, simple")
+    note = ("archiver search: simple + unaccent (diacritics folded)" if dictionary is not None else
+            "archiver search: simple only, unaccent extension unavailable (diacritics not folded)")
+    op.execute(f"COMMENT ON TEXT SEARCH CONFIGURATION {_PG_SEARCH_CONFIG} IS '{note}'")
 
 
 def _create_search() -> None:
-    dialect = op.get_bind().dialect.name
-    statements = {"sqlite": _SQLITE_SEARCH, "postgresql": _PG_SEARCH}.get(dialect, [])
-    for statement in statements:
-        op.execute(statement)
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        for statement in _SQLITE_SEARCH:
+            op.execute(statement)
+    elif conn.dialect.name == "postgresql":
+        _create_pg_search_config(conn)
+        for statement in _PG_SEARCH:
+            op.execute(statement)
 
 
 def _drop_search() -> None:
@@ -335,6 +385,8 @@ def _drop_search() -> None:
         for table in ("activities", "extractions"):
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_search_vector")
             op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_vector")
+        # not the unaccent extension: it is database-wide, other schemas may use it
+        op.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {_PG_SEARCH_CONFIG}")
 
 
 def _downgrade_tables() -> None:

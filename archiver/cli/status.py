@@ -52,7 +52,7 @@ def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
         c.print(table("given up", ["url", "tries", "why"],
                       [[g["url"], g["attempts"], g["reason"]] for g in doc["given_up"][:20]]))
     c.print(table("last runs", ["id", "kind", "status", "started", "resolved", "captured", "dead", "failed"],
-                  [[r["id"], r["kind"], r["status"], f"{r['started_at']:%Y-%m-%d %H:%M:%S}Z",
+                  [[r["id"], r["kind"], _state(r), f"{r['started_at']:%Y-%m-%d %H:%M:%S}Z",
                     r["counts"].get("resolved"), r["counts"].get("captured"), r["counts"].get("dead"),
                     r["counts"].get("failed")] for r in doc["runs"]]))
     h = doc.get("health")
@@ -61,3 +61,11 @@ def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
                 f"preserved evidence ({h['coverage_pct']}%) in {h['reports']} report(s); "
                 f"{h['at_risk']} link(s) at risk, {h['lost']} lost, {h['changed']} changed "
                 "(details: `archiver health`)")
+
+
+def _state(run: dict) -> str:
+    """A run's status; a running pass also says how far it has got."""
+    p = (run.get("counts") or {}).get("progress") or {}
+    if run["status"] == "running" and p:
+        return f"running ({p['stage']} {p['done']}/{p['total']})"
+    return run["status"]
