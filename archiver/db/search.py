@@ -13,10 +13,15 @@ still there, idempotent, for code that wants to be explicit, and ``reindex_all``
 rebuilds the table (after a restore, or an Alembic batch migration that recreated a
 table and lost its triggers).
 
-PostgreSQL: a generated ``search_vector`` tsvector column (``simple`` configuration:
-no stemming, no stop words, lower-cased; diacritics must match) with a GIN index on
-both tables, queried with ``websearch_to_tsquery``, ranked by ``ts_rank`` (normalised by
-length) and cut into snippets by ``ts_headline``. A tsvector holds at most 1 MB, so only
+PostgreSQL: a generated ``search_vector`` tsvector column with a GIN index on both
+tables, queried with ``websearch_to_tsquery``, ranked by ``ts_rank`` (normalised by
+length) and cut into snippets by ``ts_headline``, all with the text search configuration
+``archiver_search`` that the 0001 migration makes in the schema (found through the
+search_path): ``simple`` (no stemming, no stop words, lower-cased) behind the
+``unaccent`` dictionary, so ``Qarabag`` finds ``Qarabağ`` here too. unaccent folds a
+little more than FTS5 (``ı`` to ``i``, Cyrillic ``ё`` to ``е``). Where the database user
+may not create the unaccent extension the configuration is plain ``simple`` and
+diacritics must match. A tsvector holds at most 1 MB, so only
 the first ``PG_INDEX_CHARS`` characters of a text are indexed there.
 
 Queries are parsed here first, the same way for both backends: words, ``"phrases"``,
@@ -43,6 +48,7 @@ from ..errors import ArchiverError, InputError
 from .base import iso_utc
 from .tables import Activity, Capture, Extraction, Link
 
+PG_SEARCH_CONFIG = "archiver_search"  # made by the 0001 migration; a constant, never user text
 PG_INDEX_CHARS = 300_000  # keeps every tsvector under PostgreSQL's 1 MB limit (~3 bytes a char at worst)
 MAX_QUERY_CHARS = 500
 MARK_OPEN, MARK_CLOSE = "[", "]"  # around matched terms in ``snippet``
@@ -50,6 +56,7 @@ _RAW_OPEN, _RAW_CLOSE = "\x02", "\x03"  # what the databases put around matches 
 _SNIPPET_WORDS = 24
 _PG_HEADLINE = (f'StartSel="{_RAW_OPEN}", StopSel="{_RAW_CLOSE}", MaxWords=35, MinWords=12, '
                 'MaxFragments=2, FragmentDelimiter=" … "')
+_CFG = PG_SEARCH_CONFIG
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
 
@@ -202,24 +209,24 @@ def _sqlite_matches(session: Session, clauses, limit: int) -> list[tuple[str, in
 
 def _pg_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
     query = to_websearch(clauses)
-    if not session.execute(text("SELECT numnode(websearch_to_tsquery('simple', :q))"), {"q": query}).scalar_one():
+    if not session.execute(text(f"SELECT numnode(websearch_to_tsquery('{_CFG}', :q))"), {"q": query}).scalar_one():
         raise InputError("search query has no words to search for (only punctuation or operators)")
     # the tsquery is written inline (not in a CTE) so that the planner sees a constant and uses the GIN indexes
     sql = text(f"""
         WITH hits AS (
             SELECT 'activity' AS kind, a.id AS ref_id,
-                   ts_rank(a.search_vector, websearch_to_tsquery('simple', :q), 1) AS score
-            FROM activities a WHERE a.search_vector @@ websearch_to_tsquery('simple', :q)
+                   ts_rank(a.search_vector, websearch_to_tsquery('{_CFG}', :q), 1) AS score
+            FROM activities a WHERE a.search_vector @@ websearch_to_tsquery('{_CFG}', :q)
             UNION ALL
-            SELECT 'capture', e.id, ts_rank(e.search_vector, websearch_to_tsquery('simple', :q), 1)
-            FROM extractions e WHERE e.search_vector @@ websearch_to_tsquery('simple', :q)
+            SELECT 'capture', e.id, ts_rank(e.search_vector, websearch_to_tsquery('{_CFG}', :q), 1)
+            FROM extractions e WHERE e.search_vector @@ websearch_to_tsquery('{_CFG}', :q)
             ORDER BY score DESC, kind, ref_id LIMIT :lim)
         SELECT h.kind, h.ref_id, h.score,
                CASE WHEN h.kind = 'activity'
-                    THEN ts_headline('simple', left(a.text, {PG_INDEX_CHARS}), websearch_to_tsquery('simple', :q), :opts)
-                    ELSE ts_headline('simple', coalesce(e.title || E'\\n', '')
+                    THEN ts_headline('{_CFG}', left(a.text, {PG_INDEX_CHARS}), websearch_to_tsquery('{_CFG}', :q), :opts)
+                    ELSE ts_headline('{_CFG}', coalesce(e.title || E'\\n', '')
                                      || left(coalesce(e.text, ''), {PG_INDEX_CHARS}),
-                                     websearch_to_tsquery('simple', :q), :opts)
+                                     websearch_to_tsquery('{_CFG}', :q), :opts)
                END AS snip
         FROM hits h
         LEFT JOIN activities a ON h.kind = 'activity' AND a.id = h.ref_id
@@ -279,4 +286,4 @@ def full_text_search(session: Session, query: str, limit: int = 20) -> list[dict
 
 __all__ = ["Clause", "full_text_search", "index_activity", "index_extraction", "parse_query",
            "reindex_all", "render_snippet", "to_fts5", "to_websearch", "MARK_OPEN", "MARK_CLOSE",
-           "PG_INDEX_CHARS"]
+           "PG_INDEX_CHARS", "PG_SEARCH_CONFIG"]
