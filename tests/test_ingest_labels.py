@@ -1,11 +1,11 @@
-"""Hyperlink labels (the text a report shows for a link) and DOCX activity tables."""
+"""Hyperlink labels (the text a report shows for a link) and DOCX / HTML activity tables."""
 from datetime import date
 
 import pytest
 
 from archiver.ingest import parse_report
 from archiver.ingest.links import cited_links
-from tests.data.make_reports import Item, make_docx, make_docx_table, make_html, make_md, make_pdf
+from tests.data.make_reports import Item, make_docx, make_docx_table, make_html, make_html_table, make_md, make_pdf
 
 INTRO = "This is the intro paragraph of the report, which describes the platform and its members at some length."
 ITEMS = [
@@ -68,13 +68,16 @@ def test_cited_links_labels_are_parallel_to_attached():
     assert cited_links("x", ["https://goo.gl/b"])[0].text_raw is None  # no labels given
 
 
-def test_docx_table_rows_with_a_date_are_activities():
-    data = make_docx_table("Activity Report 2018", INTRO, ["Date", "Activity", "Evidence"], [
+@pytest.mark.parametrize("fmt", ["docx", "html"])
+def test_table_rows_with_a_date_are_activities(fmt):
+    args = ("Activity Report 2018", INTRO, ["Date", "Activity", "Evidence"], [
         ["16 June 2018", "Round-table on budget transparency with the Ministry of Finance",
          ("minutes", "https://goo.gl/TbOne1")],
         ["5 July 2018", "Training for journalists on open data", ("https://goo.gl/TbTwo2", "https://goo.gl/TbTwo2")],
     ])
-    parsed = parse_report(data, "table.docx")
+    data = make_docx_table(*args) if fmt == "docx" else make_html_table(*args).encode()
+    parsed = parse_report(data, f"table.{fmt}")
+    assert parsed.format == fmt
     acts = parsed.activities
     assert len(acts) == 2
     assert [a.date.start for a in acts] == [date(2018, 6, 16), date(2018, 7, 5)]
@@ -105,3 +108,57 @@ def test_docx_table_without_title_does_not_take_the_header_row_as_title():
     assert [(a.date.start, [l.text_raw for l in a.links]) for a in parsed.activities] == [
         (date(2019, 3, 1), ["Meeting"]), (date(2019, 3, 2), ["Hearing"])]
     assert parsed.title is None
+
+
+def _html_blocks(html: str, name: str = "r.html"):
+    from archiver.ingest import html as html_reader
+    return html_reader.read(html.encode(), name)
+
+
+def test_html_row_is_one_block_with_anchor_labels_and_bare_urls():
+    blocks = _html_blocks(
+        "<html><body><table><tr><th>Date</th><th>What</th></tr>"
+        "<tr><td>1 May 2018</td><td><p>Met <b>deputies</b>,</p><p>see https://goo.gl/bare1</p></td>"
+        "<td><a href='/minutes.pdf'>the <i>minutes</i></a> <a href='mailto:x@y.org'>mail</a></td><td> </td></tr>"
+        "</table></body></html>", "https://ngo.example.org/r/2018.html")
+    rows = [b for b in blocks if b.kind == "row"]
+    assert [r.text for r in rows] == ["Date | What", "1 May 2018 | Met deputies, see https://goo.gl/bare1 | the minutes mail"]
+    assert rows[1].links == ("https://ngo.example.org/minutes.pdf",) and rows[1].link_labels == ("the minutes",)
+    act = parse_report(b"<html><body><table><tr><td>1 May 2018</td><td>Met deputies, see https://goo.gl/bare1</td>"
+                       b"<td><a href='https://goo.gl/an1'>minutes</a></td></tr></table></body></html>", "r.html"
+                       ).activities[0]
+    assert act.date.start == date(2018, 5, 1)
+    assert sorted((l.url_raw, l.text_raw) for l in act.links) == [("https://goo.gl/an1", "minutes"),
+                                                               ("https://goo.gl/bare1", "https://goo.gl/bare1")]
+
+
+def test_html_nested_table_yields_its_innermost_rows():
+    parsed = parse_report(
+        b"<html><body><h1>Report 2019</h1><table><tr><td>Menu</td><td><p>Our activities:</p><table>"
+        b"<tr><th>Date</th><th>Activity</th></tr>"
+        b"<tr><td>01.03.2019</td><td><a href='https://goo.gl/N1'>Meeting with the ombudsman</a></td></tr>"
+        b"<tr><td>02.03.2019</td><td><a href='https://goo.gl/N2'>Hearing in parliament</a></td></tr>"
+        b"</table></td></tr></table></body></html>", "n.html")
+    assert [(a.date.start, a.text, [(l.url_raw, l.text_raw) for l in a.links]) for a in parsed.activities] == [
+        (date(2019, 3, 1), "01.03.2019 | Meeting with the ombudsman", [("https://goo.gl/N1", "Meeting with the ombudsman")]),
+        (date(2019, 3, 2), "02.03.2019 | Hearing in parliament", [("https://goo.gl/N2", "Hearing in parliament")])]
+    assert parsed.title == "Report 2019"
+
+
+def test_html_page_laid_out_in_a_table_reads_as_before():
+    """A whole page inside one layout cell reads like the same page without the table."""
+    page = make_html("Test Report", INTRO, ITEMS, link_text="the minutes")
+    body = page.split("<body>")[1].split("</body>")[0]
+    laid_out = page.replace(body, f"<table><tr><td>Navigation</td><td>{body}</td></tr></table>")
+    plain = parse_report(page.encode(), "r.html")
+    boxed = parse_report(laid_out.encode(), "r.html")
+    assert [(a.text, a.date, a.links) for a in boxed.activities] == [(a.text, a.date, a.links) for a in plain.activities]
+    assert len(plain.activities) == 3 and boxed.title == plain.title == "Test Report"
+    paras = "".join(f"<p>{i.text} <a href='{i.urls[0]}'>x</a></p>" for i in ITEMS[:2]) + "<p>intro</p><p>more</p>"
+    assert not any(b.kind == "row" for b in _html_blocks(f"<table><tr><td>{paras}</td></tr></table>"))
+
+
+def test_html_report_without_tables_has_no_rows():
+    blocks = _html_blocks(make_html("Test Report", INTRO, ITEMS, link_text="the minutes"))
+    assert [b.kind for b in blocks] == ["heading", "para", "bullet", "bullet", "bullet"]
+    assert blocks[2].links == tuple(ITEMS[0].urls) and blocks[2].link_labels == ("the minutes",) * 2

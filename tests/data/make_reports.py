@@ -183,6 +183,24 @@ def make_html(title: str, intro: str, items: list[Item], link_text: str | None =
             f"<h1>{escape(title)}</h1><p>{escape(intro)}</p><ul>{''.join(lis)}</ul></body></html>")
 
 
+def make_html_table(title: str, intro: str, header: list[str], rows: list[list[str | tuple[str, str]]]) -> str:
+    """An HTML report that tabulates its activities, like ``make_docx_table``: a ``<thead>``
+    row of ``<th>`` then ``rows``; a cell given as ``(label, url)`` is an anchor showing ``label``."""
+    from html import escape
+
+    def cell(value: str | tuple[str, str]) -> str:
+        if isinstance(value, tuple):
+            return f'<td><a href="{escape(value[1])}">{escape(value[0])}</a></td>'
+        return f"<td>{escape(value)}</td>"
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(f"<tr>{''.join(cell(v) for v in row)}</tr>" for row in rows)
+    return (f"<!DOCTYPE html><html><head><title>{escape(title)}</title></head><body>"
+            f"<h1>{escape(title)}</h1><p>{escape(intro)}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<p>Prepared by the secretariat of the Platform</p></body></html>")
+
+
 def make_md(title: str, intro: str, items: list[Item], link_text: str | None = None) -> str:
     """A bulleted Markdown report: links as ``[link_text](url)`` (or ``<url>``) after each item's text."""
     lines = [f"# {title}", "", intro, ""]
