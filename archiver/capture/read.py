@@ -28,8 +28,10 @@ from .warcfile import OPEN_SUFFIX
 Locator = Callable[[str], "tuple[str, int] | None"]
 
 
-def warc_path(storage_root: str | Path, warc_file: str) -> Path:
-    """The file for ``warc_file``, refused unless it stays inside <root>/warcs."""
+def confined_warc_path(storage_root: str | Path, warc_file: str) -> Path:
+    """Where ``warc_file`` (a path from the database) lives, refused unless inside <root>/warcs.
+
+    The one path guard for WARC files: readers, verification, export and the manifest use it."""
     root = Path(storage_root).resolve()
     base = (root / "warcs").resolve()
     rel = Path(str(warc_file))
@@ -38,6 +40,12 @@ def warc_path(storage_root: str | Path, warc_file: str) -> Path:
     path = (root / rel).resolve()
     if base not in path.parents:
         raise ArchiveError(f"refusing WARC path outside {base}: {warc_file!r}", file=str(warc_file))
+    return path
+
+
+def warc_path(storage_root: str | Path, warc_file: str) -> Path:
+    """The existing file for ``warc_file`` (its ``.open`` form while still being written)."""
+    path = confined_warc_path(storage_root, warc_file)
     if not path.is_file():
         still_open = path.with_name(path.name + OPEN_SUFFIX)
         if still_open.is_file():
@@ -143,15 +151,21 @@ def raw_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate
     return headers, _RecordStream(stream, record._archiver_fh)
 
 
-def db_locator(sessionmaker) -> Locator:
-    """Locate a record id through the Capture rows."""
+def locate_record(session, record_id: str) -> "tuple[str, int] | None":
+    """(warc_file, offset) of the record with this WARC-Record-ID, from the Capture rows."""
     from sqlalchemy import select
 
     from ..db.tables import Capture
 
+    row = session.execute(select(Capture.warc_file, Capture.offset)
+                          .where(Capture.record_id == record_id).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
+def db_locator(sessionmaker) -> Locator:
+    """A Locator that opens its own session for each lookup."""
+
     def locate(record_id: str):
         with sessionmaker() as session:
-            row = session.execute(select(Capture.warc_file, Capture.offset)
-                                  .where(Capture.record_id == record_id).limit(1)).first()
-            return (row[0], row[1]) if row else None
+            return locate_record(session, record_id)
     return locate

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from ..db.tables import ManifestEntry, WarcFile
 from ..errors import ArchiveError, InputError
 from .problems import Problem
-from .records import CHUNK, resolve
+from ..capture.read import confined_warc_path
+from .records import CHUNK
 
 GENESIS = "0" * 64
 MIRROR = "manifest.jsonl"
@@ -69,7 +70,7 @@ def append_entry(session: Session, storage_root: Path, rel_path: str, *, sha256:
     """
     rel_path = Path(rel_path).as_posix()
     try:
-        path = resolve(storage_root, rel_path)
+        path = confined_warc_path(storage_root, rel_path)
     except ArchiveError as exc:
         raise InputError(str(exc)) from exc
     if not path.is_file():

@@ -14,7 +14,6 @@ import hashlib
 import io
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO, Callable
 
 from warcio.archiveiterator import ArchiveIterator
@@ -39,13 +38,6 @@ class RecordChanged(ArchiveError):
     """The member decompressed but its gzip CRC-32 disagrees: the content was modified."""
 
 
-def resolve(root: Path, rel: str) -> Path:
-    """The file a database path names, refusing anything outside storage.root."""
-    base = Path(root).resolve()
-    path = (base / rel).resolve()
-    if rel.startswith(("/", "\\")) or (path != base and base not in path.parents):
-        raise ArchiveError(f"path escapes the storage root: {rel}", file=rel)
-    return path
 
 
 class _RawLimit(io.RawIOBase):

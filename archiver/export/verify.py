@@ -25,7 +25,8 @@ from ..db.tables import Capture, WarcFile
 from ..errors import ArchiveError
 from . import digests, manifest
 from .problems import Problem
-from .records import RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record, resolve
+from ..capture.read import confined_warc_path
+from .records import RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
 
 WARC_SUFFIXES = (".warc.gz", ".warc")
 
@@ -72,7 +73,7 @@ def verify_storage(session: Session, storage_root: Path,
 def _check_file_records(session, root, rel, captures, missing, on_record) -> list[Problem]:
     out: list[Problem] = []
     try:
-        path = resolve(root, rel)
+        path = confined_warc_path(root, rel)
     except ArchiveError as exc:
         return [Problem("unreadable_record", str(exc), file=rel, capture_id=c.id) for c in captures]
     if not path.is_file():
@@ -140,7 +141,7 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
     for rel, entry in sorted(listed.items()):
         seen.add(rel)
         try:
-            path = resolve(root, rel)
+            path = confined_warc_path(root, rel)
         except ArchiveError as exc:
             out.append(Problem("manifest_mismatch", str(exc), file=rel))
             continue
@@ -180,7 +181,7 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
 
 def _exists(root: Path, rel: str) -> bool:
     try:
-        return resolve(root, rel).is_file()
+        return confined_warc_path(root, rel).is_file()
     except ArchiveError:
         return False
 

@@ -30,7 +30,7 @@ from ..errors import ArchiveError, InputError, IntegrityError
 from . import cdxj, sign, summary
 from .evidence import Selection
 from .manifest import iso
-from .records import resolve
+from ..capture.read import confined_warc_path
 from .verify import check_capture
 
 WACZ_VERSION = "1.1.1"
@@ -159,7 +159,7 @@ def _title(session: Session, c) -> str:
 
 def _open(root: Path, c):
     try:
-        return open(resolve(root, c.warc_file), "rb")
+        return open(confined_warc_path(root, c.warc_file), "rb")
     except (OSError, ArchiveError) as exc:
         raise IntegrityError(f"capture {c.id}: cannot open {c.warc_file} ({type(exc).__name__}); "
                              "run `archiver verify`") from exc

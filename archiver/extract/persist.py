@@ -1,11 +1,11 @@
 """The extract stage for one stored capture: read its payload back, extract, store, index."""
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import ExtractSettings, Settings
@@ -39,16 +39,12 @@ def extract_capture(session: Session, capture: Capture, settings: ExtractSetting
     extractors is recorded in ``Extraction.error`` instead, so one odd page cannot stop
     a run. Flushes but does not commit: the caller owns the transaction.
     """
-    from ..capture.read import open_payload  # imported when used: keeps extract importable alone
+    from ..capture.read import locate_record, open_payload  # imported when used: keeps extract importable alone
 
     extract_settings = settings.extract if isinstance(settings, Settings) else settings
 
-    def locate(record_id: str):
-        row = session.execute(select(Capture.warc_file, Capture.offset)
-                              .where(Capture.record_id == record_id).limit(1)).first()
-        return (row[0], row[1]) if row else None
-
-    headers, payload = open_payload(storage_root, capture.warc_file, capture.offset, locate=locate)
+    headers, payload = open_payload(storage_root, capture.warc_file, capture.offset,
+                                    locate=functools.partial(locate_record, session))
     content_type = header(headers, "Content-Type") or capture.content_type
     try:
         result = extract_text_safely(payload, content_type, extract_settings, url=capture.url,
