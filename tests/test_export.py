@@ -125,6 +125,7 @@ def test_export_arguments_and_unknown_ids(cli, ev, tmp_path):
     assert not (tmp_path / "x.wacz").exists()
 
 
+@pytest.mark.tampers
 def test_export_refuses_a_record_that_no_longer_verifies(cli, ev, tmp_path, Session):
     with Session() as s:
         s.execute(update(Capture).where(Capture.id == ev.captures["image"]).values(sha256="0" * 64))

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from archiver.db.search import full_text_search
 from archiver.db.tables import Activity, Capture, Extraction, Link, Report, Target
 from archiver.errors import ArchiveError
 from archiver.extract import extract_capture
+from tests.stores import Records, capture_row
 
 DATA = Path(__file__).parent / "data" / "extract"
 WHEN = datetime(2018, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -24,37 +22,8 @@ def _sha(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
 
 
-class Warc:
-    """A WARC file under <storage>/warcs, records appended one by one; returns their offsets."""
-
-    def __init__(self, root: Path, name: str = "test.warc.gz"):
-        (root / "warcs").mkdir(parents=True, exist_ok=True)
-        self.rel = f"warcs/{name}"
-        self.path = root / self.rel
-        self.path.touch()
-
-    def response(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int, str]:
-        with open(self.path, "ab") as fh:
-            offset = fh.tell()
-            writer = WARCWriter(fh, gzip=True)
-            http = StatusAndHeaders("200 OK", headers + [("Content-Length", str(len(body)))], protocol="HTTP/1.1")
-            rec = writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http)
-            writer.write_record(rec)
-        return offset, rec.rec_headers.get_header("WARC-Record-ID")
-
-    def revisit(self, url: str, refers_to: str, digest: str) -> int:
-        with open(self.path, "ab") as fh:
-            offset = fh.tell()
-            writer = WARCWriter(fh, gzip=True)
-            rec = writer.create_revisit_record(url, digest=digest, refers_to_uri=url,
-                                               refers_to_date="2018-03-02T09:00:00Z")
-            rec.rec_headers.add_header("WARC-Refers-To", refers_to)
-            writer.write_record(rec)
-        return offset
-
-
-def add_capture(session, warc: Warc, url: str, offset: int, record_id: str, content_type: str | None,
-                activity_text: str | None = None, is_revisit: bool = False) -> Capture:
+def add_capture(session, ref, content_type: str | None, activity_text: str | None = None) -> Capture:
+    url = ref.url
     target = session.query(Target).filter_by(url_hash=_sha(url)).one_or_none()
     if target is None:
         target = Target(url=url, url_hash=_sha(url), status="captured", stage="extract")
@@ -64,11 +33,11 @@ def add_capture(session, warc: Warc, url: str, offset: int, record_id: str, cont
         report.activities = [Activity(ordinal=1, text=activity_text)]
         session.add(report)
         session.add(Link(activity=report.activities[0], position=0, url_raw=url, url_normalized=url, target=target))
-    capture = Capture(target=target, role="target", url=url, url_hash=_sha(url), captured_at=WHEN,
-                      http_status=200, content_type=content_type, record_id=record_id, warc_file=warc.rel,
-                      offset=offset, length=1, is_revisit=is_revisit)
+    capture = capture_row(ref, target=target, captured_at=WHEN, content_type=content_type)
     session.add(capture)
     session.flush()
+    if ref.is_revisit:
+        capture.revisit_of_id = session.query(Capture.id).filter_by(record_id=ref.revisit_of).scalar()
     return capture
 
 
@@ -80,13 +49,12 @@ def root(settings):
 def test_html_capture_gzip_encoded_charset_in_header_only(Session, settings, root):
     """windows-1251 bytes, no <meta charset>, the charset only in the HTTP header, gzip on the wire."""
     body = (DATA / "ru-cp1251-nodecl.html").read_bytes()
-    warc = Warc(root)
-    offset, rid = warc.response("http://economy.example/plan", gzip.compress(body), [
-        ("Content-Type", "text/html; charset=windows-1251"), ("Content-Encoding", "gzip"),
-        ("Content-Language", "ru")])
+    with Records(settings, Session) as warc:
+        ref = warc.response("http://economy.example/plan", gzip.compress(body), headers=[
+            ("Content-Type", "text/html; charset=windows-1251"), ("Content-Encoding", "gzip"),
+            ("Content-Language", "ru")])
     with Session() as session:
-        cap = add_capture(session, warc, "http://economy.example/plan", offset, rid, "text/html",
-                          activity_text="Hökumət planı təsdiq etdi")
+        cap = add_capture(session, ref, "text/html", activity_text="Hökumət planı təsdiq etdi")
         row = extract_capture(session, cap, settings.extract, root)
         session.commit()
         assert isinstance(row, Extraction) and row.capture_id == cap.id
@@ -100,11 +68,11 @@ def test_html_capture_gzip_encoded_charset_in_header_only(Session, settings, roo
 
 
 def test_extracting_again_updates_the_row_and_the_index(Session, settings, root):
-    warc = Warc(root)
-    offset, rid = warc.response("http://az.example/", (DATA / "az-cp1254-meta.html").read_bytes(),
-                                [("Content-Type", "text/html")])
+    with Records(settings, Session) as warc:
+        ref = warc.response("http://az.example/", (DATA / "az-cp1254-meta.html").read_bytes(),
+                            headers=[("Content-Type", "text/html")])
     with Session() as session:
-        cap = add_capture(session, warc, "http://az.example/", offset, rid, "text/html")
+        cap = add_capture(session, ref, "text/html")
         first = extract_capture(session, cap, settings, root)  # whole Settings is accepted too
         second = extract_capture(session, cap, settings.extract, root)
         session.commit()
@@ -116,15 +84,13 @@ def test_extracting_again_updates_the_row_and_the_index(Session, settings, root)
 def test_pdf_and_image_captures(Session, settings, root):
     from tests.test_extract import PDF
 
-    warc = Warc(root)
-    pdf_off, pdf_id = warc.response("http://docs.example/plan.pdf", PDF, [("Content-Type", "application/pdf")])
-    img_off, img_id = warc.response("http://docs.example/logo.png", b"\x89PNG\r\n\x1a\nxxxx",
-                                    [("Content-Type", "image/png")])
+    with Records(settings, Session) as warc:
+        pdf_ref = warc.response("http://docs.example/plan.pdf", PDF, headers=[("Content-Type", "application/pdf")])
+        img_ref = warc.response("http://docs.example/logo.png", b"\x89PNG\r\n\x1a\nxxxx",
+                                headers=[("Content-Type", "image/png")])
     with Session() as session:
-        pdf = extract_capture(session, add_capture(session, warc, "http://docs.example/plan.pdf", pdf_off, pdf_id,
-                                                   "application/pdf"), settings.extract, root)
-        img = extract_capture(session, add_capture(session, warc, "http://docs.example/logo.png", img_off, img_id,
-                                                   "image/png"), settings.extract, root)
+        pdf = extract_capture(session, add_capture(session, pdf_ref, "application/pdf"), settings.extract, root)
+        img = extract_capture(session, add_capture(session, img_ref, "image/png"), settings.extract, root)
         session.commit()
         assert pdf.method == "pypdf" and "public hearings in Ganja" in pdf.text and pdf.title == "Hesabat 2017"
         assert img.method == "none" and img.text is None and img.error is None
@@ -133,13 +99,12 @@ def test_pdf_and_image_captures(Session, settings, root):
 
 def test_revisit_reads_the_original_payload(Session, settings, root):
     body = (DATA / "az-utf8-meta.html").read_bytes()
-    warc = Warc(root)
-    offset, rid = warc.response("http://rev.example/", body, [("Content-Type", "text/html; charset=utf-8")])
-    rev_off = warc.revisit("http://rev.example/", rid, "sha1:" + "A" * 32)
+    with Records(settings, Session) as warc:
+        ref = warc.response("http://rev.example/", body, headers=[("Content-Type", "text/html; charset=utf-8")])
+        rev_ref = warc.revisit("http://rev.example/", ref)
     with Session() as session:
-        add_capture(session, warc, "http://rev.example/", offset, rid, "text/html")
-        rev = add_capture(session, warc, "http://rev.example/", rev_off, "<urn:uuid:rev>", "text/html",
-                          is_revisit=True)
+        add_capture(session, ref, "text/html")
+        rev = add_capture(session, rev_ref, "text/html")
         row = extract_capture(session, rev, settings.extract, root)
         assert row.capture_id == rev.id and "Şəffaflıq" in row.text
 
@@ -151,19 +116,20 @@ def test_extractor_failure_is_recorded_not_raised(Session, settings, root, monke
         raise RuntimeError("parser exploded")
 
     monkeypatch.setattr(extract_pkg, "extract_text", boom)
-    warc = Warc(root)
-    offset, rid = warc.response("http://odd.example/", b"<html>odd</html>", [("Content-Type", "text/html")])
+    with Records(settings, Session) as warc:
+        ref = warc.response("http://odd.example/", b"<html>odd</html>", headers=[("Content-Type", "text/html")])
     with Session() as session:
-        row = extract_capture(session, add_capture(session, warc, "http://odd.example/", offset, rid, "text/html"),
-                              settings.extract, root)
+        row = extract_capture(session, add_capture(session, ref, "text/html"), settings.extract, root)
         assert row.method == "none" and row.text is None
         assert row.error == "extraction failed: RuntimeError: parser exploded"
 
 
+@pytest.mark.tampers
 def test_missing_warc_is_an_archive_error(Session, settings, root):
-    warc = Warc(root)
+    with Records(settings, Session) as warc:
+        ref = warc.response("http://gone.example/")
     with Session() as session:
-        cap = add_capture(session, warc, "http://gone.example/", 0, "<urn:uuid:x>", "text/html")
+        cap = add_capture(session, ref, "text/html")
         cap.warc_file = "warcs/missing.warc.gz"
         with pytest.raises(ArchiveError):
             extract_capture(session, cap, settings.extract, root)

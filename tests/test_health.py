@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from archiver import persist
-from archiver.db.tables import Activity, Capture, Link, LinkCheck, Report, Target
+from archiver.db.tables import Activity, Link, LinkCheck, Report, Target
 from archiver.health import report_health, summary
+from tests.stores import Records, capture_row
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -17,35 +18,34 @@ def _target(s, url, **kw):
     return t
 
 
-def _capture(s, t, status=200, not_evidence=None, source="live", n=[0]):
-    n[0] += 1
-    s.add(Capture(target_id=t.id, role="target", url=t.url, url_hash=t.url_hash, captured_at=T0,
-                  http_status=status, record_id=f"<urn:uuid:{n[0]}>", warc_file="warcs/x.warc.gz", offset=n[0],
-                  length=1, source=source, not_evidence=bool(not_evidence), not_evidence_reason=not_evidence))
+def _capture(s, records, t, status=200, not_evidence=None, source="live"):
+    ref = records.response(t.url, status=f"{status} OK")
+    s.add(capture_row(ref, target_id=t.id, captured_at=T0, source=source, not_evidence=bool(not_evidence),
+                      not_evidence_reason=not_evidence))
 
 
-def build(Session) -> tuple[int, int]:
-    with Session() as s:
+def build(Session, settings) -> tuple[int, int]:
+    with Records(settings, Session) as records, Session() as s:
         r = Report(source="/r.txt", source_kind="file", sha256="a" * 64, format="txt", title="OGP report",
                    size_bytes=1)
         r2 = Report(source="/r2.txt", source_kind="file", sha256="b" * 64, format="txt", title="Other", size_bytes=1)
         s.add_all([r, r2])
         s.flush()
         live = _target(s, "https://ok.example/a", status="captured")
-        _capture(s, live)
+        _capture(s, records, live)
         archived = _target(s, "https://gone.example/b", status="captured", watch_state="recovered")
-        _capture(s, archived, source="archive")
+        _capture(s, records, archived, source="archive")
         dead = _target(s, "https://goo.gl/dead1", status="dead", stage="done",
                        status_reason="HTTP 404; not found in any web archive")
         retry = _target(s, "https://slow.example/c", status="failed", stage="capture",
                         status_reason="timeout (try 1 of 6, retrying later)")
         parked = _target(s, "https://parked.example/d", status="captured")
-        _capture(s, parked, not_evidence="parked or for-sale domain")
+        _capture(s, records, parked, not_evidence="parked or for-sale domain")
         s.flush()
         parked.status = "dead"
         changed = _target(s, "https://moving.example/e", status="captured", watch_state="changed",
                           last_checked_at=T0)
-        _capture(s, changed)
+        _capture(s, records, changed)
         s.add(LinkCheck(target_id=changed.id, checked_at=T0, http_status=200, state="changed", note="payload differs"))
         acts = []
         for i, targets in enumerate([[live], [archived, dead], [dead], [retry], [parked], [changed], []], start=1):
@@ -63,8 +63,8 @@ def build(Session) -> tuple[int, int]:
         return r.id, r2.id
 
 
-def test_report_health(Session):
-    rid, rid2 = build(Session)
+def test_report_health(Session, settings):
+    rid, rid2 = build(Session, settings)
     with Session() as s:
         doc = report_health(s, rid)
         assert len(doc["reports"]) == 1
@@ -90,8 +90,8 @@ def test_report_health(Session):
                       "at_risk": 4, "lost": 2, "changed": 1}
 
 
-def test_cli_health(Session, cli):
-    rid, _ = build(Session)
+def test_cli_health(Session, settings, cli):
+    rid, _ = build(Session, settings)
     r = cli("health", "--report", str(rid), "--json")
     assert r.code == 0, r.err
     doc = r.json()

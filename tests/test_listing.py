@@ -6,6 +6,7 @@ from sqlalchemy import select
 from archiver.db import queries
 from archiver.db.tables import Capture, Hop, Link, Target
 from tests.conftest import SAMPLE_REPORT
+from tests.stores import Records, capture_row
 
 ACTIVITY_KEYS = {"id", "report_id", "ordinal", "date", "date_end", "date_text", "date_precision", "date_inferred",
                  "text", "links"}
@@ -54,9 +55,14 @@ def test_activities_json_and_filter(cli, tmp_path):
         == "https://goo.gl/Other1"
 
 
-def test_show_with_hops_and_captures(cli, Session):
+def test_show_with_hops_and_captures(cli, Session, settings):
     _ingest(cli)
     t0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    with Records(settings, Session) as records:  # real records, as the pipeline leaves them
+        page, img, hop = (records.response("https://example.org/final"),
+                          records.response("https://example.org/img.png", b"png", headers=[("Content-Type", "image/png")]),
+                          records.response("https://goo.gl/khnHU9", b"", status="301 Moved Permanently",
+                                           headers=[("Location", "https://example.org/final")]))
     with Session() as s, s.begin():
         link = s.scalars(select(Link).where(Link.url_raw == "https://goo.gl/khnHU9")).one()
         activity_id = link.activity_id
@@ -70,12 +76,9 @@ def test_show_with_hops_and_captures(cli, Session):
             Hop(target_id=target.id, stage="capture", attempt=1, seq=1, url="https://example.org/final",
                 status_code=200, kind="final", fetched_at=t0),
         ])
-        common = dict(target_id=target.id, url="https://example.org/final", url_hash="0" * 64, captured_at=t0,
-                      record_id="<urn:uuid:1>", warc_file="warcs/a.warc.gz", length=100)
-        s.add_all([Capture(role="target", offset=0, http_status=200, content_type="text/html", sha256="a" * 64,
-                           source="live", **common),
-                   Capture(role="requisite", offset=100, **common),
-                   Capture(role="hop", offset=200, **common)])
+        s.add_all([capture_row(page, target_id=target.id, captured_at=t0, source="live"),
+                   capture_row(img, role="requisite", target_id=target.id, captured_at=t0),
+                   capture_row(hop, role="hop", target_id=target.id, captured_at=t0)])
     r = cli("show", activity_id, "--json")
     assert r.code == 0, r.err
     doc = r.json()
@@ -89,10 +92,10 @@ def test_show_with_hops_and_captures(cli, Session):
     [cap] = link["captures"]  # requisites and hop records are not listed
     assert CAPTURE_KEYS <= set(cap)
     assert (cap["role"], cap["offset"], cap["timestamp"], cap["http_status"], cap["source"], cap["not_evidence"]) == (
-        "target", 0, "2024-01-02T03:04:05Z", 200, "live", False)
+        "target", page.offset, "2024-01-02T03:04:05Z", 200, "live", False)
     terminal = cli("show", activity_id)
     assert terminal.code == 0 and "goo.gl/khnHU9" in terminal.out and "captured" in terminal.out
-    assert "warcs/a.warc.gz" in terminal.out
+    assert page.warc_file in terminal.out
 
 
 def test_terminal_tables(cli):

@@ -60,6 +60,7 @@ def _three(Session, root):
         return [append_entry(s, root, _file(root, f"{n}.warc.gz", n.encode() * 50)).id for n in "xyz"]
 
 
+@pytest.mark.tampers
 def test_modified_row_breaks_the_chain_and_disagrees_with_the_mirror(Session, root):
     ids = _three(Session, root)
     with Session() as s:
@@ -70,6 +71,7 @@ def test_modified_row_breaks_the_chain_and_disagrees_with_the_mirror(Session, ro
     assert ("manifest_mismatch", "warcs/y.warc.gz") in kinds
 
 
+@pytest.mark.tampers
 def test_rehashed_row_still_breaks_the_link_to_the_next(Session, root):
     ids = _three(Session, root)
     with Session() as s:
@@ -81,6 +83,7 @@ def test_rehashed_row_still_breaks_the_link_to_the_next(Session, root):
     assert any(p.kind == "chain_broken" and p.file == "warcs/z.warc.gz" for p in problems)
 
 
+@pytest.mark.tampers
 def test_deleted_row_and_mirror_problems(Session, root):
     ids = _three(Session, root)
     with Session() as s:
@@ -94,6 +97,7 @@ def test_deleted_row_and_mirror_problems(Session, root):
     assert any(p.kind == "manifest_mismatch" and "missing" in p.detail for p in problems)
 
 
+@pytest.mark.tampers
 def test_extra_and_garbled_mirror_lines(Session, root):
     _three(Session, root)
     mirror = root / "manifest.jsonl"
@@ -104,6 +108,7 @@ def test_extra_and_garbled_mirror_lines(Session, root):
     assert [p.kind for p in problems] == ["manifest_mismatch", "manifest_mismatch"]
 
 
+@pytest.mark.tampers
 def test_writer_digest_is_used_only_when_the_size_on_disk_agrees(Session, root):
     a = _file(root, "a.warc.gz", b"0123456789")
     with Session() as s:

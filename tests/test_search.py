@@ -12,6 +12,7 @@ from archiver.db import search
 from archiver.db.search import full_text_search, parse_query, reindex_all, to_fts5, to_websearch
 from archiver.db.tables import Activity, Capture, Extraction, Link, Report, Target
 from archiver.errors import InputError
+from tests.stores import Records, capture_row
 
 CAPTURED_AT = datetime(2017, 5, 1, 12, 30, tzinfo=timezone.utc)
 PAGE_URL = "http://economy.gov.az/plan-2016"
@@ -30,15 +31,14 @@ def add_report(session, texts: list[str], name: str = "r") -> list[Activity]:
     return list(report.activities)
 
 
-def add_capture(session, url: str, title: str | None, body: str | None, activities=(),
+def add_capture(session, records: Records, url: str, title: str | None, body: str | None, activities=(),
                 captured_at: datetime = CAPTURED_AT) -> Capture:
     target = Target(url=url, url_hash=_sha(url), status="captured", stage="done")
     session.add(target)
     for pos, activity in enumerate(activities):
         session.add(Link(activity=activity, position=pos, url_raw=url, url_normalized=url, target=target))
-    capture = Capture(target=target, role="target", url=url, url_hash=_sha(url), captured_at=captured_at,
-                      http_status=200, content_type="text/html", record_id=f"<urn:uuid:{_sha(url)[:32]}>",
-                      warc_file="warcs/test.warc.gz", offset=0, length=100)
+    page = f"<html><head><title>{title or ''}</title></head><body><p>{body or ''}</p></body></html>"
+    capture = capture_row(records.response(url, page.encode()), target=target, captured_at=captured_at)
     capture.extraction = Extraction(method="trafilatura", title=title, text=body, language="ru")
     session.add(capture)
     session.flush()
@@ -46,17 +46,17 @@ def add_capture(session, url: str, title: str | None, body: str | None, activiti
 
 
 @pytest.fixture
-def seeded(Session):
-    with Session() as session:
+def seeded(Session, settings):
+    with Records(settings, Session) as records, Session() as session:
         acts = add_report(session, [
             "Dağlıq Qarabağ münaqişəsindən zərər çəkmiş ailələrə sosial yardım.",
             "Şəffaflıq portalı: şəffaflıq standartları və şəffaflıq hesabatları dərc olundu.",
             "İctimai müzakirələr Gəncədə keçirildi; şəffaflıq barədə danışıldı, əlavə məlumat saytdadır.",
         ])
-        add_capture(session, PAGE_URL, "Национальный план",
+        add_capture(session, records, PAGE_URL, "Национальный план",
                     "Правительство Азербайджанской Республики утвердило Национальный план действий. "
                     "Отчёт опубликован на сайте министерства экономики.", activities=[acts[2], acts[0]])
-        add_capture(session, "http://orphan.example/page", None, "Ещё одна страница о Гяндже.")
+        add_capture(session, records, "http://orphan.example/page", None, "Ещё одна страница о Гяндже.")
         session.commit()
         ids = [a.id for a in acts]
     return ids
@@ -240,11 +240,11 @@ def test_postgresql_without_unaccent_falls_back_to_simple(db_url, config_file, m
         engine.dispose()
 
 
-def test_long_text_is_indexed_without_error(Session):
+def test_long_text_is_indexed_without_error(Session, settings):
     """A text far past PostgreSQL's 1 MB tsvector limit must still insert (cut at PG_INDEX_CHARS)."""
     body = " ".join(f"söz{i}" for i in range(250_000)) + " sonuncu"
-    with Session() as session:
-        add_capture(session, "http://big.example/", "Böyük", body)
+    with Records(settings, Session) as records, Session() as session:
+        add_capture(session, records, "http://big.example/", "Böyük", body)
         session.commit()
         hits = full_text_search(session, "söz17")
         assert len(hits) == 1 and "[söz17]" in hits[0]["snippet"]

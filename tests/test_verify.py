@@ -33,6 +33,7 @@ def test_clean_archive_verifies(cli, ev):
     assert r.code == 0 and "5 records in 2 files verified" in r.out
 
 
+@pytest.mark.tampers
 def test_flipped_byte_is_found(cli, ev):
     path = ev.root / WARC1
     data = bytearray(path.read_bytes())
@@ -47,6 +48,7 @@ def test_flipped_byte_is_found(cli, ev):
     assert r.code == 1 and "manifest_mismatch" in r.out and WARC1.split("/")[-1][:20] in r.out
 
 
+@pytest.mark.tampers
 def test_truncated_file_is_found(cli, ev):
     path = ev.root / WARC1
     rec = ev.records["pdf"]
@@ -58,6 +60,7 @@ def test_truncated_file_is_found(cli, ev):
     assert not _kinds(doc, capture_id=ev.captures["page"])  # records before the cut are fine
 
 
+@pytest.mark.tampers
 def test_deleted_file_is_found(cli, ev):
     (ev.root / WARC2).unlink()
     doc = _problems(cli)
@@ -65,6 +68,7 @@ def test_deleted_file_is_found(cli, ev):
     assert _kinds(doc, capture_id=ev.captures["revisit"]) == {"missing_file"}
 
 
+@pytest.mark.tampers
 def test_swapped_files_are_found(cli, ev):
     a, b = ev.root / WARC1, ev.root / WARC2
     tmp = a.with_suffix(".tmp")
@@ -77,6 +81,7 @@ def test_swapped_files_are_found(cli, ev):
     assert _kinds(doc, capture_id=ev.captures["revisit"])  # its offset now lands in the other file
 
 
+@pytest.mark.tampers
 def test_tampered_manifest_row_is_found(cli, ev, Session):
     with Session() as s:
         s.execute(update(ManifestEntry).where(ManifestEntry.path == WARC2).values(size=1))
@@ -85,6 +90,7 @@ def test_tampered_manifest_row_is_found(cli, ev, Session):
     assert "chain_broken" in _kinds(doc, file=WARC2)
 
 
+@pytest.mark.tampers
 def test_database_rows_are_checked_against_the_records(cli, ev, Session):
     with Session() as s:
         s.execute(update(Capture).where(Capture.id == ev.captures["pdf"]).values(sha256="0" * 64))
@@ -97,6 +103,7 @@ def test_database_rows_are_checked_against_the_records(cli, ev, Session):
     assert _kinds(doc, capture_id=ev.captures["hop"]) == {"unreadable_record"}
 
 
+@pytest.mark.tampers
 def test_unlisted_file_is_found(cli, ev):
     shutil.copy(ev.root / WARC2, ev.root / "warcs" / "stray.warc.gz")
     doc = _problems(cli)
@@ -108,7 +115,7 @@ def test_digest_strings_in_any_encoding():
     import base64
     import hashlib
 
-    from archiver.export import digests
+    from archiver import digests
 
     raw = hashlib.sha1(b"x").digest()
     b32 = "sha1:" + base64.b32encode(raw).decode()

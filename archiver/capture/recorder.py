@@ -3,23 +3,23 @@
 The response is recorded at the socket level (the HttpClient wire tap): the
 status line and headers exactly as received (order, case, spacing), and the body
 undecoded *including* any chunked transfer framing, like warcio's
-``capture_http``. It is spooled to a temp file while SHA-1 (WARC digests) and
-SHA-256 are computed, so a response is never held in memory whole. The resolver
-and the capture stage get an :class:`Exchange` with the first ``keep_body``
-bytes of the payload decoded (chunking and Content-Encoding undone) for parsing.
+``capture_http``. It is spooled to a temp file while every digest is computed by
+:class:`archiver.digests.BlockDigester` over exactly the bytes stored (the one
+definition ``verify``, ``export`` and revisit detection use too), so a response is
+never held in memory whole. The resolver and the capture stage get an
+:class:`Exchange` with the first ``keep_body`` bytes of the payload decoded
+(chunking and Content-Encoding undone) for parsing.
 
-Digests: ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` follow warcio (the
-payload digest covers the body bytes in the record, chunk framing included), so
-``warcio check`` agrees. ``sha256`` is over the payload with transfer chunking
-undone and Content-Encoding kept: it does not depend on how a server chunked the
-same bytes, which makes it the key for revisit (identical payload) detection.
+Interim ``1xx`` answers (``100 Continue``, ``103 Early Hints``) are not the response:
+they are kept verbatim in a ``metadata`` record beside it, and the response record
+holds the final answer.
 """
 from __future__ import annotations
 
 import base64
-import hashlib
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from io import BytesIO
@@ -29,6 +29,7 @@ from warcio.limitreader import LimitReader
 from warcio.statusandheaders import StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
 
+from .. import digests
 from ..config import Settings
 from ..errors import FetchError, FetchTimeout
 from ..model import WarcRef
@@ -36,6 +37,7 @@ from ..net.decode import make_decoder
 from ..net.http import HttpClient
 from .warcfile import WarcSink
 
+SEEN_MAX = 4096  # recent captures remembered in memory; older ones are found through the lookup
 RevisitLookup = Callable[[str, str], "WarcRef | None"]  # (url, sha256) -> an earlier full capture
 
 
@@ -54,34 +56,32 @@ class Exchange:
     request_warc: WarcRef | None = None
 
 
-def _b32(h) -> str:
-    return "sha1:" + base64.b32encode(h.digest()).decode("ascii")
-
-
 def header_end(buf: bytes | bytearray) -> int | None:
-    """Offset just past the blank line ending an HTTP header block (CRLF or bare LF lines)."""
-    ends = []
-    i = buf.find(b"\n\r\n")
-    if i >= 0:
-        ends.append(i + 3)
-    j = buf.find(b"\n\n")
-    if j >= 0:
-        ends.append(j + 2)
-    return min(ends) if ends else None
+    """Offset just past the blank line ending an HTTP header block (see digests.http_head_end)."""
+    return digests.http_head_end(buf)
+
+
+def _status_of(head: bytes) -> int | None:
+    parts = head.split(None, 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 class _WireSpool:
-    """Wire tap: request bytes in memory, response bytes to a temp file, digests on the way."""
+    """Wire tap: request bytes in memory, response bytes to a temp file, digests on the way.
+
+    Everything written to the file goes through one BlockDigester, so the record's digests
+    are those of the bytes stored, whatever was cut (``max_payload``) or skipped (interim 1xx).
+    """
 
     def __init__(self, spool_dir, max_payload: int):
         self.request = bytearray()
         self.file = tempfile.TemporaryFile(dir=spool_dir, prefix=".spool-")
-        self.block = hashlib.sha1()
-        self.payload = hashlib.sha1()
+        self.digester = digests.BlockDigester()
         self.max_payload = max_payload
         self.header_len: int | None = None
         self.payload_len = 0
         self.overflow = False
+        self.interim: list[bytes] = []  # 1xx answers before the response, verbatim
         self._head = bytearray()
 
     def sent(self, data: bytes) -> None:
@@ -89,17 +89,25 @@ class _WireSpool:
 
     def received(self, mv: memoryview) -> None:
         data = bytes(mv)
-        if self.header_len is None:
-            start = len(self._head)
+        while self.header_len is None:
             self._head += data
             end = header_end(self._head)
             if end is None:
-                self._write(data)
+                if len(self._head) > digests.MAX_HTTP_HEAD:  # not HTTP we can parse: keep it all
+                    self.header_len, data = 0, bytes(self._head)
+                    self._head = bytearray()
+                    break
                 return
-            self.header_len = end
+            head, data = bytes(self._head[:end]), bytes(self._head[end:])
             self._head = bytearray()
-            self._write(data[: end - start])
-            data = data[end - start:]
+            status = _status_of(head)
+            if status is not None and 100 <= status < 200 and status != 101:
+                self.interim.append(head)  # not the response: the real one follows
+                if not data:
+                    return
+                continue
+            self.header_len = end
+            self._write(head)
         if not data:
             return
         room = self.max_payload - self.payload_len
@@ -107,12 +115,11 @@ class _WireSpool:
             data, self.overflow = data[:room], True
         if data:
             self._write(data)
-            self.payload.update(data)
             self.payload_len += len(data)
 
     def _write(self, data: bytes) -> None:
         self.file.write(data)
-        self.block.update(data)
+        self.digester.update(data)
 
     def head_bytes(self) -> bytes:
         self.file.seek(0)
@@ -138,7 +145,7 @@ class Recorder:
         if revisit_lookup is None and sink.sessionmaker is not None:
             revisit_lookup = db_revisit_lookup(sink.sessionmaker)
         self._lookup = revisit_lookup
-        self._seen: dict[tuple[str, str], WarcRef] = {}  # this process's full captures, for revisits
+        self._seen: OrderedDict[tuple[str, str], WarcRef] = OrderedDict()  # recent full captures, for revisits
         self._seen_lock = threading.Lock()
 
     def fetch(self, url: str, *, headers: Mapping[str, str] | None = None, keep_body: int = 2_000_000) -> Exchange:
@@ -146,8 +153,7 @@ class Recorder:
         max_bytes = self.settings.fetch.max_bytes
         spool = _WireSpool(self.sink.dir, max_bytes)
         started = datetime.now(timezone.utc)
-        sha = hashlib.sha256()
-        n = 0
+        n = 0  # payload bytes read (de-chunked), to stop at max_bytes
         kept = bytearray()
         truncated: str | None = None
         with spool.file:
@@ -160,7 +166,6 @@ class Recorder:
                             truncated = "length"
                             break
                         take = chunk[: max_bytes - n]
-                        sha.update(take)
                         n += len(take)
                         if decoding:
                             decoding = self._keep(kept, decode, take, keep_body)
@@ -180,12 +185,13 @@ class Recorder:
                         pass
                 if spool.overflow and truncated is None:
                     truncated = "length"
-                refs = self._write(url, f, spool, started, sha.hexdigest(), n, truncated)
+                digest = spool.digester.result()
+                refs = self._write(url, f, spool, started, digest, truncated)
         resp_ref = refs[1]
         return Exchange(
             url=url, status=f.status, reason=f.reason, headers=f.headers, peer_ip=f.peer_ip, warc=resp_ref,
-            body=bytes(kept[:keep_body]), truncated=truncated is not None, payload_length=n,
-            sha256=sha.hexdigest(), request_warc=refs[0])
+            body=bytes(kept[:keep_body]), truncated=truncated is not None, payload_length=digest.entity_length,
+            sha256=digest.sha256, request_warc=refs[0])
 
     @staticmethod
     def _keep(kept: bytearray, decode, data: bytes, keep_body: int) -> bool:
@@ -200,7 +206,7 @@ class Recorder:
 
     # ---- records ---------------------------------------------------------------------------
 
-    def _write(self, url, f, spool: _WireSpool, started, sha256: str, n: int, truncated: str | None):
+    def _write(self, url, f, spool: _WireSpool, started, digest: digests.Digests, truncated: str | None):
         b = self.sink.builder
         date = datetime_to_iso_date(started.replace(tzinfo=None), use_micros=True)
         resp_id = b._make_warc_id()
@@ -208,17 +214,20 @@ class Recorder:
         if f.peer_ip:
             common["WARC-IP-Address"] = f.peer_ip
         resp_headers = exact_http_headers(spool.head_bytes())
-        earlier = self._find_earlier(url, sha256) if truncated is None and n > 0 else None
+        complete = truncated is None and digest.entity_length > 0
+        earlier = self._find_earlier(url, digest) if complete else None
         if earlier is not None:
+            # WARC 1.1 §6.7.2: a revisit that leaves out the payload says so with WARC-Truncated: length
             response = b.create_revisit_record(
                 url, earlier.payload_digest, earlier.url,
                 datetime_to_iso_date(earlier.captured_at.astimezone(timezone.utc).replace(tzinfo=None),
                                      use_micros=True),
                 http_headers=resp_headers,
-                warc_headers_dict={"WARC-Record-ID": resp_id, "WARC-Refers-To": earlier.record_id, **common})
+                warc_headers_dict={"WARC-Record-ID": resp_id, "WARC-Refers-To": earlier.record_id,
+                                   "WARC-Truncated": "length", **common})
         else:
             warc_headers = {"WARC-Record-ID": resp_id, **common,
-                            "WARC-Payload-Digest": _b32(spool.payload), "WARC-Block-Digest": _b32(spool.block)}
+                            "WARC-Payload-Digest": digest.payload_digest, "WARC-Block-Digest": digest.block_digest}
             if truncated:
                 warc_headers["WARC-Truncated"] = truncated
             spool.file.seek(spool.header_len)
@@ -232,25 +241,47 @@ class Recorder:
             http_headers=exact_http_headers(req_raw[:req_end]),
             warc_headers_dict={"WARC-Concurrent-To": resp_id, **common})
         records = [request, response]
-        extras = [{}, {"sha256": sha256, "payload_length": n, "truncated": truncated is not None}]
-        if f.tls_chain_der:
-            pem = "".join(_pem(der) for der in f.tls_chain_der).encode("ascii")
-            records.append(b.create_warc_record(
-                url, "metadata", payload=BytesIO(pem), length=len(pem), warc_content_type="application/x-pem-file",
-                warc_headers_dict={"WARC-Refers-To": resp_id, "WARC-Concurrent-To": resp_id, **common}))
+        extras = [{}, {"sha256": digest.sha256, "payload_length": digest.entity_length,
+                       "truncated": truncated is not None}]
+        for extra in self._metadata(url, resp_id, f, spool, common):
+            records.append(extra)
             extras.append({})
         refs = self.sink.write_records(records, extras)
-        if earlier is None and truncated is None and n > 0:
-            with self._seen_lock:
-                self._seen[(url, sha256)] = refs[1]
+        if earlier is None and complete:
+            self._remember(url, digest.sha256, refs[1])
         return refs
 
-    def _find_earlier(self, url: str, sha256: str) -> WarcRef | None:
+    def _metadata(self, url: str, resp_id: str, f, spool: _WireSpool, common: dict) -> list:
+        """Metadata records beside the response: the TLS chain, interim 1xx answers (verbatim)."""
+        b, out = self.sink.builder, []
+        links = {"WARC-Refers-To": resp_id, "WARC-Concurrent-To": resp_id, **common}
+        if f.tls_chain_der:
+            pem = "".join(_pem(der) for der in f.tls_chain_der).encode("ascii")
+            out.append(b.create_warc_record(url, "metadata", payload=BytesIO(pem), length=len(pem),
+                                            warc_content_type="application/x-pem-file", warc_headers_dict=links))
+        if spool.interim:
+            fields = b"".join(b"interim-response: " + base64.b64encode(head) + b"\r\n" for head in spool.interim)
+            out.append(b.create_warc_record(url, "metadata", payload=BytesIO(fields), length=len(fields),
+                                            warc_content_type="application/warc-fields", warc_headers_dict=links))
+        return out
+
+    def _remember(self, url: str, sha256: str, ref: WarcRef) -> None:
         with self._seen_lock:
-            hit = self._seen.get((url, sha256))
+            self._seen[(url, sha256)] = ref
+            self._seen.move_to_end((url, sha256))
+            while len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
+
+    def _find_earlier(self, url: str, digest: digests.Digests) -> WarcRef | None:
+        """An earlier full capture of ``url`` with this very payload, under every reading of
+        "payload" (docs/digests.md): the same entity sha256 and the same WARC-Payload-Digest."""
+        with self._seen_lock:
+            hit = self._seen.get((url, digest.sha256))
         if hit is None and self._lookup is not None:
-            hit = self._lookup(url, sha256)
-        return hit if hit is not None and hit.payload_digest else None
+            hit = self._lookup(url, digest.sha256)
+        if hit is None or not hit.payload_digest or not digests.same(hit.payload_digest, digest.payload_digest):
+            return None
+        return hit
 
 
 def _pem(der: bytes) -> str:

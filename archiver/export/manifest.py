@@ -22,11 +22,11 @@ from typing import Iterator
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from .. import digests
 from ..db.tables import ManifestEntry, WarcFile
 from ..errors import ArchiveError, InputError
 from .problems import Problem
 from ..capture.read import confined_warc_path
-from .records import CHUNK
 
 GENESIS = "0" * 64
 MIRROR = "manifest.jsonl"
@@ -43,12 +43,8 @@ def entry_hash(prev_hash: str, path: str, sha256: str, size: int, added_at: date
 
 def hash_file(path: Path) -> tuple[str, int]:
     """(hex sha256, size), streamed."""
-    h, size = hashlib.sha256(), 0
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
+        return digests.file_digest(fh)
 
 
 def _lock(session: Session) -> None:

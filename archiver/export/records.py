@@ -3,14 +3,12 @@
 A record is one gzip member at (offset, length) in a file under storage.root. We
 decompress it ourselves, strictly (warcio's reader logs gzip errors to stderr and
 carries on with a short read; an integrity check must fail instead), parse it with
-warcio's ArchiveIterator, and stream the block through the digesters: the block digest
-over the whole block, the payload digest and our sha256 over what follows the HTTP
-headers. Raw bytes can be teed to a writer on the way, so an export copies a record
+warcio's ArchiveIterator, and stream the block through :class:`archiver.digests.BlockDigester`,
+the same definition of every digest the writer used (docs/digests.md). Raw bytes can be teed to a writer on the way, so an export copies a record
 byte for byte and verifies it in the same single read.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import zlib
 from dataclasses import dataclass, field
@@ -20,10 +18,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeadersParser
 
 from ..errors import ArchiveError
-from . import digests
+from .. import digests
 
 CHUNK = 1 << 16
-_MAX_HTTP_HEAD = 1 << 20  # HTTP headers longer than this are treated as payload
 
 
 class RecordTruncated(ArchiveError):
@@ -181,39 +178,29 @@ def _parse(stream: io.RawIOBase) -> RecordFacts:
         refers_to=h.get_header("WARC-Refers-To"))
     expected_len = int(h.get_header("Content-Length") or 0)
     has_http = (h.get_header("Content-Type") or "").lower().startswith("application/http")
-    algos = {"sha1", "sha256"} | {a for a in (digests.algo_of(facts.block_digest),
-                                               digests.algo_of(facts.payload_digest)) if a}
-    block = {a: hashlib.new(a) for a in algos}
-    payload = {a: hashlib.new(a) for a in algos}
-    head, in_payload, seen = b"", not has_http, 0
+    algos = {a for a in (digests.algo_of(facts.block_digest), digests.algo_of(facts.payload_digest)) if a}
+    digester = digests.BlockDigester(http=has_http, algorithms=algos)
+    head, seen = b"", 0
     while True:
         chunk = record.raw_stream.read(CHUNK)
         if not chunk:
             break
-        seen += len(chunk)
-        for d in block.values():
-            d.update(chunk)
-        if not in_payload:
+        if has_http and digester.head_length is None:
             head += chunk
-            cut = head.find(b"\r\n\r\n")
-            if cut < 0 and len(head) < _MAX_HTTP_HEAD:
-                continue
-            cut = cut + 4 if cut >= 0 else 0
-            chunk, head, in_payload = head[cut:], head[:cut], True
-        for d in payload.values():
-            d.update(chunk)
+        seen += len(chunk)
+        digester.update(chunk)
     if seen < expected_len:
         raise RecordTruncated(f"record block is {seen} of {expected_len} bytes")
+    computed = digester.result()
     if has_http:
-        _http_facts(head, facts)
+        _http_facts(head[:computed.head_length], facts)
     else:
         facts.mime = (h.get_header("Content-Type") or "").split(";")[0].strip() or None
-    computed_block = {a: d.digest() for a, d in block.items()}
-    facts.block_ok = digests.matches(facts.block_digest, computed_block)
+    facts.block_ok = digests.matches(facts.block_digest, computed.block)
     if facts.rec_type != "revisit":
-        facts.payload_computed = {a: d.digest() for a, d in payload.items()}
-        facts.payload_ok = digests.matches(facts.payload_digest, facts.payload_computed)
-        facts.sha256 = facts.payload_computed["sha256"].hex()
+        facts.payload_computed = computed.payload
+        facts.payload_ok = digests.matches(facts.payload_digest, computed.payload)
+        facts.sha256 = computed.sha256
     return facts
 
 

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from ..db.tables import Capture, WarcFile
 from ..errors import ArchiveError
-from . import digests, manifest
+from .. import digests
+from . import manifest
 from .problems import Problem
 from ..capture.read import confined_warc_path
 from .records import RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from . import cdxj, digests, sign
+from .. import digests
+from . import cdxj, sign
 from .problems import Problem
 from .records import CHUNK, RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
 

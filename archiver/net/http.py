@@ -14,6 +14,7 @@ its body happen on the thread that called :meth:`HttpClient.open`.
 """
 from __future__ import annotations
 
+import http.client
 import io
 import socket
 import threading
@@ -152,6 +153,19 @@ def _tls_chain(sock) -> list[bytes] | None:
     return [leaf] if leaf else None
 
 
+class _FinalResponse(http.client.HTTPResponse):
+    """http.client skips ``100 Continue`` but returns any other interim 1xx (``103 Early Hints``)
+    as if it were the answer; these are skipped too, so the response is the final one (the
+    wire tap still sees the interim bytes: the recorder keeps them beside the response)."""
+
+    def _read_status(self):
+        while True:
+            version, status, reason = super()._read_status()
+            if not (100 < status < 200) or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)
+
+
 def _connection_classes(fetch: FetchSettings):
     """urllib3 connection classes bound to this policy (checks the peer before any byte is sent)."""
 
@@ -176,10 +190,10 @@ def _connection_classes(fetch: FetchSettings):
             self.sock = _TappedSocket(self.sock, getattr(self, "_archiver_peer", None), tls)
 
     class _Http(_PolicyMixin, HTTPConnection):
-        pass
+        response_class = _FinalResponse
 
     class _Https(_PolicyMixin, HTTPSConnection):
-        pass
+        response_class = _FinalResponse
 
     class _HttpPool(HTTPConnectionPool):
         ConnectionCls = _Http
@@ -257,7 +271,6 @@ def _translated(url: str):
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise FetchError(f"fetch failed: {_short(exc)}", url=url) from exc
     except Exception as exc:  # http.client.HTTPException and friends
-        import http.client
         if isinstance(exc, http.client.HTTPException):
             raise FetchError(f"bad HTTP response: {_short(exc)}", url=url) from exc
         raise
