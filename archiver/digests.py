@@ -145,6 +145,7 @@ class Dechunker:
         self.state = "size"  # size | data | data_end | trailer | done | raw
         self.left = 0
         self.line = bytearray()
+        self.done_at: int | None = None  # where, in the data of the last feed(), the message ended
 
     def feed(self, data: bytes) -> bytes:
         out = bytearray()
@@ -196,7 +197,7 @@ class Dechunker:
             self.line.clear()
             if st == "trailer":
                 if not line.strip(b"\r\n"):
-                    self.state = "done"
+                    self.state, self.done_at = "done", i
                 continue
             size = line.split(b";", 1)[0].strip()
             try:
@@ -216,6 +217,27 @@ class Dechunker:
         out += self.line
         self.line.clear()
         self.state = "raw"
+
+
+def _header(head: bytes, name: bytes) -> list[bytes]:
+    return [m.group(1).strip() for m in re.finditer(rb"^" + name + rb"[ \t]*:(.*)$", head, re.I | re.M)]
+
+
+def body_framing(head: bytes, method: str = "GET") -> tuple[str, int]:
+    """How the body of a response is delimited (RFC 9112 §6.3): ("none", 0), ("length", n),
+    ("chunked", 0) or ("close", 0). Bytes past the end of the message are not part of it."""
+    parts = head.split(None, 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 200
+    if method.upper() == "HEAD" or 100 <= status < 200 or status in (204, 304):
+        return "none", 0
+    if _header(head, b"transfer-encoding"):
+        return ("chunked", 0) if is_chunked(head) else ("close", 0)
+    lengths = {v for v in _header(head, b"content-length")}
+    if len(lengths) == 1:
+        value = lengths.pop()
+        if value.isdigit():
+            return "length", int(value)
+    return "close", 0
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,9 @@ class _WireSpool:
     """Wire tap: request bytes in memory, response bytes to a temp file, digests on the way.
 
     Everything written to the file goes through one BlockDigester, so the record's digests
-    are those of the bytes stored, whatever was cut (``max_payload``) or skipped (interim 1xx).
+    are those of the bytes stored. The record is the HTTP message as its own framing delimits
+    it (RFC 9112 §6.3): bytes a server sends past its Content-Length or last chunk are not part
+    of it and are only counted (``excess``); a body cut at ``max_payload`` sets ``overflow``.
     """
 
     def __init__(self, spool_dir, max_payload: int):
@@ -81,8 +83,13 @@ class _WireSpool:
         self.header_len: int | None = None
         self.payload_len = 0
         self.overflow = False
+        self.excess = 0  # bytes received after the end of the message
         self.interim: list[bytes] = []  # 1xx answers before the response, verbatim
         self._head = bytearray()
+        self._framing = ("close", 0)
+        self._left = 0  # Content-Length bytes still expected
+        self._ended = False
+        self._chunks: digests.Dechunker | None = None
 
     def sent(self, data: bytes) -> None:
         self.request += data
@@ -108,8 +115,33 @@ class _WireSpool:
                 continue
             self.header_len = end
             self._write(head)
+            self._start_body(head)
+        self._body(data)
+
+    def _start_body(self, head: bytes) -> None:
+        method = bytes(self.request[:16]).split(b" ", 1)[0].decode("latin-1") or "GET"
+        self._framing = digests.body_framing(head, method)
+        kind, n = self._framing
+        self._left = n
+        self._ended = kind == "none" or (kind == "length" and n == 0)
+        self._chunks = digests.Dechunker() if kind == "chunked" else None
+
+    def _body(self, data: bytes) -> None:
         if not data:
             return
+        if self._ended:
+            self.excess += len(data)
+            return
+        kind = self._framing[0]
+        if kind == "length":
+            if len(data) >= self._left:
+                data, self.excess, self._ended = data[:self._left], self.excess + len(data) - self._left, True
+            self._left -= len(data)
+        elif kind == "chunked" and self._chunks is not None:
+            self._chunks.feed(data)
+            if self._chunks.state == "done":
+                cut = self._chunks.done_at or 0
+                data, self.excess, self._ended = data[:cut], self.excess + len(data) - cut, True
         room = self.max_payload - self.payload_len
         if len(data) > room:
             data, self.overflow = data[:room], True
@@ -172,8 +204,8 @@ class Recorder:
                         if len(take) < len(chunk) or spool.overflow:
                             truncated = "length"
                             break
-                except FetchTimeout as exc:
-                    truncated = "time" if exc.context.get("deadline") else "disconnect"
+                except FetchTimeout:  # a stall (read timeout) or the total deadline: cut by time
+                    truncated = "time"
                 except FetchError:
                     truncated = "disconnect"
                 if spool.header_len is None:  # urllib3 parsed headers we did not see: cannot happen on a tapped socket
@@ -252,15 +284,18 @@ class Recorder:
         return refs
 
     def _metadata(self, url: str, resp_id: str, f, spool: _WireSpool, common: dict) -> list:
-        """Metadata records beside the response: the TLS chain, interim 1xx answers (verbatim)."""
+        """Metadata records beside the response: the TLS chain; interim 1xx answers (verbatim) and the
+    count of bytes sent after the message ended."""
         b, out = self.sink.builder, []
         links = {"WARC-Refers-To": resp_id, "WARC-Concurrent-To": resp_id, **common}
         if f.tls_chain_der:
             pem = "".join(_pem(der) for der in f.tls_chain_der).encode("ascii")
             out.append(b.create_warc_record(url, "metadata", payload=BytesIO(pem), length=len(pem),
                                             warc_content_type="application/x-pem-file", warc_headers_dict=links))
-        if spool.interim:
+        if spool.interim or spool.excess:
             fields = b"".join(b"interim-response: " + base64.b64encode(head) + b"\r\n" for head in spool.interim)
+            if spool.excess:  # sent after the message ended: not part of it, but an auditor should know
+                fields += b"bytes-after-message: %d\r\n" % spool.excess
             out.append(b.create_warc_record(url, "metadata", payload=BytesIO(fields), length=len(fields),
                                             warc_content_type="application/warc-fields", warc_headers_dict=links))
         return out
