@@ -163,7 +163,8 @@ def cli(config_file):
 # ---- every store a test leaves behind must verify and export (issue 8, "Done when") ----------------
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "tampers: the test damages its store on purpose (no store check)")
+    config.addinivalue_line("markers", "tampers: the test damages its store, or fills it with stand-in bytes, "
+                            "on purpose (its store is not checked after it)")
 
 
 def _stores(tmp_path: Path):

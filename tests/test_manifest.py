@@ -26,6 +26,7 @@ def _file(root, name, data):
     return f"warcs/{name}"
 
 
+@pytest.mark.tampers  # its files are stand-in bytes, not WARC records
 def test_append_chains_entries_and_mirrors_them(Session, root):
     a = _file(root, "a.warc.gz", b"first file")
     b = _file(root, "b.warc.gz", b"second file, longer")
@@ -47,6 +48,7 @@ def test_append_chains_entries_and_mirrors_them(Session, root):
         assert verify_chain(s, root) == []
 
 
+@pytest.mark.tampers  # its files are stand-in bytes, not WARC records
 def test_refuses_paths_outside_the_root_and_missing_files(Session, root):
     with Session() as s:
         with pytest.raises(InputError):

@@ -31,7 +31,7 @@ from warcio.timeutils import datetime_to_iso_date
 
 from .. import digests
 from ..config import Settings
-from ..errors import FetchError, FetchTimeout
+from ..errors import ArchiveError, FetchError, FetchTimeout
 from ..model import WarcRef
 from ..net.decode import make_decoder
 from ..net.http import HttpClient
@@ -85,6 +85,7 @@ class _WireSpool:
         self.overflow = False
         self.excess = 0  # bytes received after the end of the message
         self.interim: list[bytes] = []  # 1xx answers before the response, verbatim
+        self.failed: OSError | None = None  # writing the spool failed (disk full...)
         self._head = bytearray()
         self._framing = ("close", 0)
         self._left = 0  # Content-Length bytes still expected
@@ -150,7 +151,13 @@ class _WireSpool:
             self.payload_len += len(data)
 
     def _write(self, data: bytes) -> None:
-        self.file.write(data)
+        if self.failed is not None:
+            return
+        try:
+            self.file.write(data)
+        except OSError as exc:  # our disk, not the server: the fetch fails, nothing is recorded
+            self.failed = exc
+            return
         self.digester.update(data)
 
     def head_bytes(self) -> bytes:
@@ -208,6 +215,8 @@ class Recorder:
                     truncated = "time"
                 except FetchError:
                     truncated = "disconnect"
+                if spool.failed is not None:
+                    raise ArchiveError(f"could not spool the response to disk: {spool.failed}", url=url)
                 if spool.header_len is None:  # urllib3 parsed headers we did not see: cannot happen on a tapped socket
                     raise FetchError("response headers were not captured", url=url)
                 if decoding:

@@ -146,19 +146,52 @@ class WarcSink:
             with self._lock:
                 self._ensure_room(total)
                 base = self._size
-                tmp.seek(0)
-                while True:
-                    buf = tmp.read(1 << 20)
-                    if not buf:
-                        break
-                    self._fh.write(buf)
-                    self._hash.update(buf)
-                self._fh.flush()
+                self._append(tmp, base, total)
                 self._size += total
                 self._records += len(records)
                 rel = self._rel(self._name)
         return [ref_from_record(rec, rel, base + start, length, **extra)
                 for rec, (start, length), extra in zip(records, spans, extras)]
+
+    def _append(self, tmp: BinaryIO, base: int, total: int) -> None:
+        """Copy the staged records to the end of the current file, or leave the file as it was.
+
+        A failed write (no space left, a file size limit) may have put part of the records on
+        disk: the file is cut back to ``base``, the last good record's end, so no offset after it
+        is ever wrong; if even that fails, the file is given up (finished as it is: repair on the
+        next start cuts any torn tail) and the next write starts a new one. An offset is only
+        handed out once the bytes are flushed and the file's size is what we expect."""
+        h = self._hash.copy()
+        tmp.seek(0)
+        try:
+            while buf := tmp.read(1 << 20):
+                _write_all(self._fh, buf)
+                h.update(buf)
+            if self._fh.tell() != base + total:
+                raise OSError(f"{self._name} is {self._fh.tell()} bytes after a write, expected {base + total}")
+        except OSError as exc:
+            self._cut_back(base)
+            raise ArchiveError(f"writing a record to {self._name} failed ({exc}); the file was cut back to "
+                               f"its last complete record", file=self._name) from exc
+        self._hash = h
+
+    def _cut_back(self, base: int) -> None:
+        try:
+            self._fh.truncate(base)
+            self._fh.seek(base)
+            os.fsync(self._fh.fileno())
+            if os.fstat(self._fh.fileno()).st_size == base:
+                return
+        except OSError:
+            pass
+        log.error("could not cut %s back to %d bytes: starting a new WARC file", self._name, base)
+        fh, name = self._fh, self._name
+        self._fh = self._name = None
+        try:
+            fh.close()  # releases the lock: the next start's repair finishes it, torn tail cut
+        except OSError:
+            pass
+        log.warning("%s left open for repair", name)
 
     def close(self) -> None:
         """Finish the current file (if any)."""
@@ -196,7 +229,7 @@ class WarcSink:
             if (self.dir / name).exists():
                 continue
             try:
-                fh = open(path, "xb")
+                fh = open(path, "xb", buffering=0)  # unbuffered: a failed write leaves nothing pending
             except FileExistsError:
                 continue
             break
@@ -209,8 +242,7 @@ class WarcSink:
             member.finish()
             tmp.seek(0)
             data = tmp.read()
-        fh.write(data)
-        fh.flush()
+        _write_all(fh, data)
         self._hash.update(data)
         self._size = len(data)
         self._db_open(self._rel(name))
@@ -266,6 +298,16 @@ class WarcSink:
             session.commit()
 
 
+def _write_all(fh, data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (a raw write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        n = fh.write(view)
+        if not n:
+            raise OSError("short write")
+        view = view[n:]
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -277,30 +319,42 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class MemberScanner:
+    """Finds where the last complete gzip member ends in a stream fed piece by piece (bounded
+    memory): ``good`` is the offset just after it. A file of WARC records stored one gzip
+    member each is whole exactly when ``good`` equals its size."""
+
+    def __init__(self) -> None:
+        self.good = 0
+        self._base = 0  # stream offset of the data not yet consumed
+        self._d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        self._broken = False
+
+    def feed(self, data: bytes) -> None:
+        while data and not self._broken:
+            try:
+                self._d.decompress(data, 1 << 16)  # bounded output; the rest waits in unconsumed_tail
+            except zlib.error:
+                self._broken = True  # nothing after this point is a complete member
+                return
+            if self._d.eof:
+                rest = self._d.unused_data
+                self.good = self._base = self._base + len(data) - len(rest)
+                data = rest
+                self._d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+            else:
+                tail = self._d.unconsumed_tail
+                self._base += len(data) - len(tail)
+                data = tail
+
+
 def complete_members_end(fh: BinaryIO) -> int:
-    """Offset just after the last complete gzip member (streaming; bounded memory)."""
+    """Offset just after the last complete gzip member of a file (streaming; bounded memory)."""
     fh.seek(0)
-    good = base = 0  # base: file offset of data[0]
-    d = zlib.decompressobj(zlib.MAX_WBITS + 16)
-    data = b""
-    while True:
-        if not data:
-            data = fh.read(1 << 20)
-            if not data:
-                return good
-        try:
-            d.decompress(data, 1 << 16)  # bounded output; the rest waits in unconsumed_tail
-        except zlib.error:
-            return good
-        if d.eof:
-            rest = d.unused_data
-            good = base = base + len(data) - len(rest)
-            data = rest
-            d = zlib.decompressobj(zlib.MAX_WBITS + 16)
-        else:
-            tail = d.unconsumed_tail
-            base += len(data) - len(tail)
-            data = tail
+    scan = MemberScanner()
+    while buf := fh.read(1 << 20):
+        scan.feed(buf)
+    return scan.good
 
 
 def repair_open_files(warc_dir: Path, root: Path, on_finished: Callable[[str, int, str], None]) -> list[str]:

@@ -6,13 +6,16 @@ Three layers, each catching what the others cannot:
    its block digest, payload digest and our sha256 recomputed and compared with the
    record's headers *and* the database (record id and target URI too);
 2. files: every finished WARC file is hashed and compared with its manifest entry, so a
-   deleted, truncated, swapped or replaced file shows even where no record points;
+   deleted, truncated, swapped or replaced file shows even where no record points, and in
+   the same read its gzip members are walked, so a torn member at the end (a write cut by a
+   full disk or a file size limit) shows even when the manifest was computed over it;
 3. the manifest itself: its hash chain and its mirror file (manifest.verify_chain).
 
 Everything streams; no file is ever loaded whole.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -27,7 +30,8 @@ from .. import digests
 from . import manifest
 from .problems import Problem
 from ..capture.read import confined_warc_path
-from .records import RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
+from ..capture.warcfile import MemberScanner
+from .records import CHUNK, RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
 
 WARC_SUFFIXES = (".warc.gz", ".warc")
 
@@ -151,7 +155,10 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
                 out.append(Problem("missing_file", "listed in the manifest but not found", file=rel))
                 missing.add(rel)
             continue
-        sha256, size = manifest.hash_file(path)
+        sha256, size, whole_to = _read_file(path)
+        if whole_to is not None and whole_to != size:
+            out.append(Problem("torn_record", f"the file ends in an incomplete gzip member: only its first "
+                               f"{whole_to} of {size} bytes are complete records", file=rel, offset=whole_to))
         twin = by_sha.get(sha256) if sha256 != entry.sha256 else None
         if twin:
             out.append(Problem("manifest_mismatch", f"content replaced: it is byte for byte the file the manifest "
@@ -178,6 +185,19 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
                            "knows", file=rel))
         seen.add(rel)
     return out
+
+
+def _read_file(path: Path) -> tuple[str, int, int | None]:
+    """(sha256, size, end of the last complete gzip member or None for plain .warc), in one read."""
+    h, size = hashlib.sha256(), 0
+    scan = MemberScanner() if path.name.endswith(".gz") else None
+    with open(path, "rb") as fh:
+        while buf := fh.read(CHUNK):
+            h.update(buf)
+            size += len(buf)
+            if scan is not None:
+                scan.feed(buf)
+    return h.hexdigest(), size, (scan.good if scan is not None else None)
 
 
 def _exists(root: Path, rel: str) -> bool:
