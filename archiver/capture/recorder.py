@@ -215,7 +215,8 @@ class Recorder:
                 datetime_to_iso_date(earlier.captured_at.astimezone(timezone.utc).replace(tzinfo=None),
                                      use_micros=True),
                 http_headers=resp_headers,
-                warc_headers_dict={"WARC-Record-ID": resp_id, "WARC-Refers-To": earlier.record_id, **common})
+                warc_headers_dict={"WARC-Record-ID": resp_id, "WARC-Refers-To": earlier.record_id,
+                                   "WARC-Truncated": "length", **common})  # WARC 1.1 §6.7.2: payload left out
         else:
             warc_headers = {"WARC-Record-ID": resp_id, **common,
                             "WARC-Payload-Digest": _b32(spool.payload), "WARC-Block-Digest": _b32(spool.block)}
@@ -231,8 +232,10 @@ class Recorder:
             url, "request", payload=BytesIO(req_raw[req_end:]), length=len(req_raw) - req_end,
             http_headers=exact_http_headers(req_raw[:req_end]),
             warc_headers_dict={"WARC-Concurrent-To": resp_id, **common})
-        records = [request, response]
-        extras = [{}, {"sha256": sha256, "payload_length": n, "truncated": truncated is not None}]
+        # response first, then the request naming it (as warcio and heritrix write them): every
+        # WARC-Concurrent-To points back at a record already read (warcat checks that)
+        records = [response, request]
+        extras = [{"sha256": sha256, "payload_length": n, "truncated": truncated is not None}, {}]
         if f.tls_chain_der:
             pem = "".join(_pem(der) for der in f.tls_chain_der).encode("ascii")
             records.append(b.create_warc_record(
@@ -240,6 +243,7 @@ class Recorder:
                 warc_headers_dict={"WARC-Refers-To": resp_id, "WARC-Concurrent-To": resp_id, **common}))
             extras.append({})
         refs = self.sink.write_records(records, extras)
+        refs = [refs[1], refs[0], *refs[2:]]  # callers take [request, response, ...]
         if earlier is None and truncated is None and n > 0:
             with self._seen_lock:
                 self._seen[(url, sha256)] = refs[1]
