@@ -1,18 +1,23 @@
 """Every kind of record the pipeline writes, read by the WARC 1.1 field rules (tests/warc_rules.py, as strict as
 jwarc) and by the verifiers of tools we did not write: FastWARC (`fastwarc check`), warcat (`warcat verify`)
-and warcio (`warcio check`). jwarc itself is Java, which this machine does not have."""
+and warcio (`warcio check`). jwarc itself is Java, which this machine does not have. Then the same store on the
+replay origin: a copy recovered from an archive replays at the archive's date with one Memento-Datetime
+(memento_client reads it), and nothing the origin answers names a WARC file or an offset."""
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.standards_store import build_store
 from tests.warc_rules import check_files, check_record
+
+FASTWARC = "from fastwarc.cli import main; main()"  # its console script, run by this interpreter
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +106,10 @@ def test_fastwarc_verifies_every_digest(store):
     payload digest of the record it refers to (WARC 1.1 §5.9)."""
     revisits, originals = _revisits(store), _original_digests(store)
     for path in store.warcs:
-        r = subprocess.run(["fastwarc", "check", str(path)], capture_output=True, text=True, timeout=120)
+        r = subprocess.run([sys.executable, "-c", FASTWARC, "check", str(path)], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, (path.name, r.stdout[-2000:], r.stderr[-2000:])
         assert re.search(r"\b\d+ records were verified successfully", r.stdout), r.stdout
-        r = subprocess.run(["fastwarc", "check", "--verify-payloads", str(path)], capture_output=True, text=True,
+        r = subprocess.run([sys.executable, "-c", FASTWARC, "check", "--verify-payloads", str(path)], capture_output=True, text=True,
                            timeout=120)
         failed = re.findall(r"^(<urn:[^>]+>)\s*$", r.stdout, re.M)
         assert r.returncode == (1 if failed else 0), r.stdout[-2000:]
@@ -166,3 +171,81 @@ def test_warcio_checks_every_digest(store):
                            text=True, timeout=120)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         assert "digest pass" in r.stdout
+
+
+# ---- the same store on the replay origin --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def replay(store):
+    from archiver.web.replay import ReplayServer
+
+    with ReplayServer(store.root, "127.0.0.1", 0) as server:
+        yield server
+
+
+def test_a_recovered_copy_replays_at_the_archive_date_with_one_memento_datetime(store, replay):
+    import requests
+    from memento_client import MementoClient
+
+    from archiver.simweb_pages import ARCHIVED_GONE_HTML
+
+    uri_m = f"{replay.origin}/web/{store.memento_ts}id_/{store.recovered_url}"
+    r = requests.get(uri_m, timeout=10)
+    assert r.status_code == 200 and r.content == ARCHIVED_GONE_HTML.encode("utf-8")
+    assert r.raw.headers.getlist("Memento-Datetime") == ["Wed, 05 Jul 2017 12:00:00 GMT"]  # once: ours
+    assert len(r.raw.headers.getlist("Link")) == 1
+    info = MementoClient(timegate_uri=replay.origin + "/web/", check_native_timegate=False).get_memento_info(
+        uri_m, datetime(2017, 7, 1))
+    assert info["original_uri"] == store.recovered_url
+    assert info["mementos"]["closest"]["datetime"] == datetime(2017, 7, 5, 12, 0)
+
+
+def test_recovered_captures_keep_the_archive_date_in_the_database_and_the_export(store, tmp_path):
+    from tests.conftest import run_cli
+
+    r = run_cli(["export", "--report", "1", "-o", tmp_path / "r.wacz", "--json"], store.config)
+    assert r.code == 0, r.err
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "r.wacz") as zf:
+        summary = json.loads(zf.read("evidence/summary.json"))
+    recovered = [c for c in summary["records"] if c["source"] == "archive" and c["url"] == store.recovered_url]
+    assert recovered and all(c["captured_at"] == c["memento_datetime"] == "2017-07-05T12:00:00Z" for c in recovered)
+    # the read model behind show, get and the interface
+    from sqlalchemy import select
+
+    from archiver.config import load_settings
+    from archiver.db import queries
+    from archiver.db.session import make_engine, make_sessionmaker
+    from archiver.db.tables import Capture
+
+    engine = make_engine(load_settings(store.config, env={}))
+    try:
+        with make_sessionmaker(engine)() as s:
+            rows = s.scalars(select(Capture).where(Capture.source == "archive", Capture.role == "target")).all()
+            shown = [queries.capture_dict(c, full=True) for c in rows]
+    finally:
+        engine.dispose()
+    assert shown and all(d["timestamp"].startswith("2017-07-05T12:00:00") for d in shown)
+    assert all(d["memento_datetime"].startswith("2017-07-05T12:00:00") for d in shown)
+
+
+def test_nothing_on_the_replay_origin_names_a_warc_file_or_offset(store, replay):
+    import requests
+
+    names = [p.name for p in store.warcs] + ["warcs/", '"offset"', '"filename"', ".warc.gz"]
+    page, ts = store.page_url, "20300101000000"
+    paths = [f"/web/cdx?url={page}", f"/web/cdx?url={page}&output=json", f"/web/timemap/json/{page}",
+             f"/web/timemap/cdxj/{page}", f"/web/timemap/link/{page}", "/collinfo.json", "/", "/web/",
+             f"/web/{page}", f"/web/{ts}/{page}", f"/web/{ts}mp_/{page}", f"/web/{ts}id_/{page}",
+             f"/web/{store.memento_ts}id_/{store.recovered_url}", f"/web/cdx?url={page}&fl=filename,offset",
+             "/cdx/search/cdx?url=127.0.0.1&matchType=domain&output=json",
+             "/cdx/search/cdx?url=127.0.0.1&matchType=domain&fl=filename,offset",
+             "/cdx/search/cdx?url=127.0.0.1&matchType=domain&fl=urlkey,timestamp,original,mimetype,statuscode,"
+             "digest,length&showResumeKey=true&limit=1"]
+    for path in paths:
+        r = requests.get(replay.origin + path, timeout=10, headers={"Accept-Datetime": "Sat, 01 Jul 2017 00:00:00 GMT"})
+        seen = r.text + "".join(f"{k}: {v}\n" for k, v in r.headers.items())
+        leaked = [n for n in names if n in seen]
+        assert not leaked, (path, r.status_code, leaked)

@@ -66,7 +66,8 @@ def _indexer_class():
     from warcio.timeutils import iso_date_to_timestamp
 
     class Indexer(CDXJIndexer):
-        """cdxj-indexer, with recovered responses keyed at their memento datetime (module doc)."""
+        """cdxj-indexer, with recovered responses keyed at their memento datetime (module doc) and
+        without metadata records (cdxj-indexer lists a PEM chain as a capture of the page it secured)."""
 
         def process_one(self, input_, output, filename):
             self._dates, self._held, self._record = {}, [], None
@@ -76,12 +77,14 @@ def _indexer_class():
 
         def filter_record(self, record):
             h = record.rec_headers
-            if record.rec_type == "metadata" and h.get_header("WARC-Refers-To"):
+            if record.rec_type != "metadata":
+                return super().filter_record(record)
+            if h.get_header("WARC-Refers-To") and h.get_header("Content-Type") == "application/warc-fields":
                 for line in record.content_stream().read(1 << 16).decode("utf-8", "replace").splitlines():
                     name, _, value = line.partition(":")
                     if name == "memento-datetime" and value.strip():
                         self._dates[h.get_header("WARC-Refers-To")] = iso_date_to_timestamp(value.strip())
-            return super().filter_record(record)
+            return False  # metadata (provenance, a TLS chain) is not a capture to replay
 
         def _write_line(self, out, index, record, filename):
             self._record = record
