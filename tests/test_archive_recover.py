@@ -100,6 +100,9 @@ def test_closest_capture_recovered_with_provenance(tmp_path, ia):
                              text=True)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "digest pass" in out.stdout
+    # every record (recovered page, its requisites, their metadata) follows the WARC 1.1 field rules
+    from tests.warc_rules import check_files
+    assert check_files(sorted((tmp_path / "storage" / "warcs").glob("*.warc.gz"))) == []
     # requisites replayed at the page's timestamp (the archive moved to its nearest capture itself)
     assert any("/web/20170501100000id_/http://gone.example/logo.png" in r for r in ia.requests)
     assert any("/web/20170430000000id_/http://gone.example/logo.png" in r for r in ia.requests)
@@ -184,6 +187,8 @@ def test_recovered_through_a_timemap(tmp_path, ia):
     assert b"archive: tm" in meta[3] and res.memento_url.encode() in meta[3]
     assert f"timemap: {ia.base}/web/timemap/link/{URL}".encode() in meta[3]
     assert b"timemap-datetime: 2017-05-01T10:00:00" in meta[3]
+    from tests.warc_rules import check_files
+    assert check_files(sorted((tmp_path / "storage" / "warcs").glob("*.warc.gz*"))) == []
 
     # without a date the newest memento wins; no memento at all is None
     with WarcSink(settings) as sink2:

@@ -137,6 +137,10 @@ def test_index_parts_follow_the_warc_files(tmp_path):
     write_warc(root / "warcs" / "a.warc.gz")
     assert refresh_index(root) == 1
     assert refresh_index(root) == 0  # unchanged: nothing rebuilt
+    state = index_dir(root) / "state.json"
+    import json
+    state.write_text(json.dumps({k: v[:2] for k, v in json.loads(state.read_text()).items()}))
+    assert refresh_index(root) == 1  # a part written by an earlier index format is rebuilt
     (root / "exports").mkdir()
     write_warc(root / "exports" / "copy.warc.gz")
     assert refresh_index(root) == 0  # exports are not the archive

@@ -3,7 +3,9 @@
     archive/data.warc.gz      the records, each once, copied byte for byte (gzip members), ZIP_STORED
     indexes/index.cdx.gz      their CDXJ lines, sorted, in gzip blocks of 300 lines, ZIP_STORED
     indexes/index.idx         one line per block: first key, offset, length, sha256 (the block index)
-    pages/pages.jsonl         one page per target record
+    pages/pages.jsonl         one page per target record, at its index line's timestamp (the record's
+                              WARC-Date: for a copy recovered from an archive, when we copied it; the
+                              summary gives the archive's date)
     evidence/summary.json     what was cited, how it resolved, what was captured, digests
     evidence/summary.html     the same for people: standalone, escaped, no scripts
     datapackage.json          resources with sha256 and size (Frictionless data package)

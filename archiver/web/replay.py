@@ -36,6 +36,7 @@ from ..resolve.cdx import datetime_to_ts
 COLLECTION = "web"  # so URI-Ms read /web/<ts>/<url>, like the Wayback Machine
 WARC_SUFFIXES = (".warc.gz", ".warc")
 SKIP_DIRS = {"pywb", "exports", "uploads"}
+INDEX_FORMAT = 2  # bumped when what a part holds changes, so that parts written before are rebuilt
 
 
 def pywb_dir(storage_root: Path) -> Path:
@@ -116,7 +117,7 @@ def refresh_index(storage_root: Path) -> int:
     for warc in find_warcs(root):
         rel = warc.relative_to(root).as_posix()
         st = warc.stat()
-        sig = [st.st_size, st.st_mtime_ns]
+        sig = [st.st_size, st.st_mtime_ns, INDEX_FORMAT]
         part = idx / _part_name(rel)
         if state.get(rel) == sig and part.exists():
             new_state[rel] = sig
