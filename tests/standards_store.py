@@ -54,12 +54,13 @@ def build_store(folder: Path) -> Store:
         pipeline.run(settings, Session, kind="test")
         recovered = sim.site_url + "/gone"
         page = sim.site_url + "/reports/open-budget.html"
-    engine.dispose()
     cert, key, _ = self_signed_cert(str(folder))
     extra = load_settings(config, env={}, overrides={"fetch": {"verify_tls": False, "max_bytes": 50_000}})
-    with serve(tls=(cert, key)) as tls_site, serve() as site, recorder_for(extra) as (rec, _sink):
+    # with the sessionmaker: the file is registered and in the manifest, so `archiver verify` knows it
+    with serve(tls=(cert, key)) as tls_site, serve() as site, recorder_for(extra, Session) as (rec, _sink):
         rec.fetch(tls_site.url("/final"))
         rec.fetch(site.url("/chunked.html"))
         rec.fetch(site.url("/gzip.html"))
         rec.fetch(site.url("/big?bytes=200000"))
+    engine.dispose()
     return Store(root, config, recovered, "20170705120000", page)

@@ -53,6 +53,13 @@ def test_every_record_follows_the_warc_1_1_field_rules(store):
     assert check_files(store.warcs) == []
 
 
+def test_archiver_verify_passes_on_the_store(store):
+    from tests.conftest import run_cli
+
+    r = run_cli(["verify"], store.config)
+    assert r.code == 0, r.out + r.err
+
+
 FIELDS = [("WARC-Type", "response"), ("WARC-Record-ID", "<urn:uuid:8f2c7c2e-58b0-4d2f-9d1a-6a0b3f7f5e11>"),
           ("WARC-Date", "2026-01-01T10:00:00.123456Z"), ("WARC-Target-URI", "http://example.org/"),
           ("Content-Type", "application/http; msgtype=response"), ("Content-Length", "100")]
