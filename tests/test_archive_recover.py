@@ -61,9 +61,11 @@ def test_closest_capture_recovered_with_provenance(tmp_path, ia):
     ia.add("http://gone.example/logo.png", "20170430000000", 200, headers=[("Content-Type", "image/png")],
            body=b"\x89PNG....")
     settings, client, sink = setup(tmp_path, ia)
+    before = datetime.now(timezone.utc)
     with sink:
         res = recover_from_archives(URL, client=client, sink=sink, settings=settings,
                                     at=datetime(2017, 6, 1, tzinfo=timezone.utc))
+    after = datetime.now(timezone.utc)
     assert res.outcome is Outcome.CAPTURED and res.source == "archive" and res.archive_name == "a0"
     assert res.memento_datetime == datetime(2017, 5, 1, 10, 0, tzinfo=timezone.utc)
     assert "20170501100000id_/" + URL in res.memento_url
@@ -75,14 +77,21 @@ def test_closest_capture_recovered_with_provenance(tmp_path, ia):
     recs = records(tmp_path / "storage")
     resp = next(r for r in recs if r[0] == "response" and r[1].get_header("WARC-Target-URI") == URL)
     meta = next(r for r in recs if r[0] == "metadata" and r[1].get_header("WARC-Target-URI") == URL)
-    assert resp[1].get_header("WARC-Date").startswith("2017-05-01T10:00:00")
-    assert resp[1].get_header("WARC-Refers-To-Target-URI") == res.memento_url
+    # WARC-Date: when our capture began (WARC 1.1 §5.4), not the archive's date; where from: WARC-Source-URI
+    warc_date = datetime.fromisoformat(resp[1].get_header("WARC-Date").replace("Z", "+00:00"))
+    assert before <= warc_date <= after and meta[1].get_header("WARC-Date") == resp[1].get_header("WARC-Date")
+    assert resp[1].get_header("WARC-Source-URI") == res.memento_url
+    assert resp[1].get_header("WARC-Refers-To-Target-URI") is None and resp[1].get_header("WARC-Refers-To-Date") is None
+    assert resp[1].get_header("WARC-IP-Address") == "127.0.0.1"
     assert meta[1].get_header("WARC-Refers-To") == resp[1].get_header("WARC-Record-ID")
     assert meta[1].get_header("WARC-Concurrent-To") == resp[1].get_header("WARC-Record-ID")
     assert b"archive: a0" in meta[3] and res.memento_url.encode() in meta[3] and b"fetched-at:" in meta[3]
-    # original headers restored from X-Archive-Orig-*, archive's own kept
+    assert b"memento-datetime: 2017-05-01T10:00:00Z\r\n" in meta[3]
+    assert meta[1].get_header("WARC-Payload-Digest") is None  # a metadata block has no payload (WARC 1.1 §5.9)
+    # original headers restored from X-Archive-Orig-*; the archive's Memento headers only in the metadata record
     assert resp[2].get_header("Server") == "Apache/2.2"
-    assert resp[2].get_header("Memento-Datetime") == "Mon, 01 May 2017 10:00:00 GMT"
+    assert resp[2].get_header("Memento-Datetime") is None and resp[2].get_header("Link") is None
+    assert b"  Memento-Datetime: Mon, 01 May 2017 10:00:00 GMT\r\n" in meta[3]
     assert resp[3] == PAGE
     # digests agree (warcio check), the payload is byte for byte the archived one
     import subprocess, sys
@@ -91,6 +100,9 @@ def test_closest_capture_recovered_with_provenance(tmp_path, ia):
                              text=True)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "digest pass" in out.stdout
+    # every record (recovered page, its requisites, their metadata) follows the WARC 1.1 field rules
+    from tests.warc_rules import check_files
+    assert check_files(sorted((tmp_path / "storage" / "warcs").glob("*.warc.gz"))) == []
     # requisites replayed at the page's timestamp (the archive moved to its nearest capture itself)
     assert any("/web/20170501100000id_/http://gone.example/logo.png" in r for r in ia.requests)
     assert any("/web/20170430000000id_/http://gone.example/logo.png" in r for r in ia.requests)
@@ -125,13 +137,16 @@ def test_restore_headers_rules():
     raw = [("Content-Type", "text/html"), ("X-Archive-Orig-Server", "nginx"), ("Server", "wayback"),
            ("X-Archive-Orig-Content-Length", "999"), ("Transfer-Encoding", "chunked"),
            ("X-Archive-Orig-Date", "Mon, 01 May 2017 10:00:00 GMT"), ("Date", "Sun, 29 Nov 2026 00:00:00 GMT"),
-           ("Memento-Datetime", "Mon, 01 May 2017 10:00:00 GMT")]
+           ("Memento-Datetime", "Mon, 01 May 2017 10:00:00 GMT"),
+           ("Link", '<http://gone.example/>; rel="original", <http://a/web/timemap/link/x>; rel="timemap"'),
+           ("X-Archive-Orig-Link", "</s.css>; rel=preload")]
     out = restore_headers(raw, 42)
     assert ("Server", "nginx") in out and ("Server", "wayback") not in out
     assert ("X-Archive-Orig-Content-Length", "999") in out  # framing of the original transfer stays prefixed
     assert ("Content-Length", "42") in out and not any(k == "Transfer-Encoding" for k, _ in out)
     assert ("Date", "Mon, 01 May 2017 10:00:00 GMT") in out
-    assert ("Memento-Datetime", "Mon, 01 May 2017 10:00:00 GMT") in out
+    assert not any(k.lower() == "memento-datetime" for k, _ in out)  # the archive's, not the original's
+    assert [v for k, v in out if k == "Link"] == ["</s.css>; rel=preload"]  # the original server's Link only
 
 
 def _memento_only(tmp_path, ia, **extra):
@@ -167,11 +182,13 @@ def test_recovered_through_a_timemap(tmp_path, ia):
     resp = next(r for r in recs if r[0] == "response" and r[1].get_header("WARC-Target-URI") == URL)
     meta = next(r for r in recs if r[0] == "metadata" and r[1].get_header("WARC-Target-URI") == URL)
     assert resp[3] == PAGE and resp[2].get_header("Server") == "Apache/2.2"
-    assert resp[1].get_header("WARC-Refers-To-Target-URI") == res.memento_url
+    assert resp[1].get_header("WARC-Source-URI") == res.memento_url
     assert meta[1].get_header("WARC-Refers-To") == resp[1].get_header("WARC-Record-ID")
     assert b"archive: tm" in meta[3] and res.memento_url.encode() in meta[3]
     assert f"timemap: {ia.base}/web/timemap/link/{URL}".encode() in meta[3]
     assert b"timemap-datetime: 2017-05-01T10:00:00" in meta[3]
+    from tests.warc_rules import check_files
+    assert check_files(sorted((tmp_path / "storage" / "warcs").glob("*.warc.gz*"))) == []
 
     # without a date the newest memento wins; no memento at all is None
     with WarcSink(settings) as sink2:

@@ -42,8 +42,8 @@ def test_request_response_pair_and_digests(tmp_path, site):
     assert ex.payload_length == len(page_html(None)) and ex.peer_ip == "127.0.0.1"
     [path] = warc_files(tmp_path)
     recs = records(path)
-    assert [r[0] for r in recs] == ["warcinfo", "request", "response"]
-    info, req, resp = recs
+    assert [r[0] for r in recs] == ["warcinfo", "response", "request"]  # the request points back at its response
+    info, resp, req = recs
     assert b"format: WARC File Format 1.1" in info[3] and b"warcio/" in info[3] and b"urllib3/" in info[3]
     config = json.loads(next(l for l in info[3].split(b"\r\n") if l.startswith(b"configuration: "))[15:])
     assert config["fetch"]["allow_private_addresses"] is True and "shorteners" in config["resolver"]
@@ -184,7 +184,7 @@ def test_https_certificate_chain_in_metadata_record(tmp_path):
     assert ex.status == 200 and ex.warc.url.startswith("https://")
     path = warc_files(tmp_path / "st")[0]
     recs = records(path)
-    assert [r[0] for r in recs] == ["warcinfo", "request", "response", "metadata"]
+    assert [r[0] for r in recs] == ["warcinfo", "response", "request", "metadata"]
     meta = recs[3]
     assert meta[1].get_header("WARC-Refers-To") == meta[1].get_header("WARC-Concurrent-To") == ex.warc.record_id
     assert meta[1].get_header("Content-Type") == "application/x-pem-file"

@@ -171,9 +171,9 @@ def test_interim_100_continue_is_not_the_response(tmp_path, wire):
     assert ex.status == 200 and ex.warc.http_status == 200 and ex.body == body
     [path] = list((tmp_path / "warcs").glob("*.warc.gz"))
     checked = check_warc(path)
-    assert [c.rec_type for c in checked] == ["warcinfo", "request", "response", "metadata"]
+    assert [c.rec_type for c in checked] == ["warcinfo", "response", "request", "metadata"]
     assert all(c.ok for c in checked)
-    assert checked[2].entity_sha256 == hashlib.sha256(body).hexdigest() == ex.sha256
+    assert checked[1].entity_sha256 == hashlib.sha256(body).hexdigest() == ex.sha256
 
 
 # ---- the whole pipeline, as a user runs it ---------------------------------------------------------

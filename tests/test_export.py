@@ -1,6 +1,7 @@
 """`archiver export`: a WACZ 1.1.1 package of one activity's or report's evidence."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -45,12 +46,13 @@ def test_report_export_is_a_valid_wacz(cli, ev, tmp_path):
     assert r.code == 0 and "5 records verified" in r.out
     with zipfile.ZipFile(out) as zf:
         assert zf.getinfo("archive/data.warc.gz").compress_type == zipfile.ZIP_STORED
+        assert zf.getinfo("indexes/index.cdx.gz").compress_type == zipfile.ZIP_STORED  # as py-wacz writes it
         package = json.loads(zf.read("datapackage.json"))
         assert package["profile"] == "data-package" and package["wacz_version"] == "1.1.1"
         assert package["mainPageUrl"] == PAGE and package["mainPageDate"] == "2026-01-01T10:01:00Z"
         assert package["software"].startswith("archiver ") and package["created"].endswith("Z")
         paths = {res["path"] for res in package["resources"]}
-        assert paths == {"archive/data.warc.gz", "indexes/index.cdxj", "pages/pages.jsonl",
+        assert paths == {"archive/data.warc.gz", "indexes/index.cdx.gz", "indexes/index.idx", "pages/pages.jsonl",
                          "evidence/summary.json", "evidence/summary.html"}
         for res in package["resources"]:
             data = zf.read(res["path"])
@@ -85,7 +87,7 @@ def test_cdxj_matches_cdxj_indexer(cli, ev, tmp_path):
 
     out, _ = _export(cli, tmp_path, "--report", ev.report_id)
     with zipfile.ZipFile(out) as zf:
-        ours = zf.read("indexes/index.cdxj").decode().splitlines()
+        ours = gzip.decompress(zf.read("indexes/index.cdx.gz")).decode().splitlines()
         (tmp_path / "data.warc.gz").write_bytes(zf.read("archive/data.warc.gz"))
     buf = io.StringIO()
     CDXJIndexer(buf, [str(tmp_path / "data.warc.gz")]).process_all()

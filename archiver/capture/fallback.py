@@ -8,12 +8,21 @@ both read the same index). We take the 2xx capture closest to ``at`` (the date
 the report cites it; the newest without one), replay it raw (``id_``; a TimeMap
 lists no status, so a memento that replays as non-2xx is skipped) and write it as:
 
-* a ``response`` record whose ``WARC-Target-URI`` is the **original URL** and whose
-  ``WARC-Date`` is the **archive's capture date**, with ``WARC-Refers-To-Target-URI``
-  (the memento URL) and ``WARC-Refers-To-Date`` (the memento datetime);
+* a ``response`` record whose ``WARC-Target-URI`` is the **original URL**, whose
+  ``WARC-Date`` is when **our** request to the archive began (WARC 1.1 §5.4: the instant
+  data capture for the record began) and whose ``WARC-Source-URI`` is the memento URL
+  we read it from (the field pywb's recorder and warcit write for content taken from
+  another archive or a file; an extension field, which WARC readers ignore if unknown).
+  ``WARC-Refers-To-Target-URI``/``-Date`` are not used: WARC 1.1 allows them on revisit
+  records only;
 * a ``metadata`` record (``WARC-Refers-To`` and ``WARC-Concurrent-To`` the response)
-  naming the archive, the memento URL, the CDX row (or the TimeMap and its
-  datetime), when we fetched it, and the archive's raw response header block, verbatim.
+  naming the archive, the memento URL, the **memento datetime** (the archive's capture
+  date), the CDX row (or the TimeMap and its datetime), when we fetched it, and the
+  archive's raw response header block, verbatim.
+
+The capture's row keeps the archive's date as ``captured_at`` and ``memento_datetime``
+(what ``get``, ``show`` and the export summary show), and the replay origin indexes the
+record at that date (web/replay.py), so that its Memento-Datetime is the archive's.
 
 HTTP headers of the response record (what we do, exactly):
 
@@ -23,11 +32,14 @@ HTTP headers of the response record (what we do, exactly):
    transfer, not the bytes we store.
 2. An archive header with the same name as a restored one (``Date``, ``Server``...)
    is dropped from the response record; it lives on in the metadata record.
-3. ``Transfer-Encoding`` is dropped (we store the body de-chunked) and
+3. The archive's Memento headers (``Memento-Datetime``, and ``Link`` headers naming
+   Memento relations: original, timegate, timemap, memento) are dropped: they describe
+   the archive's memento, and a replay of our record sends its own (twice otherwise,
+   which Memento clients cannot parse). They are in the metadata record.
+4. ``Transfer-Encoding`` is dropped (we store the body de-chunked) and
    ``Content-Length`` is set to the stored body length when it differs.
-4. Everything else (Content-Type, Memento-Datetime, Link, X-Archive-Src, ...) is
-   kept as the archive sent it, in its order. The body is stored as received
-   (Content-Encoding kept).
+5. Everything else (Content-Type, X-Archive-Src, ...) is kept as the archive sent it,
+   in its order. The body is stored as received (Content-Encoding kept).
 
 Page requisites come from the same archive at the same timestamp (the archive
 moves to its nearest capture on its own; that redirect is followed when it names
@@ -37,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,6 +76,13 @@ MAX_FOLLOWS = 3
 KEEP_BODY = 2_000_000
 FRAMING = {"content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive"}
 ORIG = "x-archive-orig-"
+_MEMENTO_REL = re.compile(r'rel\s*=\s*"?[^";,]*\b(original|timegate|timemap|memento)\b', re.I)
+
+
+def is_memento_header(name: str, value: str) -> bool:
+    """An archive's own Memento header: Memento-Datetime, or a Link naming a Memento relation."""
+    low = name.lower()
+    return low == "memento-datetime" or (low == "link" and bool(_MEMENTO_REL.search(value)))
 
 
 def restore_headers(raw: list[tuple[str, str]], stored_length: int) -> list[tuple[str, str]]:
@@ -75,7 +95,7 @@ def restore_headers(raw: list[tuple[str, str]], stored_length: int) -> list[tupl
         if low.startswith(ORIG):
             name = k[len(ORIG):]
             out.append((k, v) if name.lower() in FRAMING else (name, v))
-        elif low in restored or low == "transfer-encoding":
+        elif low in restored or low == "transfer-encoding" or is_memento_header(k, v):
             continue
         elif low == "content-length":
             out.append((k, str(stored_length)))
@@ -106,7 +126,9 @@ class _Replay:
     truncated: bool
     head: bytes  # first KEEP_BODY bytes, for evidence checks and requisites
     memento_datetime: datetime | None
-    fetched_at: datetime
+    fetched_at: datetime  # when the archive's answer was complete
+    started_at: datetime  # when our request began: the record's WARC-Date
+    peer_ip: str | None = None
 
     def header(self, name: str) -> str | None:
         return cdx.header(self.raw_headers, name)
@@ -117,6 +139,7 @@ def _replay_raw(client, fetcher: ArchiveFetcher, archive, url: str, replay_url: 
     for _ in range(MAX_FOLLOWS + 1):
         fetcher._bucket(archive.name, "replay", archive.requests_per_s).acquire()
         spool = tempfile.TemporaryFile()
+        started = datetime.now(timezone.utc)
         try:
             with client.open(replay_url, headers={"Accept-Encoding": "identity"}) as f:
                 if f.status == 403 and cdx.header(f.raw_headers, "X-Archive-Wayback-Runtime-Error"):
@@ -151,7 +174,8 @@ def _replay_raw(client, fetcher: ArchiveFetcher, archive, url: str, replay_url: 
                 ts_m = memento._TS_IN_URL.search(replay_url)
                 when = md or (cdx.ts_to_datetime(ts_m.group(1)) if ts_m else None)
                 return _Replay(replay_url, f.status, f.reason, f.http_version, list(f.raw_headers), spool, n,
-                               truncated, bytes(head), when, datetime.now(timezone.utc))
+                               truncated, bytes(head), when, datetime.now(timezone.utc), started,
+                               getattr(f, "peer_ip", None))
         except FetchError as exc:
             spool.close()
             raise ArchiveUnavailable(f"{archive.name}: {exc}") from exc
@@ -170,8 +194,8 @@ def _decoded(rp: _Replay) -> bytes:
         return rp.head
 
 
-def _iso(dt: datetime) -> str:
-    return datetime_to_iso_date(dt.astimezone(timezone.utc).replace(tzinfo=None))
+def _iso(dt: datetime, micros: bool = False) -> str:
+    return datetime_to_iso_date(dt.astimezone(timezone.utc).replace(tzinfo=None), use_micros=micros)
 
 
 def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cdx.CdxRow | None,
@@ -187,8 +211,10 @@ def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cd
     for buf in iter(lambda: rp.body_file.read(1 << 20), b""):
         sha.update(buf)
     rp.body_file.seek(0)
-    warc_headers = {"WARC-Record-ID": resp_id, "WARC-Date": _iso(when),
-                    "WARC-Refers-To-Target-URI": rp.url, "WARC-Refers-To-Date": _iso(when)}
+    warc_headers = {"WARC-Record-ID": resp_id, "WARC-Date": _iso(rp.started_at, micros=True),
+                    "WARC-Source-URI": rp.url}
+    if rp.peer_ip:
+        warc_headers["WARC-IP-Address"] = rp.peer_ip  # the address the bytes came from: the archive's
     if rp.truncated:
         warc_headers["WARC-Truncated"] = "length"
     response = b.create_warc_record(url, "response", payload=rp.body_file, length=rp.length,
@@ -209,10 +235,12 @@ def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cd
             + "".join("  " + line + "\r\n" for line in raw_block.splitlines())).encode("utf-8")
     metadata = b.create_warc_record(url, "metadata", payload=BytesIO(meta), length=len(meta),
                                     warc_content_type="application/warc-fields",
-                                    warc_headers_dict={"WARC-Date": _iso(rp.fetched_at),
+                                    warc_headers_dict={"WARC-Date": _iso(rp.started_at, micros=True),
                                                        "WARC-Refers-To": resp_id, "WARC-Concurrent-To": resp_id})
+    # the row's captured_at is the archive's date (what the capture shows), not the record's WARC-Date
     refs = sink.write_records([response, metadata], [
-        {"sha256": sha.hexdigest(), "payload_length": rp.length, "truncated": rp.truncated}, {}])
+        {"sha256": sha.hexdigest(), "payload_length": rp.length, "truncated": rp.truncated, "captured_at": when},
+        {}])
     return refs[0]
 
 

@@ -265,7 +265,7 @@ class Recorder:
                                      use_micros=True),
                 http_headers=resp_headers,
                 warc_headers_dict={"WARC-Record-ID": resp_id, "WARC-Refers-To": earlier.record_id,
-                                   "WARC-Truncated": "length", **common})
+                                   "WARC-Truncated": "length", **common})  # WARC 1.1 §6.7.2: payload left out
         else:
             warc_headers = {"WARC-Record-ID": resp_id, **common,
                             "WARC-Payload-Digest": digest.payload_digest, "WARC-Block-Digest": digest.block_digest}
@@ -281,20 +281,23 @@ class Recorder:
             url, "request", payload=BytesIO(req_raw[req_end:]), length=len(req_raw) - req_end,
             http_headers=exact_http_headers(req_raw[:req_end]),
             warc_headers_dict={"WARC-Concurrent-To": resp_id, **common})
-        records = [request, response]
-        extras = [{}, {"sha256": digest.sha256, "payload_length": digest.entity_length,
-                       "truncated": truncated is not None}]
+        # response first, then the request naming it (as warcio and heritrix write them): every
+        # WARC-Concurrent-To points back at a record already read (warcat checks that)
+        records = [response, request]
+        extras = [{"sha256": digest.sha256, "payload_length": digest.entity_length,
+                   "truncated": truncated is not None}, {}]
         for extra in self._metadata(url, resp_id, f, spool, common):
             records.append(extra)
             extras.append({})
         refs = self.sink.write_records(records, extras)
+        refs = [refs[1], refs[0], *refs[2:]]  # callers take [request, response, ...]
         if earlier is None and complete:
             self._remember(url, digest.sha256, refs[1])
         return refs
 
     def _metadata(self, url: str, resp_id: str, f, spool: _WireSpool, common: dict) -> list:
         """Metadata records beside the response: the TLS chain; interim 1xx answers (verbatim) and the
-    count of bytes sent after the message ended."""
+        count of bytes sent after the message ended."""
         b, out = self.sink.builder, []
         links = {"WARC-Refers-To": resp_id, "WARC-Concurrent-To": resp_id, **common}
         if f.tls_chain_der:

@@ -46,6 +46,17 @@ WARC_VERSION = "WARC/1.1"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 OPEN_SUFFIX = ".open"
 _GZIP_LEVEL = 6  # warcio uses 9: several times slower for a few % on HTML; members stay standard gzip
+# WARC 1.1 §5.9: WARC-Payload-Digest "shall not be used on records without a well-defined payload";
+# a metadata block (warc-fields, a PEM chain) has none. warcio adds one to every type but these.
+_NO_PAYLOAD_DIGEST = ("warcinfo", "revisit", "metadata")
+
+
+class _Builder(RecordBuilder):
+    NO_PAYLOAD_DIGEST_TYPES = _NO_PAYLOAD_DIGEST
+
+
+class _Writer(WARCWriter):
+    NO_PAYLOAD_DIGEST_TYPES = _NO_PAYLOAD_DIGEST
 
 
 class _GzipMember:
@@ -117,7 +128,7 @@ class WarcSink:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sessionmaker = sessionmaker
         self.hostname = re.sub(r"[^A-Za-z0-9.-]", "_", hostname or socket.gethostname()) or "host"
-        self.builder = RecordBuilder(warc_version=WARC_VERSION)
+        self.builder = _Builder(warc_version=WARC_VERSION)
         self._lock = threading.Lock()
         self._fh: BinaryIO | None = None
         self._name: str | None = None
@@ -139,7 +150,7 @@ class WarcSink:
             for rec in records:
                 start = tmp.tell()
                 member = _GzipMember(tmp)
-                WARCWriter(member, gzip=False, warc_version=WARC_VERSION).write_record(rec)
+                _Writer(member, gzip=False, warc_version=WARC_VERSION).write_record(rec)
                 member.finish()
                 spans.append((start, tmp.tell() - start))
             total = tmp.tell()
@@ -238,7 +249,7 @@ class WarcSink:
         info = self.builder.create_warcinfo_record(name, self._warcinfo())
         with tempfile.TemporaryFile(dir=self.dir) as tmp:
             member = _GzipMember(tmp)
-            WARCWriter(member, gzip=False, warc_version=WARC_VERSION).write_record(info)
+            _Writer(member, gzip=False, warc_version=WARC_VERSION).write_record(info)
             member.finish()
             tmp.seek(0)
             data = tmp.read()

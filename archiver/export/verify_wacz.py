@@ -2,7 +2,8 @@
 
 In order: the datapackage's resources (every file present, listed, with its sha256 and
 size), datapackage-digest.json (the hash of datapackage.json) and its anonymous signature
-if there is one, then every CDXJ line: the record at its offset is parsed and its
+if there is one, the block index (``*.idx``: each block of ``index.cdx.gz`` at its offset,
+length and sha256), then every CDXJ line: the record at its offset is parsed and its
 digests recomputed and compared with the index and the record headers, and with the
 sha256 and record ids that evidence/summary.json states.
 """
@@ -74,6 +75,7 @@ def verify_package(path: Path) -> PackageReport:
             return report
         _resources(zf, package, report)
         _digest(zf, package, report)
+        _block_index(zf, report)
         facts, indexed = _index(zf, report)
         _summary(zf, facts, indexed, report)
     return report
@@ -180,6 +182,50 @@ def _digest(zf, package, report) -> None:
         report.add("signature_invalid", why, file=name)
 
 
+def _block_index(zf, report) -> None:
+    """Each line of a ``*.idx`` (py-wacz / cdxj-indexer's compressed index) names a gzip block of its
+    data file by offset, length and sha256; the block must be there, whole, and start with its key."""
+    for name in sorted(n for n in zf.namelist() if n.startswith("indexes/") and n.endswith(".idx")):
+        data_name = None
+        try:
+            lines = zf.read(name).decode("utf-8").splitlines()
+        except (UnicodeDecodeError, *_ZIP_ERRORS) as exc:
+            report.add("index_invalid", f"cannot be read ({exc})", file=name)
+            continue
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                key, _, rest = line.partition(" {")  # "<urlkey> <timestamp> {json}", or "!meta 0 {json}"
+                if key.startswith("!meta"):
+                    data_name = "indexes/" + json.loads("{" + rest)["filename"]
+                    continue
+                block = json.loads("{" + rest)
+                offset, length = int(block["offset"]), int(block["length"])
+                with zf.open(data_name) as fh:
+                    fh.seek(offset)
+                    raw = fh.read(length)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                report.add("index_invalid", f"line {n} is not a block index line ({type(exc).__name__})", file=name)
+                continue
+            except _ZIP_ERRORS as exc:
+                report.add("index_invalid", f"line {n}: its block cannot be read ({exc})", file=name)
+                continue
+            want = block.get("digest")
+            if len(raw) != length or (want and "sha256:" + hashlib.sha256(raw).hexdigest() != want):
+                report.add("index_invalid", f"line {n}: the block at offset {offset} is not the one indexed",
+                           file=data_name)
+                continue
+            try:
+                first = gzip.decompress(raw).split(b"\n", 1)[0].decode("utf-8")
+            except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+                report.add("index_invalid", f"line {n}: the block at offset {offset} is not gzip", file=data_name)
+                continue
+            if not first.startswith(key + " "):
+                report.add("index_invalid", f"line {n}: the block at offset {offset} starts with another key",
+                           file=data_name)
+
+
 def _index_lines(zf, name):
     with zf.open(name) as raw:
         stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
@@ -193,7 +239,7 @@ def _index(zf, report) -> tuple[dict[tuple[str, int], RecordFacts], set[tuple[st
     and every (member, offset) the index names."""
     entries = []
     for name in sorted(n for n in zf.namelist() if n.startswith("indexes/") and n.endswith((".cdxj", ".cdx",
-                                                                                             ".cdxj.gz"))):
+                                                                                             ".cdxj.gz", ".cdx.gz"))):
         try:
             for n, line in _index_lines(zf, name):
                 try:

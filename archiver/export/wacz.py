@@ -1,8 +1,11 @@
 """Write the evidence of an activity or a report as a WACZ 1.1.1 package.
 
-    archive/data.warc.gz      the records, copied byte for byte (gzip members), ZIP_STORED
-    indexes/index.cdxj        CDXJ lines for them, sorted
-    pages/pages.jsonl         one page per target capture
+    archive/data.warc.gz      the records, each once, copied byte for byte (gzip members), ZIP_STORED
+    indexes/index.cdx.gz      their CDXJ lines, sorted, in gzip blocks of 300 lines, ZIP_STORED
+    indexes/index.idx         one line per block: first key, offset, length, sha256 (the block index)
+    pages/pages.jsonl         one page per target record, at its index line's timestamp (the record's
+                              WARC-Date: for a copy recovered from an archive, when we copied it; the
+                              summary gives the archive's date)
     evidence/summary.json     what was cited, how it resolved, what was captured, digests
     evidence/summary.html     the same for people: standalone, escaped, no scripts
     datapackage.json          resources with sha256 and size (Frictionless data package)
@@ -10,12 +13,20 @@
 
 Each record is read with one seek and copied while it is re-verified (records.read_record
 tees the raw bytes into the zip): a record that no longer matches the database stops the
-export with one line instead of being packaged as evidence. The package is written to a
-``.part`` file and renamed when complete.
+export with one line instead of being packaged as evidence. Two captures can be rows for
+the same record (two links whose targets end at one URL share its capture): the record is
+packaged once and both rows point at it. The package is written to a ``.part`` file and
+renamed when complete.
+
+The index is what py-wacz writes (``index.cdx.gz`` + ``index.idx``, by cdxj-indexer's own
+block writer): ReplayWeb.page loads ``*.idx`` (or ``*.cdx``/``*.cdxj``), pywb's
+``wb-manager add --unpack-wacz`` reads ``*.cdx``/``*.cdx.gz`` only, so a lone
+``index.cdxj`` opens in the first and not in the second.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -36,7 +47,9 @@ from .verify import check_capture
 WACZ_VERSION = "1.1.1"
 WARC_NAME = "data.warc.gz"
 WARC_PATH = f"archive/{WARC_NAME}"
-INDEX_PATH = "indexes/index.cdxj"
+INDEX_PATH = "indexes/index.cdx.gz"
+IDX_PATH = "indexes/index.idx"
+INDEX_BLOCK_LINES = 300  # py-wacz's (cdxj-indexer's DEFAULT_NUM_LINES)
 PAGES_PATH = "pages/pages.jsonl"
 ZIP64_AT = (1 << 31) - 1
 
@@ -72,7 +85,7 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             pkg = _Package(zf, now)
             lines, placed, pages = _write_records(pkg, session, Path(storage_root), selection, progress)
-            pkg.add(INDEX_PATH, "".join(sorted(x + "\n" for x in lines)).encode("utf-8"))
+            _write_index(pkg, lines)
             header = {"format": "json-pages-1.0", "id": "pages", "title": selection.title}
             pkg.add(PAGES_PATH, "".join(json.dumps(d, ensure_ascii=False) + "\n"
                                         for d in [header, *pages]).encode("utf-8"))
@@ -89,7 +102,7 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return ExportResult(out, len(placed), len(pages), out.stat().st_size, key is not None, digest["hash"])
+    return ExportResult(out, len(lines), len(pages), out.stat().st_size, key is not None, digest["hash"])
 
 
 class _Package:
@@ -104,8 +117,8 @@ class _Package:
         zi.external_attr = 0o644 << 16
         return zi
 
-    def add(self, path: str, data: bytes, listed: bool = True) -> None:
-        self.zf.writestr(self.info(path, zipfile.ZIP_DEFLATED), data)
+    def add(self, path: str, data: bytes, listed: bool = True, compress: int = zipfile.ZIP_DEFLATED) -> None:
+        self.zf.writestr(self.info(path, compress), data)
         if listed:
             self.listed(path, "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
 
@@ -114,11 +127,26 @@ class _Package:
                                "bytes": size})
 
 
+def _write_index(pkg: _Package, lines: list[str]) -> None:
+    """indexes/index.cdx.gz and indexes/index.idx, as py-wacz writes them (cdxj-indexer's writers)."""
+    from cdxj_indexer.main import CompressedWriter, SortingWriter
+
+    blocks, idx = io.BytesIO(), io.StringIO()
+    writer = SortingWriter(CompressedWriter(idx, blocks, num_lines=INDEX_BLOCK_LINES,
+                                            data_out_name=INDEX_PATH.rsplit("/", 1)[-1], digest_records=True))
+    for x in lines:
+        writer.write(x + "\n")
+    writer.flush()
+    pkg.add(INDEX_PATH, blocks.getvalue(), compress=zipfile.ZIP_STORED)  # read by range, block by block
+    pkg.add(IDX_PATH, idx.getvalue().encode("utf-8"))
+
+
 def _write_records(pkg: _Package, session: Session, root: Path, selection: Selection,
                    progress: Callable[[int, int], None] | None = None):
     lines, placed, pages = [], {}, []
     digest, pos = hashlib.sha256(), 0
-    total = sum(c.length for c in selection.captures)
+    packaged: dict[tuple[str, int], tuple[int, int]] = {}  # (warc_file, offset) -> where it is in the package
+    total = sum(c.length for c in _distinct(selection.captures))
     handles: dict[str, object] = {}
     try:
         with pkg.zf.open(pkg.info(WARC_PATH, zipfile.ZIP_STORED), "w", force_zip64=total > ZIP64_AT) as w:
@@ -130,23 +158,43 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
 
             for c in selection.captures:
                 fh = handles.get(c.warc_file) or handles.setdefault(c.warc_file, _open(root, c))
+                key = (c.warc_file, c.offset)
                 start = pos
-                facts, problems = check_capture(session, fh, c, tee=tee)
+                again = key in packaged  # another row for a record already packaged: verify, do not copy
+                facts, problems = check_capture(session, fh, c, tee=None if again else tee)
                 if problems:
                     raise IntegrityError(f"capture {c.id} failed verification, nothing exported: "
                                          f"{problems[0].line()} (run `archiver verify`)")
-                placed[c.id] = (start, pos - start)
+                if again:
+                    placed[c.id] = packaged[key]
+                    continue
+                placed[c.id] = packaged[key] = (start, pos - start)
                 lines.append(cdxj.line(facts, start, pos - start, WARC_NAME))
                 if progress is not None:
                     progress(pos, total)
                 if c.role == "target":
                     title = _title(session, c)
-                    pages.append({"id": str(c.id), "url": c.url, "ts": iso(c.captured_at), "title": title})
+                    # the page's ts is its index line's (the record's WARC-Date), so replay finds it exactly
+                    pages.append({"id": str(c.id), "url": c.url, "ts": _page_ts(facts.date, c), "title": title})
     finally:
         for fh in handles.values():
             fh.close()
     pkg.listed(WARC_PATH, "sha256:" + digest.hexdigest(), pos)
     return lines, placed, pages
+
+
+def _distinct(captures):
+    seen = set()
+    for c in captures:
+        if (c.warc_file, c.offset) not in seen:
+            seen.add((c.warc_file, c.offset))
+            yield c
+
+
+def _page_ts(warc_date: str | None, c) -> str:
+    if not warc_date:
+        return iso(c.captured_at)
+    return iso(datetime.fromisoformat(warc_date.replace("Z", "+00:00")).replace(microsecond=0))
 
 
 def _title(session: Session, c) -> str:

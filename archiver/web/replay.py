@@ -9,6 +9,12 @@ rebuilt only when that WARC file's size or mtime changed; pywb merges the
 directory on every lookup, so new captures become replayable without a restart.
 Filenames in the index are relative to ``storage.root``: WARC files are reached
 only through the index, never through a path in a request.
+
+A response recovered from another archive (capture/fallback.py: ``WARC-Source-URI`` names
+the memento) is indexed at the archive's memento datetime, read from its metadata record,
+not at its WARC-Date (when we copied it): replay then answers with the date the original
+resource had that state, and the interface's links (made from ``captured_at``, the same
+date) name it exactly.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from ..resolve.cdx import datetime_to_ts
 COLLECTION = "web"  # so URI-Ms read /web/<ts>/<url>, like the Wayback Machine
 WARC_SUFFIXES = (".warc.gz", ".warc")
 SKIP_DIRS = {"pywb", "exports", "uploads"}
+INDEX_FORMAT = 2  # bumped when what a part holds changes, so that parts written before are rebuilt
 
 
 def pywb_dir(storage_root: Path) -> Path:
@@ -55,9 +62,48 @@ def _part_name(rel: str) -> str:
     return hashlib.sha256(rel.encode()).hexdigest()[:24] + ".cdxj"
 
 
+def _indexer_class():
+    from cdxj_indexer.main import CDXJIndexer
+    from warcio.timeutils import iso_date_to_timestamp
+
+    class Indexer(CDXJIndexer):
+        """cdxj-indexer, with recovered responses keyed at their memento datetime (module doc) and
+        without metadata records (cdxj-indexer lists a PEM chain as a capture of the page it secured)."""
+
+        def process_one(self, input_, output, filename):
+            self._dates, self._held, self._record = {}, [], None
+            super().process_one(input_, output, filename)
+            for rid, urlkey, ts, index in self._held:  # their metadata records have been read by now
+                super()._do_write(urlkey, self._dates.get(rid, ts), index, output)
+
+        def filter_record(self, record):
+            h = record.rec_headers
+            if record.rec_type != "metadata":
+                return super().filter_record(record)
+            if h.get_header("WARC-Refers-To") and h.get_header("Content-Type") == "application/warc-fields":
+                for line in record.content_stream().read(1 << 16).decode("utf-8", "replace").splitlines():
+                    name, _, value = line.partition(":")
+                    if name == "memento-datetime" and value.strip():
+                        self._dates[h.get_header("WARC-Refers-To")] = iso_date_to_timestamp(value.strip())
+            return False  # metadata (provenance, a TLS chain) is not a capture to replay
+
+        def _write_line(self, out, index, record, filename):
+            self._record = record
+            super()._write_line(out, index, record, filename)
+
+        def _do_write(self, urlkey, ts, index, out):
+            h = self._record.rec_headers if self._record is not None else None
+            if h is not None and self._record.rec_type == "response" and h.get_header("WARC-Source-URI"):
+                self._held.append((h.get_header("WARC-Record-ID"), urlkey, ts, index))
+                return
+            super()._do_write(urlkey, ts, index, out)
+
+    return Indexer
+
+
 def refresh_index(storage_root: Path) -> int:
     """Bring the per-WARC CDXJ parts up to date; return how many parts were (re)built."""
-    from cdxj_indexer.main import CDXJIndexer
+    CDXJIndexer = _indexer_class()
 
     root = Path(storage_root).resolve()
     idx = index_dir(root)
@@ -71,7 +117,7 @@ def refresh_index(storage_root: Path) -> int:
     for warc in find_warcs(root):
         rel = warc.relative_to(root).as_posix()
         st = warc.stat()
-        sig = [st.st_size, st.st_mtime_ns]
+        sig = [st.st_size, st.st_mtime_ns, INDEX_FORMAT]
         part = idx / _part_name(rel)
         if state.get(rel) == sig and part.exists():
             new_state[rel] = sig

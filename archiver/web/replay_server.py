@@ -3,9 +3,11 @@
 pywb serves the collection ``web``: the framed and ``mp_`` replay the interface
 embeds, raw ``/web/<ts>id_/<url>`` (archived status, headers and payload,
 ``Location`` kept), the Memento TimeGate ``/web/<url>`` (302 to the closest
-memento) and TimeMap ``/web/timemap/link/<url>``. We add ``/cdx/search/cdx``
-in the Wayback dialect. Archived bytes are only ever served here, never on the
-interface's origin.
+memento) and TimeMap ``/web/timemap/link/<url>``, with the Memento headers set
+right (web/mementos.py). We add ``/cdx/search/cdx`` in the Wayback dialect and
+close pywb's own ``/web/cdx``, its other TimeMap formats and ``/collinfo.json``,
+which name our WARC files and offsets. Archived bytes are only ever served
+here, never on the interface's origin.
 """
 from gevent import monkey
 
@@ -13,6 +15,7 @@ monkey.patch_all()  # before anything else, as pywb's own launcher does
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -24,10 +27,13 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 from pywb.apps.frontendapp import FrontEndApp  # noqa: E402
 
 from archiver.errors import InputError  # noqa: E402
-from archiver.web import cdx  # noqa: E402
+from archiver.web import cdx, mementos  # noqa: E402
 from archiver.web.replay import index_dir, refresh_index  # noqa: E402
 
 REFRESH_EVERY_S = 1.0
+# pywb's own index views name our WARC files and offsets: closed (ours is /cdx/search/cdx; the
+# link-format TimeMap, which names mementos only, stays open)
+_CLOSED = re.compile(r"^/[^/]+/(cdx$|timemap/(?!link/))|^/collinfo\.json$")
 
 
 class ReplayApp:
@@ -61,21 +67,38 @@ class ReplayApp:
         if path == "/cdx/search/cdx":
             return self._cdx(environ, start_response)
 
+        if _CLOSED.match(path):
+            return self._not_found(start_response)
+        request = self._request_url(environ)
+
         def _start(status, headers, exc_info=None):
-            if status.startswith("307") and any(h[0].lower() == "vary" for h in headers):
-                status = "302 Found"  # a TimeGate redirect, answered as the Wayback Machine does
+            status, headers = mementos.fix(status, headers, request)
             names = {h[0].lower() for h in headers}
             extra = [h for h in self._headers() if h[0].lower() not in names]
             return start_response(status, headers + extra, exc_info)
 
         return self.pywb(environ, _start)
 
+    def _not_found(self, start_response):
+        body = b"not found\n"
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"),
+                                         ("Content-Length", str(len(body)))] + self._headers())
+        return [body]
+
+    @staticmethod
+    def _request_url(environ) -> str:
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+        query = environ.get("QUERY_STRING", "")
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('PATH_INFO', '')}" + (
+            f"?{query}" if query else "")
+
     def _cdx(self, environ, start_response):
         qs = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        params = {k: v[-1] for k, v in qs.items()}
+        params, filters, collapses = cdx.params_of(qs)
         try:
-            rows = cdx.query(index_dir(self.root), params, qs.get("filter", []))
-            body, ctype = cdx.render(rows, cdx.fields_of(params), params.get("output"))
+            fields = cdx.fields_of(params)
+            ans = cdx.answer(index_dir(self.root), params, filters, collapses)
+            body, ctype = cdx.render(ans, fields, params.get("output"))
             status = "200 OK"
         except InputError as exc:
             body, ctype, status = str(exc) + "\n", "text/plain; charset=utf-8", "400 Bad Request"
