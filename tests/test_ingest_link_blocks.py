@@ -68,11 +68,13 @@ def test_the_markdown_case_from_the_issue():
 
 
 @pytest.mark.parametrize("fmt", ["md", "html"])
-def test_a_dated_activity_written_as_a_link_stays_an_activity(fmt):
-    """A top-level bullet that is entirely a hyperlink whose label is a dated sentence is an
-    activity (the report links the whole item), not a citation of the item above."""
-    a1 = "On 5 May 2018 the Platform met the Ministry of Justice"
-    a2 = "On 7 June 2018 the Platform held a round table on budgets"
+@pytest.mark.parametrize("a1, a2", [
+    ("On 5 May 2018 the Platform met the Ministry of Justice", "On 7 June 2018 the Platform held a round table"),
+    ("Annual report of the Platform on open budgets", "Monitoring report of the national action plan"),
+])
+def test_a_top_level_bullet_written_as_a_link_stays_an_activity(fmt, a1, a2):
+    """A bullet at the activities' level that is entirely a labelled hyperlink is an activity (the
+    report links the whole item), not a citation of the item above."""
     if fmt == "md":
         data = f"# R\n\n{INTRO}\n\n- [{a1}](https://example.org/a1)\n- [{a2}](https://example.org/a2)\n".encode()
     else:
@@ -80,7 +82,14 @@ def test_a_dated_activity_written_as_a_link_stays_an_activity(fmt):
                 f"<li><a href='https://example.org/a2'>{a2}</a></li></ul></body></html>").encode()
     acts = parse_report(data, f"r.{fmt}").activities
     assert [[l.url_raw for l in a.links] for a in acts] == [["https://example.org/a1"], ["https://example.org/a2"]]
-    assert [a.date.start for a in acts] == [date(2018, 5, 5), date(2018, 6, 7)]
+    assert [a.text for a in acts] == [a1, a2] if fmt == "html" else [f"[{a1}](https://example.org/a1)",
+                                                                     f"[{a2}](https://example.org/a2)"]
+
+
+def test_a_plain_text_item_naming_its_link_is_an_activity():
+    """``1. Something (URL).``: a first-level item with a label-like text is an activity."""
+    acts = parse_report(b"1. Something (https://example.org/x).\n2. Other thing: https://example.org/y\n", "r.txt").activities
+    assert [[l.url_raw for l in a.links] for a in acts] == [["https://example.org/x"], ["https://example.org/y"]]
 
 
 @pytest.mark.parametrize("text, labels, kind", [

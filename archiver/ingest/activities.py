@@ -10,9 +10,9 @@ Rules (from real reports):
   hyperlinked label of a few words like "Minutes") is never an activity: its
   links belong to the activity they follow. The same holds in every format for a
   block whose only content is links and their labels (``  - [minutes of the
-  hearing](URL)``, a DOCX/HTML/PDF hyperlink showing a sentence, ``Minutes: URL``),
-  unless it is a bullet at the level of the activities whose label holds a date:
-  that is an activity written as a link.
+  hearing](URL)``, a DOCX/HTML/PDF hyperlink showing a sentence, ``Minutes: URL``)
+  nested under the activity or on a line of its own after it; a bullet at the
+  activity's own level that is a labelled link is an activity written as a link.
 * A paragraph after a gap (blank lines, page break) continues the open activity
   when that activity stops mid-sentence (no final punctuation) and no link line
   came in between: the sample breaks "heard in the" / "discussions held".
@@ -89,7 +89,7 @@ def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]
     """Header blocks, section headings and activity drafts, in reading order."""
     link_kind = [None if b.kind == "break" else _link_kind(b) for b in blocks]
     dated_row = [b.kind == "row" and bool(dates.find_dates(b.text)) for b in blocks]
-    bulleted = any((b.kind == "bullet" or dr) and (lk is None or lk == "labelled" and bool(dates.find_dates(b.text)))
+    bulleted = any((b.kind == "bullet" or dr) and (lk is None or lk == "labelled" and b.level == 0)
                    for b, lk, dr in zip(blocks, link_kind, dated_row))
     header: list[Block] = []
     sections: list[str] = []
@@ -155,10 +155,9 @@ def _link_kind(block: Block) -> str | None:
 
 
 def _activity_as_link(block: Block, above: _Draft | None) -> bool:
-    """A labelled link at the activities' own bullet level whose label holds a date is an
-    activity written as a hyperlink, not a citation of the one above."""
-    return block.kind == "bullet" and block.level <= (above.level if above else 0) \
-        and bool(dates.find_dates(block.text))
+    """A bullet at the activities' own level that is a labelled link (``- [Annual report](URL)``)
+    is an activity written as a hyperlink; nested under one, or on a line after it, it cites it."""
+    return block.kind == "bullet" and block.level <= (above.level if above else 0)
 
 
 def _is_header_para(text: str) -> bool:
