@@ -106,17 +106,17 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
         target.stage = "capture"  # plain links are captured directly, redirects recorded there
         return "direct"
     attempt = _attempt_no(target, "resolve")
-    if res is not None:  # a forced manual override wins over every other source
-        persist.save_hops(session, target, res.hops, stage="resolve", attempt=attempt, run_id=tools.run_id)
-    else:
+    # network first, rows after: the WARC sink writes in a session of its own, so this session must
+    # not hold SQLite's write lock while the live answer and the archives' are fetched and recorded
+    hops = list(res.hops) if res is not None else []
+    if res is None:  # (a forced manual override wins over every other source)
         live = res = resolve_live(target.url, recorder=tools.recorder, settings=settings, sleep=tools.sleep)
-        persist.save_hops(session, target, live.hops, stage="resolve", attempt=attempt, run_id=tools.run_id)
+        hops = list(live.hops)
         if live.outcome is not Outcome.RESOLVED:
             alt = resolve_from_archives(target.url, client=tools.client, settings=settings,
                                         session_factory=tools.Session, recorder=tools.recorder)
             if alt is not None and alt.outcome is Outcome.RESOLVED:
-                persist.save_hops(session, target, alt.hops, stage="resolve", attempt=attempt,
-                                  run_id=tools.run_id, start_seq=len(live.hops))
+                hops += alt.hops
                 live_reason = f"live: {live.reason}" if live.reason else None
                 res = replace(alt, reason="; ".join(r for r in (alt.reason, live_reason) if r) or None)
                 if live.outcome is not Outcome.DEAD:  # the shortener may still answer: ask it again later
@@ -125,6 +125,7 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
                 res = replace(live, reason=f"{live.reason}; archives: {alt.reason}")
             elif alt is None and live.outcome is Outcome.FAILED and _has_sources(settings):
                 res = replace(live, reason=f"{live.reason}; no web archive knows the link")
+    persist.save_hops(session, target, tuple(hops), stage="resolve", attempt=attempt, run_id=tools.run_id)
     if res.outcome is Outcome.FAILED:
         persist.mark_failed(target, settings, reason=res.reason, error_type=res.error_type,
                             retry_after_s=res.retry_after_s)
@@ -139,12 +140,13 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
 
 # ---- capture -------------------------------------------------------------------------------
 
-def _recover(session: Session, target: Target, tools: Tools) -> tuple[CaptureResult | None, str]:
-    """An archive's copy of the target (once per URL in a pass), or None and why there is none."""
+def _recover(session: Session, target: Target, tools: Tools, url: str) -> tuple[CaptureResult | None, str]:
+    """An archive's copy of ``url`` (where the target's chain ends; once per URL in a pass), or
+    None and why there is none."""
     from .capture.fallback import recover_from_archives
 
-    url = target.final_url or target.url
-    at = _cited_at(session, target)
+    with session.no_autoflush:
+        at = _cited_at(session, target)
     rec, _fresh = tools.once(f"recover {url}", lambda: recover_from_archives(
         url, client=tools.client, recorder=tools.recorder, settings=tools.settings,
         session_factory=tools.Session, at=at))
@@ -162,6 +164,11 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
     url = target.final_url or target.url
     result, _fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings,
                                                                 probe=tools.probe))
+    good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
+    # dead, refused, not evidence, or not reachable at all (DNS, refused, reset, TLS, timeout): look
+    # in the web archives now, in this pass (issue 8 §2), before this session writes anything (the
+    # WARC sink writes in a session of its own: no SQLite write lock may be held meanwhile)
+    recovered, missing = (None, "") if good else _recover(session, target, tools, result.final_url or url)
     if result.hops:
         persist.save_hops(session, target, result.hops, stage="capture", attempt=_attempt_no(target, "capture"),
                           run_id=tools.run_id)
@@ -171,7 +178,6 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
                     + sum(r.payload_length or 0 for r in result.requisites))
     if result.final_url:
         target.final_url = result.final_url  # where the target's own redirects end
-    good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     outcome = result.outcome.value
     if good:
         target.status, target.stage, target.status_reason = "captured", "extract", None
@@ -179,10 +185,7 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
         target.watch_state, target.last_checked_at = "alive", utcnow()
         persist.schedule_watch(target, settings)
     else:
-        # dead, refused, not evidence, or not reachable at all (DNS, refused, reset, TLS, timeout):
-        # look in the web archives now, in this pass (issue 8 §2)
         why = result.not_evidence_reason or result.reason or result.outcome.value
-        recovered, missing = _recover(session, target, tools)
         if recovered is not None:
             persist.save_capture(session, target, recovered, run_id=tools.run_id)
             target.status, target.stage = "captured", "extract"

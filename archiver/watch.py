@@ -126,7 +126,9 @@ def check_target(session, target: Target, *, recorder, client, settings, now: da
 
     if state == "dead":
         target.dead_since = target.dead_since or now
-        if target.watch_state == "recovered" or _has_archive_copy(session, target):
+        with session.no_autoflush:  # no SQLite write lock may be held while the sink records a recovery
+            archived = target.watch_state == "recovered" or _has_archive_copy(session, target)
+        if archived:
             state = "recovered"
         elif recover is not None:
             rec = recover(url, at=latest.captured_at if latest is not None else None)

@@ -6,7 +6,8 @@ Modes (``mode`` may be changed while it runs, e.g. to bring the shortener back):
 * ``stall``: accepts and reads the request, then answers nothing for ``stall_s`` seconds;
 * ``tls``: answers the TLS ClientHello with a fatal ``handshake_failure`` alert (what a server
   that shares no cipher suite or protocol version with the client sends), then closes;
-* ``redirect``: a working shortener: ``302`` to ``targets[path]``, ``404`` for unknown paths.
+* ``redirect``: a working server: ``302`` to ``targets[path]``, ``200`` with ``pages[path]``
+  (HTML), ``404`` for unknown paths (a shortener back, a site back).
 
 A closed port and a name that does not resolve need no server: see ``closed_port_url`` in
 tests/servers/shortener.py and the DNS guard in tests/conftest.py.
@@ -22,10 +23,12 @@ TLS_HANDSHAKE_FAILURE = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])  # ale
 
 
 class Unreachable:
-    def __init__(self, mode: str, *, stall_s: float = 15.0, targets: dict[str, str] | None = None):
+    def __init__(self, mode: str, *, stall_s: float = 15.0, targets: dict[str, str] | None = None,
+                 pages: dict[str, bytes] | None = None):
         self.mode = mode
         self.stall_s = stall_s
         self.targets = dict(targets or {})
+        self.pages = dict(pages or {})
         self.connections = 0
         self._stop = threading.Event()
         self._clients: list[socket.socket] = []
@@ -101,10 +104,13 @@ class Unreachable:
                 conn.sendall(TLS_HANDSHAKE_FAILURE)
             elif mode == "redirect":
                 path = request.split(b" ", 2)[1].decode("latin-1") if request.count(b" ") >= 2 else "/"
-                target = self.targets.get(path.lstrip("/"))
+                target, page = self.targets.get(path.lstrip("/")), self.pages.get(path.lstrip("/"))
                 if target:
                     conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n"
                                  "Connection: close\r\n\r\n".encode("latin-1"))
+                elif page is not None:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: "
+                                 + str(len(page)).encode() + b"\r\nConnection: close\r\n\r\n" + page)
                 else:
                     body = b"<html><body>Not found</body></html>"
                     conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: "
