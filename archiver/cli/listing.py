@@ -73,14 +73,20 @@ def show(ctx: typer.Context, activity_id: int = typer.Argument(..., metavar="ACT
             ("normalized", link["url_normalized"]), ("status", link["status"]),
             ("reason", link["status_reason"]), ("final url", link["final_url"]),
             ("resolved by", link["resolution_method"]), *_answer_rows(link),
-            ("hops", "\n".join(f"{h['seq']}. {h['status_code'] or ''} {h['url']} ({h['kind']}"
-                               + (f", attempt {h['attempt']}" if h.get("attempt", 1) > 1 else "") + ")"
-                               for h in link["hops"])),
+            ("hops", "\n".join(_hop_line(h) for h in link["hops"])),
             ("captures", "\n".join(("* " if c["id"] == link["chosen_capture_id"] else "  ")
                                    + f"{c['timestamp']} {c['http_status'] or ''} {c['source']} {c['warc_file']}@{c['offset']}"
                                    + (" NOT EVIDENCE" if c["not_evidence"] else "") for c in link["captures"])),
             ("evidence", f"* {link['chosen_because']}" if link["chosen_capture_id"] else link["chosen_because"]),
         ]))
+
+
+def _hop_line(h: dict) -> str:
+    line = f"{h['seq']}. {h['status_code'] or ''} {h['url']} ({h['kind']}"
+    line += (f", attempt {h['attempt']}" if h.get("attempt", 1) > 1 else "") + ")"
+    if h["kind"] == "error" and h.get("note"):  # why the live request failed
+        line += ": " + _cut(h["note"], 200)
+    return line
 
 
 def _answer_rows(link: dict) -> list[tuple[str, str | None]]:

@@ -125,13 +125,15 @@ def answers(target: Target) -> dict[str, Any]:
 
 def _hops(target: Target, full: bool = False) -> list[dict[str, Any]]:
     """The chain as it stands (:func:`chain_hops`), numbered 1, 2, … across it; each hop says
-    which stage and attempt recorded it."""
+    which stage and attempt recorded it, and what it showed (``note``: why a live hop failed,
+    what an archive answered)."""
     out: list[dict[str, Any]] = []
     for h in chain_hops(target):
         d = {"seq": len(out) + 1, "stage": h.stage, "attempt": h.attempt, "url": h.url,
-             "status_code": h.status_code, "location": h.location, "kind": h.kind, "fetched_at": _iso(h.fetched_at)}
+             "status_code": h.status_code, "location": h.location, "kind": h.kind, "fetched_at": _iso(h.fetched_at),
+             "note": h.note}
         if full:
-            d.update(capture_id=h.capture_id, note=h.note)
+            d.update(capture_id=h.capture_id)
         out.append(d)
     return out
 

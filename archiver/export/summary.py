@@ -137,7 +137,7 @@ Shortener said: <span class="u">{{ l.target.live_target or "no answer yet" }}</s
 {% if l.target.live_note %}({{ l.target.live_note }}){% endif %}</p>{% endif %}
 {% if l.redirect_chain %}<table><tr><th>hop</th><th>URL</th><th>status</th><th>location</th><th>kind</th><th>fetched</th></tr>
 {% for h in l.redirect_chain %}<tr><td>{{ h.stage }} {{ h.attempt }}.{{ h.seq }}</td><td class="u">{{ h.url }}</td><td>{{ h.status_code if h.status_code is not none else "" }}</td>
-<td class="u">{{ h.location or "" }}</td><td>{{ h.kind }}</td><td>{{ h.fetched_at }}</td></tr>{% endfor %}</table>{% endif %}
+<td class="u">{{ h.location or "" }}</td><td>{{ h.kind }}{% if h.note %}<br><span class="meta">{{ h.note }}</span>{% endif %}</td><td>{{ h.fetched_at }}</td></tr>{% endfor %}</table>{% endif %}
 {% if l.captures %}<table><tr><th>capture</th><th>URL</th><th>captured</th><th>source</th><th>HTTP</th><th>sha256 of payload</th><th>record</th></tr>
 {% for c in l.captures %}<tr><td>{{ c.id }} {{ c.role }}{% if c.id == l.chosen.capture_id %}<br><b>the evidence</b>{% endif %}{% if c.is_revisit %} (revisit of {{ c.revisit_of }}){% endif %}
 {% if c.not_evidence %}<br><span class="bad">not evidence: {{ c.not_evidence_reason }}</span>{% endif %}</td>
