@@ -121,6 +121,24 @@ def test_a_code_the_shortener_says_is_dead_and_no_archive_knows_has_no_resolutio
     assert t2.live_retry_at is None  # the shortener did answer ("no such link"): nothing to re-try
 
 
+def test_a_manual_override_answers_in_the_same_pass_when_goo_gl_does_not_resolve(tmp_path, world, sim):
+    short = "https://goo.gl/Ovr1de"  # tests resolve no outside names: goo.gl fails as offline
+    target = sim.site_url + "/reports/open-budget.html"
+    csv = tmp_path / "overrides.csv"
+    csv.write_text(f"short_url,target,note,who\n{short},{target},found in the ministry's files,A. Aliyev\n",
+                   encoding="utf-8")
+    settings, Session = world(("goo.gl",), overrides=str(csv))
+    _report(tmp_path, Session, settings, [short])
+    assert _run(settings, Session).failed == 0
+    t = _target(Session, short)
+    assert (t.resolution_method, t.resolution_source, t.archived_target) == ("manual", "overrides.csv", target)
+    assert t.status == "captured" and t.live_retry_at is not None
+    with Session() as s:
+        kinds = [h.kind for h in sorted(s.scalars(select(Hop).where(Hop.target_id == t.id, Hop.stage == "resolve")),
+                                        key=lambda h: h.seq)]
+    assert kinds == ["error", "manual"]
+
+
 def test_live_retries_are_bounded_and_doubling_then_the_answers_compared(tmp_path, world, sim):
     target = sim.site_url + "/reports/open-budget.html"
     with Unreachable("reset") as srv:
@@ -160,6 +178,29 @@ def test_live_retries_are_bounded_and_doubling_then_the_answers_compared(tmp_pat
                     == [1, 2, 3, 4]
         finally:
             recorder.sink.close()
+
+
+def test_a_shortener_that_fails_a_live_retry_is_not_asked_again_in_that_pass(tmp_path, world, sim):
+    target = sim.site_url + "/reports/open-budget.html"
+    with Unreachable("stall", stall_s=5) as srv:
+        shorts = [f"{srv.base}/Code{i}" for i in range(3)]
+        for short in shorts:
+            sim.archive("20170801000000", short, 301, "unk", location=target)
+        settings, Session = world((srv.host,))
+        settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"timeout_s": 0.5})})
+        _report(tmp_path, Session, settings, shorts)
+        _run(settings, Session)
+        assert all(_target(Session, s).resolution_method == "archive" for s in shorts)
+        before = srv.connections
+        recorder = pipeline.make_tools(settings, Session, None).recorder
+        try:
+            counts = recheck_due(Session, recorder=recorder, settings=settings, now=utcnow() + timedelta(days=2))
+        finally:
+            recorder.sink.close()
+        assert (counts["failed"], counts["skipped"]) == (1, 2)
+        assert srv.connections - before == 1  # one timeout for the host, not one per link
+        retries = sorted(_target(Session, s).live_retries for s in shorts)
+        assert retries == [0, 0, 1]  # the skipped ones were not counted as tries
 
 
 def test_an_unreachable_target_is_recovered_in_the_same_pass_and_tried_live_later(tmp_path, world, sim):

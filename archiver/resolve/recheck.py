@@ -11,6 +11,10 @@ every pass: each due link is resolved live again, hop by hop, as a new ``resolve
 * ``dead``: it now says the link does not exist; no further re-tries;
 * ``failed`` / ``refused``: re-tried later, doubling the delay, at most ``resolver.live_retries``.
 
+Once a shortener host has failed in a pass, its other due links wait for the next pass
+(``skipped``, not counted as tries): a stalled or rate-limiting shortener costs one timeout
+per pass, not one per link.
+
 The archive's answer stays the one in use (``final_url``, the captures): it is what the
 report's link led to when it was archived, and a disagreement is for a person to judge.
 """
@@ -27,11 +31,12 @@ from .. import persist
 from ..db.base import utcnow
 from ..db.tables import Target
 from ..ingest.links import normalize
+from . import host_port
 from .cdx import split_url
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("agree", "disagree", "dead", "failed", "refused")
+OUTCOMES = ("agree", "disagree", "dead", "failed", "refused", "skipped")
 
 
 def same_target(a: str | None, b: str | None) -> bool:
@@ -74,10 +79,15 @@ def recheck_due(session_factory, *, recorder, settings, now: datetime | None = N
         q = due_query(now)
         ids = list(session.scalars(q.limit(limit) if limit else q))
     counts = {o: 0 for o in OUTCOMES}
+    down: set[tuple[str, int | None]] = set()  # shortener hosts that failed in this pass
     for tid in ids:
         with session_factory() as session:
             target = session.get(Target, tid)
             if target is None:
+                continue
+            host = host_port(target.url)
+            if host in down:
+                counts["skipped"] += 1
                 continue
             try:
                 outcome = recheck_target(session, target, recorder=recorder, settings=settings, now=now, sleep=sleep)
@@ -86,5 +96,7 @@ def recheck_due(session_factory, *, recorder, settings, now: datetime | None = N
                 session.rollback()
                 log.error("live re-try of target %s failed", tid, exc_info=True)
                 continue
+        if outcome == "failed":
+            down.add(host)
         counts[outcome] += 1
     return counts
