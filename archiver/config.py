@@ -106,6 +106,10 @@ class ResolverSettings(_Section):
     dumps: list[Path] = Field(default_factory=list)
     overrides: Path | None = None
     archive_retry_after_s: float = Field(60.0, ge=0)  # IA sends 429 without Retry-After
+    # a short link resolved from an archive after a live failure is asked live again this many
+    # times, the first after live_retry_s, then doubling (resolve/recheck.py, in the watch step)
+    live_retries: int = Field(6, ge=0)
+    live_retry_s: float = Field(86400.0, ge=0)
 
     @field_validator("shorteners")
     @classmethod

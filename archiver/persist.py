@@ -112,19 +112,65 @@ def mark_failed(target: Target, settings: Settings, *, reason: str | None, error
 
 
 def apply_resolution(target: Target, res: Resolution) -> None:
-    """Target state for a RESOLVED / DEAD / REFUSED resolution (FAILED goes through mark_failed)."""
-    target.resolution_method = res.method
-    target.resolution_source = res.source
-    target.memento_url = res.memento_url
-    target.memento_datetime = res.memento_datetime
+    """Target state for a RESOLVED / DEAD / REFUSED resolution (FAILED goes through mark_failed).
+
+    Only a RESOLVED answer names a method: a code the shortener says does not exist, unknown to
+    every archive, was resolved by nothing (``resolution_method`` stays null)."""
+    resolved = res.outcome is Outcome.RESOLVED
+    target.resolution_method = res.method if resolved else None
+    target.resolution_source = res.source if resolved else None
+    target.memento_url = res.memento_url if resolved else None
+    target.memento_datetime = res.memento_datetime if resolved else None
     target.error_type = res.error_type
-    if res.outcome is Outcome.RESOLVED:
+    if resolved:
         target.status, target.stage = "resolved", "capture"
         target.final_url = res.final_url
         target.status_reason = res.reason
         target.attempts, target.next_try_at, target.given_up = 0, None, False
+        if res.method == "live":
+            target.live_target = res.final_url
+        else:
+            target.archived_target = res.final_url
     elif res.outcome is Outcome.DEAD:
         target.status, target.stage, target.status_reason = "dead", "done", res.reason
         target.dead_since = target.dead_since or utcnow()
     elif res.outcome is Outcome.REFUSED:
         target.status, target.stage, target.status_reason = "refused", "done", res.reason
+
+
+def schedule_live_retry(target: Target, settings: Settings, *, retry_after_s: float | None = None,
+                        now: datetime | None = None) -> bool:
+    """After an archive answered for a link the shortener did not: when to ask the shortener again
+    (``resolver.live_retry_s``, doubling, at most ``resolver.live_retries`` times). False when no
+    re-try is left."""
+    if target.live_retries >= settings.resolver.live_retries:
+        target.live_retry_at = None
+        return False
+    delay = backoff_delay(target.live_retries + 1, settings.resolver.live_retry_s, retry_after_s)
+    target.live_retry_at = (now or utcnow()) + delay
+    return True
+
+
+def apply_live_answer(target: Target, res: Resolution, settings: Settings, *, agree: bool | None,
+                      now: datetime | None = None) -> str:
+    """A live re-try of an archive-resolved link: keep what the shortener said beside the archive's
+    answer (never replacing it). Returns agree | disagree | dead | refused | failed."""
+    now = now or utcnow()
+    when = now.strftime("%Y-%m-%d")
+    if res.outcome is Outcome.RESOLVED:
+        target.live_target, target.answers_agree, target.live_retry_at = res.final_url, agree, None
+        if agree:
+            target.live_note = f"{when}: the shortener answered and agrees with the archive"
+            return "agree"
+        target.live_note = (f"{when}: the shortener answered {res.final_url}, the archive "
+                            f"{target.archived_target}: they disagree")
+        return "disagree"
+    if res.outcome is Outcome.DEAD:
+        target.live_retry_at = None
+        target.live_note = f"{when}: the shortener now says the link does not exist ({res.reason})"
+        return "dead"
+    target.live_retries += 1
+    left = schedule_live_retry(target, settings, retry_after_s=res.retry_after_s, now=now)
+    target.live_note = (f"{when}: live re-try {target.live_retries} of {settings.resolver.live_retries}: "
+                        f"{res.reason}" + ("" if left else "; no live re-try left"))
+    return "refused" if res.outcome is Outcome.REFUSED else "failed"

@@ -8,6 +8,7 @@ broken things raise.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import persist
 from .config import Settings
 from .db.base import utcnow
+from .db.work import backoff_delay
 from .db.tables import Activity, Capture, Extraction, Link, Report, Target
 from .model import CaptureResult, Outcome, Resolution
 
@@ -33,6 +35,7 @@ class Tools:
     recorder: Any
     run_id: int | None = None
     probe: Callable[[str], Any] | None = None  # soft-404 probe (evidence.make_probe), or None
+    sleep: Callable[[float], None] = time.sleep  # waits inside a resolution (rate-limit quick retries)
     counters: dict = field(default_factory=dict)
     _once: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,6 +79,11 @@ def _cited_at(session: Session, target: Target) -> datetime | None:
     return datetime(d.year, d.month, d.day)
 
 
+def _has_sources(settings: Settings) -> bool:
+    r = settings.resolver
+    return bool(r.archives or r.mementos or r.dumps or r.overrides)
+
+
 def _attempt_no(target: Target, stage: str) -> int:
     return (max((h.attempt for h in target.hops if h.stage == stage), default=0)) + 1
 
@@ -83,6 +91,12 @@ def _attempt_no(target: Target, stage: str) -> int:
 # ---- resolve -------------------------------------------------------------------------------
 
 def resolve_target(session: Session, target: Target, tools: Tools) -> str:
+    """Resolve a short link live; when the shortener does not give its target (any failure, a
+    refusal, or "no such link"), ask the archives in the same pass (issue 8 §2).
+
+    An archived answer is used with its provenance; when live resolution failed rather than said
+    "dead", the shortener is asked again on later passes (``live_retry_at``, resolve/recheck.py)
+    and both answers are kept. With no archived answer a failure is retried as before."""
     from .resolve import resolve_live
     from .resolve.sources import forced_override, resolve_from_archives
 
@@ -92,21 +106,26 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
         target.stage = "capture"  # plain links are captured directly, redirects recorded there
         return "direct"
     attempt = _attempt_no(target, "resolve")
-    if res is not None:  # a forced manual override wins over every other source
-        persist.save_hops(session, target, res.hops, stage="resolve", attempt=attempt, run_id=tools.run_id)
-    else:
-        res = resolve_live(target.url, recorder=tools.recorder, settings=settings)
-        persist.save_hops(session, target, res.hops, stage="resolve", attempt=attempt, run_id=tools.run_id)
-        gives_up = res.outcome is Outcome.FAILED and target.attempts + 1 >= settings.fetch.max_attempts
-        if res.outcome is Outcome.DEAD or gives_up:
+    # network first, rows after: the WARC sink writes in a session of its own, so this session must
+    # not hold SQLite's write lock while the live answer and the archives' are fetched and recorded
+    hops = list(res.hops) if res is not None else []
+    if res is None:  # (a forced manual override wins over every other source)
+        live = res = resolve_live(target.url, recorder=tools.recorder, settings=settings, sleep=tools.sleep)
+        hops = list(live.hops)
+        if live.outcome is not Outcome.RESOLVED:
             alt = resolve_from_archives(target.url, client=tools.client, settings=settings,
                                         session_factory=tools.Session, recorder=tools.recorder)
             if alt is not None and alt.outcome is Outcome.RESOLVED:
-                persist.save_hops(session, target, alt.hops, stage="resolve", attempt=attempt,
-                                  run_id=tools.run_id,
-                                  start_seq=len(res.hops))
-                live_reason = f"live: {res.reason}" if res.reason else None
-                res = replace(alt, reason=alt.reason or live_reason)
+                hops += alt.hops
+                live_reason = f"live: {live.reason}" if live.reason else None
+                res = replace(alt, reason="; ".join(r for r in (alt.reason, live_reason) if r) or None)
+                if live.outcome is not Outcome.DEAD:  # the shortener may still answer: ask it again later
+                    persist.schedule_live_retry(target, settings, retry_after_s=live.retry_after_s)
+            elif alt is not None and alt.outcome is Outcome.FAILED and live.outcome is Outcome.FAILED:
+                res = replace(live, reason=f"{live.reason}; archives: {alt.reason}")
+            elif alt is None and live.outcome is Outcome.FAILED and _has_sources(settings):
+                res = replace(live, reason=f"{live.reason}; no web archive knows the link")
+    persist.save_hops(session, target, tuple(hops), stage="resolve", attempt=attempt, run_id=tools.run_id)
     if res.outcome is Outcome.FAILED:
         persist.mark_failed(target, settings, reason=res.reason, error_type=res.error_type,
                             retry_after_s=res.retry_after_s)
@@ -121,15 +140,21 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
 
 # ---- capture -------------------------------------------------------------------------------
 
-def _recover(session: Session, target: Target, tools: Tools) -> CaptureResult | None:
+def _recover(session: Session, target: Target, tools: Tools, url: str) -> tuple[CaptureResult | None, str]:
+    """An archive's copy of ``url`` (where the target's chain ends; once per URL in a pass), or
+    None and why there is none."""
     from .capture.fallback import recover_from_archives
 
-    url = target.final_url or target.url
-    rec = recover_from_archives(url, client=tools.client, recorder=tools.recorder, settings=tools.settings,
-                                session_factory=tools.Session, at=_cited_at(session, target))
-    if rec is None or rec.outcome is not Outcome.CAPTURED or rec.response is None:
-        return None
-    return rec
+    with session.no_autoflush:
+        at = _cited_at(session, target)
+    rec, _fresh = tools.once(f"recover {url}", lambda: recover_from_archives(
+        url, client=tools.client, recorder=tools.recorder, settings=tools.settings,
+        session_factory=tools.Session, at=at))
+    if rec is not None and rec.outcome is Outcome.CAPTURED and rec.response is not None:
+        return rec, ""
+    if rec is not None and rec.outcome is Outcome.FAILED:
+        return None, f"archives could not be asked: {rec.reason}"
+    return None, "not found in any web archive" if _has_sources(tools.settings) else "no web archive configured"
 
 
 def capture_target(session: Session, target: Target, tools: Tools) -> str:
@@ -139,6 +164,11 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
     url = target.final_url or target.url
     result, _fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings,
                                                                 probe=tools.probe))
+    good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
+    # dead, refused, not evidence, or not reachable at all (DNS, refused, reset, TLS, timeout): look
+    # in the web archives now, in this pass (issue 8 §2), before this session writes anything (the
+    # WARC sink writes in a session of its own: no SQLite write lock may be held meanwhile)
+    recovered, missing = (None, "") if good else _recover(session, target, tools, result.final_url or url)
     if result.hops:
         persist.save_hops(session, target, result.hops, stage="capture", attempt=_attempt_no(target, "capture"),
                           run_id=tools.run_id)
@@ -148,32 +178,33 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
                     + sum(r.payload_length or 0 for r in result.requisites))
     if result.final_url:
         target.final_url = result.final_url  # where the target's own redirects end
-    good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     outcome = result.outcome.value
     if good:
         target.status, target.stage, target.status_reason = "captured", "extract", None
         target.attempts, target.next_try_at, target.error_type = 0, None, None
         target.watch_state, target.last_checked_at = "alive", utcnow()
         persist.schedule_watch(target, settings)
-    elif result.outcome is Outcome.FAILED and not persist.mark_failed(
-            target, settings, reason=result.reason, error_type=result.error_type):
-        outcome = "failed"  # retried on a later run
     else:
-        # dead, refused, not evidence, or failed for good: look in the web archives
         why = result.not_evidence_reason or result.reason or result.outcome.value
-        recovered = _recover(session, target, tools)
         if recovered is not None:
             persist.save_capture(session, target, recovered, run_id=tools.run_id)
             target.status, target.stage = "captured", "extract"
             target.watch_state = "recovered"
             target.status_reason = f"recovered from {recovered.archive_name}: live capture {why}"
             target.attempts, target.next_try_at, target.given_up = 0, None, False
+            if result.outcome is Outcome.FAILED:
+                # unreachable rather than gone: the watch step tries it live again after the usual
+                # backoff; a live answer is then kept beside the archive copy, which is never dropped
+                target.next_check_at = utcnow() + backoff_delay(1, settings.fetch.retry_base_s)
             outcome = "recovered"
+        elif result.outcome is Outcome.FAILED and not persist.mark_failed(
+                target, settings, reason=f"{result.reason}; {missing}", error_type=result.error_type):
+            outcome = "failed"  # retried on a later run
         else:
             target.status = "failed" if result.outcome is Outcome.FAILED else (
                 "refused" if result.outcome is Outcome.REFUSED else "dead")
             target.stage = "extract" if main is not None else "done"
-            target.status_reason = f"{why}; not found in any web archive"
+            target.status_reason = f"{why}; {missing}"
             if target.status == "dead":
                 target.dead_since = target.dead_since or utcnow()
                 target.watch_state = "dead"

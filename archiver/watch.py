@@ -15,6 +15,9 @@ the WARC) and gets a ``LinkCheck`` row and a ``Target.watch_state``:
 * ``recovered``: dead, and a web archive's copy was written into our WARC
   (tried once, when we hold no archive copy yet).
 
+The same step asks the shortener again about short links an archive resolved when the
+shortener did not answer (:mod:`archiver.resolve.recheck`; counts under ``live``).
+
 A transient failure (429, 5xx, timeout) is logged as state ``error`` in LinkCheck and
 changes nothing else. The next check is ``watch.recheck_days`` later plus a stable
 per-target spread (``persist.schedule_watch``), so not every link comes due the same night.
@@ -123,7 +126,9 @@ def check_target(session, target: Target, *, recorder, client, settings, now: da
 
     if state == "dead":
         target.dead_since = target.dead_since or now
-        if target.watch_state == "recovered" or _has_archive_copy(session, target):
+        with session.no_autoflush:  # no SQLite write lock may be held while the sink records a recovery
+            archived = target.watch_state == "recovered" or _has_archive_copy(session, target)
+        if archived:
             state = "recovered"
         elif recover is not None:
             rec = recover(url, at=latest.captured_at if latest is not None else None)
@@ -176,4 +181,7 @@ def recheck_due(session_factory, *, recorder, client, settings, now: datetime | 
                 continue
         counts[state] += 1
         counts["checked"] += 1
+    from .resolve.recheck import recheck_due as recheck_live_due
+
+    counts["live"] = recheck_live_due(session_factory, recorder=recorder, settings=settings, now=now, limit=limit)
     return counts

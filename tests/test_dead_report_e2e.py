@@ -63,6 +63,7 @@ def test_sample_report_with_a_dead_shortener_and_half_gone_targets(tmp_path, db_
             t = by_code[code]
             if expected == "no-redirect-archived":
                 assert t.status == "dead" and t.status_reason, (code, t.status)
+                assert t.resolution_method is None  # nothing resolved it (issue 8 §4)
                 continue
             assert t.resolution_method == "archive" and t.resolution_source == "simarchive"
             assert t.memento_url and t.memento_datetime.year == 2017, code  # the older capture that answers

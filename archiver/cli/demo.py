@@ -76,11 +76,10 @@ def demo(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help
 
 
 def _evidence(link: dict) -> str:
-    """The best capture in a few words, or why there is none."""
-    caps = [c for c in link.get("captures") or [] if not c.get("not_evidence")]
-    good = [c for c in caps if c.get("http_status") and 200 <= c["http_status"] < 300]
-    cap = (good or caps or [None])[-1]
+    """The capture `archiver get` serves (queries.choose_capture) in a few words, or why there is none."""
+    cap = next((c for c in link.get("captures") or [] if c["id"] == link.get("chosen_capture_id")), None)
     if cap is None:
         return link.get("status_reason") or ""
     where = "live" if cap["source"] == "live" else f"from {cap.get('archive_name') or 'archive'}"
-    return f"{cap['http_status']} {where} {cap['timestamp'][:10]} sha256:{(cap.get('sha256') or '')[:10]}…"
+    note = "" if cap.get("evidence") else " (not evidence)"
+    return f"{cap['http_status']} {where} {cap['timestamp'][:10]} sha256:{(cap.get('sha256') or '')[:10]}…{note}"

@@ -72,8 +72,35 @@ def show(ctx: typer.Context, activity_id: int = typer.Argument(..., metavar="ACT
         out.print(table(f"link {link['position'] + 1}: {link['url']}", ["field", "value"], [
             ("normalized", link["url_normalized"]), ("status", link["status"]),
             ("reason", link["status_reason"]), ("final url", link["final_url"]),
-            ("resolved by", link["resolution_method"]),
-            ("hops", "\n".join(f"{h['seq']}. {h['status_code'] or ''} {h['url']} ({h['kind']})" for h in link["hops"])),
-            ("captures", "\n".join(f"{c['timestamp']} {c['http_status'] or ''} {c['source']} {c['warc_file']}@{c['offset']}"
+            ("resolved by", link["resolution_method"]), *_answer_rows(link),
+            ("hops", "\n".join(_hop_line(h) for h in link["hops"])),
+            ("captures", "\n".join(("* " if c["id"] == link["chosen_capture_id"] else "  ")
+                                   + f"{c['timestamp']} {c['http_status'] or ''} {c['source']} {c['warc_file']}@{c['offset']}"
                                    + (" NOT EVIDENCE" if c["not_evidence"] else "") for c in link["captures"])),
+            ("evidence", f"* {link['chosen_because']}" if link["chosen_capture_id"] else link["chosen_because"]),
         ]))
+
+
+def _hop_line(h: dict) -> str:
+    line = f"{h['seq']}. {h['status_code'] or ''} {h['url']} ({h['kind']}"
+    line += (f", attempt {h['attempt']}" if h.get("attempt", 1) > 1 else "") + ")"
+    if h["kind"] == "error" and h.get("note"):  # why the live request failed
+        line += ": " + _cut(h["note"], 200)
+    return line
+
+
+def _answer_rows(link: dict) -> list[tuple[str, str | None]]:
+    """Both answers for a short link an archive resolved, and whether they agree."""
+    if not (link.get("archived_target") or link.get("live_retry_at") or link.get("live_note")):
+        return []
+    rows = [("archive said", link["archived_target"]), ("shortener said", link["live_target"] or "no answer yet")]
+    if link["answers"] == "agree":
+        rows.append(("answers", "AGREE: the shortener and the archive name the same target"))
+    elif link["answers"] == "disagree":
+        rows.append(("answers", f"DISAGREE: the shortener says {link['live_target']}, "
+                                f"the archive {link['archived_target']}"))
+    if link.get("live_note"):
+        rows.append(("live re-try", link["live_note"]))
+    if link.get("live_retry_at"):
+        rows.append(("next live try", link["live_retry_at"]))
+    return rows

@@ -47,7 +47,11 @@ def run(
         if summary.watch.get("checked"):
             w = summary.watch
             console().print(f"re-checked {w.get('checked', 0)} captured link(s): " + ", ".join(
-                f"{k} {v}" for k, v in w.items() if k != "checked" and v))
+                f"{k} {v}" for k, v in w.items() if k not in ("checked", "live") and v))
+        live = summary.watch.get("live") or {}
+        if any(live.values()):
+            console().print("asked the shortener again about links an archive resolved: " + ", ".join(
+                f"{k} {v}" for k, v in live.items() if v))
         for err in summary.errors[:10]:
             console().print(f"[red]error[/]: {err}")
         if summary.failed:

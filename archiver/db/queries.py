@@ -1,9 +1,12 @@
 """Read models shared by the CLI and the web UI: plain dicts, no presentation.
 
 An activity dict carries its links; a link dict carries what the later stages
-found for its target (final URL, hops of the latest resolution attempt, and the
-target captures: requisites and hop records are not evidence of the citation
-and are left out).
+found for its target (final URL, the hops of its answers, and the target
+captures: requisites and hop records are not evidence of the citation and are
+left out), both answers for a short link an archive resolved (``archived_target``,
+``live_target``, ``answers_agree``), and which capture is the evidence and why
+(``chosen_capture_id``, ``chosen_because``: :func:`choose_capture`, the one rule
+``archiver get``, the web UI's snapshot and the export summary all use).
 
 ``full=True`` (the web's evidence view) adds provenance to the same dicts, never
 renames or drops a field: link resolution source and memento, the requisite count,
@@ -12,15 +15,18 @@ each hop's ``attempt``/``capture_id``/``note``, capture provenance, and with
 """
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import NotFound
 from ..persist import url_hash
 from .base import iso_utc as _iso
-from .tables import Activity, Capture, Link, Report, Run, Target
+from .tables import Activity, Capture, Hop, Link, Report, Run, Target
+
+ANSWER_KINDS = ("archive", "dump", "manual")  # hops that record an archive's, a dump's or an override's answer
 
 
 def list_reports(session: Session, report_id: int | None = None) -> list[dict[str, Any]]:
@@ -49,22 +55,86 @@ def report_detail(session: Session, report_id: int) -> dict[str, Any]:
     return {**list_reports(session, report_id)[0], "meta": report.meta}
 
 
-def _hops(target: Target, full: bool = False) -> list[dict[str, Any]]:
-    """The whole chain as it stands: the short link's latest resolution, then the target's latest capture.
+def is_evidence(capture: Capture) -> bool:
+    """A capture is the evidence when the server answered 2xx and nothing marked it otherwise
+    (soft 404, parked domain, interstitial: ``not_evidence``)."""
+    return capture.http_status is not None and 200 <= capture.http_status < 300 and not capture.not_evidence
 
-    Numbered 1, 2, … across both; each hop also says which stage recorded it."""
-    out: list[dict[str, Any]] = []
+
+def _said(c: Capture) -> str:
+    status = f"HTTP {c.http_status}" if c.http_status is not None else "no HTTP status"
+    where = "live" if c.source == "live" else f"from {c.archive_name or 'an archive'}"
+    why = f", not evidence: {c.not_evidence_reason}" if c.not_evidence else ""
+    return f"{_iso(c.captured_at)} {where}, {status}{why}"
+
+
+def choose_capture(captures: Iterable[Capture], *, at: datetime | None = None,
+                   latest: bool = False) -> tuple[Capture | None, str]:
+    """The capture an auditor gets, and why, in words.
+
+    By default the newest capture that is evidence (:func:`is_evidence`), else the newest
+    capture; ``latest``: the newest whatever it is; ``at``: the one closest to that time.
+    The same rule for ``archiver get``, the web UI's snapshot and the export summary."""
+    rows = list(captures)
+    if not rows:
+        return None, "nothing was captured"
+    newest = max(rows, key=lambda c: (c.captured_at, c.id))
+    if at is not None:
+        chosen = min(rows, key=lambda c: (abs((c.captured_at - at).total_seconds()), -c.id))
+        return chosen, f"closest to {_iso(at)} (--at): {_said(chosen)}"
+    if latest:
+        return newest, f"the newest capture, evidence or not (--latest): {_said(newest)}"
+    good = [c for c in rows if is_evidence(c)]
+    if not good:
+        return newest, f"no capture is evidence (2xx and not marked not-evidence): the newest, {_said(newest)}"
+    chosen = max(good, key=lambda c: (c.captured_at, c.id))
+    why = f"the newest capture that is evidence (2xx, not marked not-evidence): {_said(chosen)}"
+    if chosen is not newest:
+        why += f"; the newest capture is not evidence ({_said(newest)})"
+    return chosen, why
+
+
+def chain_hops(target: Target) -> list[Hop]:
+    """The hops to show for a target, in order: the short link's resolution (the attempt that gave
+    the archive's answer in use and the latest attempt, when they differ: both answers are
+    shown), then the target's latest capture attempt."""
+    out: list[Hop] = []
     for stage in ("resolve", "capture"):
         hops = [h for h in target.hops if h.stage == stage]
         if not hops:
             continue
-        last = max(h.attempt for h in hops)
-        for h in sorted((h for h in hops if h.attempt == last), key=lambda h: h.seq):
-            d = {"seq": len(out) + 1, "stage": stage, "url": h.url, "status_code": h.status_code,
-                 "location": h.location, "kind": h.kind, "fetched_at": _iso(h.fetched_at)}
-            if full:
-                d.update(attempt=h.attempt, capture_id=h.capture_id, note=h.note)
-            out.append(d)
+        shown = {max(h.attempt for h in hops)}
+        if stage == "resolve" and target.resolution_method in ANSWER_KINDS:
+            answered = [h.attempt for h in hops if h.kind in ANSWER_KINDS]
+            if answered:
+                shown.add(max(answered))
+        out.extend(sorted((h for h in hops if h.attempt in shown), key=lambda h: (h.attempt, h.seq)))
+    return out
+
+
+def answers(target: Target) -> dict[str, Any]:
+    """Both answers for a short link: what an archive (or dump, override) said, what the shortener
+    said, and whether they agree (None until both have answered), with the live re-try plan."""
+    agree = target.answers_agree
+    return {"archived_target": target.archived_target, "live_target": target.live_target,
+            "answers_agree": agree,
+            "answers": None if agree is None else ("agree" if agree else "disagree"),
+            "live_retry_at": _iso(target.live_retry_at), "live_retries": target.live_retries or 0,
+            "live_note": target.live_note}
+
+
+def _hops(target: Target, full: bool = False) -> list[dict[str, Any]]:
+    """The chain as it stands (:func:`chain_hops`), numbered 1, 2, … across it; each hop says
+    which stage and attempt recorded it, and what it showed (``note``: why a live hop failed,
+    what an archive answered)."""
+    out: list[dict[str, Any]] = []
+    for h in chain_hops(target):
+        d = {"seq": len(out) + 1, "stage": h.stage, "attempt": h.attempt, "url": h.url,
+             "status_code": h.status_code, "location": h.location, "kind": h.kind, "fetched_at": _iso(h.fetched_at),
+             "note": h.note}
+        if full:
+            d.update(capture_id=h.capture_id)
+        out.append(d)
     return out
 
 
@@ -83,6 +153,7 @@ def capture_dict(capture: Capture, full: bool = False, with_text: bool = False) 
         "memento_url": capture.memento_url, "truncated": bool(capture.truncated),
         "is_revisit": bool(capture.is_revisit), "not_evidence": bool(capture.not_evidence),
         "not_evidence_reason": capture.not_evidence_reason, "role": capture.role,
+        "evidence": is_evidence(capture),
     }
     if full:
         d.update(fetched_at=_iso(capture.fetched_at), memento_datetime=_iso(capture.memento_datetime),
@@ -96,12 +167,16 @@ def capture_dict(capture: Capture, full: bool = False, with_text: bool = False) 
 
 def link_dict(link: Link, full: bool = False) -> dict[str, Any]:
     t = link.target
+    captures = [c for c in t.captures if c.role == "target"]
+    chosen, because = choose_capture(captures)
     d = {
         "id": link.id, "position": link.position, "url": link.url_raw, "text_raw": link.text_raw,
         "url_normalized": link.url_normalized, "target_id": t.id, "is_short": bool(t.is_short),
         "final_url": t.final_url, "resolution_method": t.resolution_method, "status": t.status,
         "status_reason": t.status_reason, "hops": _hops(t, full),
-        "captures": [capture_dict(c, full, with_text=full) for c in t.captures if c.role == "target"],
+        "captures": [capture_dict(c, full, with_text=full) for c in captures],
+        "chosen_capture_id": chosen.id if chosen is not None else None, "chosen_because": because,
+        **answers(t),
     }
     if full:
         d.update(resolution_source=t.resolution_source, memento_url=t.memento_url, watch_state=t.watch_state,
@@ -163,6 +238,33 @@ def timeline(session: Session, url: str) -> list[dict[str, Any]]:
     return [capture_dict(c, full=True) for c in rows]
 
 
+def find_captures(session: Session, url: str) -> list[Capture]:
+    """Captures for URL: the target captures of a link or target written so (the URL as the report
+    wrote it, normalized, or a target's URL), else every capture of exactly that URL."""
+    target_ids = set(session.scalars(select(Link.target_id).where(
+        or_(Link.url_raw == url, Link.url_normalized == url))))
+    target_ids |= set(session.scalars(select(Target.id).where(Target.url == url)))
+    rows: list[Capture] = []
+    if target_ids:
+        rows = list(session.scalars(select(Capture).where(
+            Capture.target_id.in_(target_ids), Capture.role == "target")))
+    if not rows:
+        rows = list(session.scalars(select(Capture).where(Capture.url_hash == url_hash(url), Capture.url == url)))
+    return rows
+
+
+def capture_list(session: Session, url: str, *, at: datetime | None = None, latest: bool = False) -> dict[str, Any]:
+    """Every capture ``archiver get`` could serve for URL, newest first, and the one it serves by
+    default (or with ``at`` / ``latest``) and why. NotFound when there is none."""
+    rows = find_captures(session, url)
+    if not rows:
+        raise NotFound(f"no capture of {url}")
+    chosen, because = choose_capture(rows, at=at, latest=latest)
+    rows.sort(key=lambda c: (c.captured_at, c.id), reverse=True)
+    return {"url": url, "chosen_capture_id": chosen.id if chosen else None, "chosen_because": because,
+            "captures": [capture_dict(c, full=True) for c in rows]}
+
+
 def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
     runs = session.scalars(select(Run).order_by(Run.id.desc()).limit(limit))
     return [{"id": r.id, "kind": r.kind, "status": r.status, "started_at": _iso(r.started_at),
@@ -170,4 +272,5 @@ def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
 
 
 __all__ = ["list_reports", "report_detail", "list_activities", "activity_detail", "activity_dict",
-           "link_dict", "capture_dict", "capture_detail", "timeline", "recent_runs"]
+           "link_dict", "capture_dict", "capture_detail", "timeline", "recent_runs", "is_evidence",
+           "choose_capture", "chain_hops", "answers", "find_captures", "capture_list"]

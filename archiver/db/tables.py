@@ -110,6 +110,14 @@ class Target(Base):
     dead_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_checked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     next_check_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, index=True)
+    # both answers for a short link (resolve/recheck.py): when live resolution failed and an archive
+    # answered, the shortener is asked again later; what each said is kept and compared
+    archived_target: Mapped[Optional[str]] = mapped_column(Text)  # the archive/dump/override's answer
+    live_target: Mapped[Optional[str]] = mapped_column(Text)  # the shortener's own answer, when it gave one
+    answers_agree: Mapped[Optional[bool]] = mapped_column(Boolean)  # None until both have answered
+    live_retry_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, index=True)  # next live re-try
+    live_retries: Mapped[int] = mapped_column(Integer, default=0)  # live re-tries after the archive's answer
+    live_note: Mapped[Optional[str]] = mapped_column(Text)  # what the latest live re-try found, readable
 
     links: Mapped[list["Link"]] = relationship(back_populates="target")
     hops: Mapped[list["Hop"]] = relationship(

@@ -4,6 +4,9 @@ It says, for each activity, what the report wrote (text and date), each link exa
 written, how it resolved hop by hop, what was captured when, from where (live or which
 archive, with the memento), and the digests that tie each statement to a WARC record in
 ``archive/data.warc.gz`` (offset and length in the package, and where it came from).
+For a short link an archive resolved it gives both answers (the archive's and the
+shortener's, when it answered later) and whether they agree; for each link, which capture
+is the evidence and why (``chosen``: the rule ``archiver get`` and the web UI use).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from datetime import date, datetime
 import jinja2
 
 from ..db.base import iso_utc
+from ..db.queries import answers, chain_hops, choose_capture
 from ..db.tables import Capture, Hop
 from .evidence import Selection
 
@@ -53,23 +57,29 @@ def _activity(a, by_target, placed) -> dict:
 
 def _link(link, by_target, placed) -> dict:
     t = link.target
-    hops = sorted(t.hops, key=lambda h: (h.attempt, h.seq))
-    last_attempt = max((h.attempt for h in hops), default=None)
+    captures = [c for c in by_target.get(t.id, []) if c.role == "target"]
+    chosen, because = choose_capture(captures)
+    both = answers(t)
     return {
         "position": link.position, "url_raw": link.url_raw, "text_raw": link.text_raw,
         "url_normalized": link.url_normalized,
         "target": {"id": t.id, "url": t.url, "is_short": t.is_short, "status": t.status,
                    "status_reason": t.status_reason, "final_url": t.final_url,
                    "resolution_method": t.resolution_method, "resolution_source": t.resolution_source,
-                   "memento_url": t.memento_url, "memento_datetime": _t(t.memento_datetime)},
-        "redirect_chain": [_hop(h) for h in hops if h.attempt == last_attempt],
+                   "memento_url": t.memento_url, "memento_datetime": _t(t.memento_datetime),
+                   "archived_target": both["archived_target"], "live_target": both["live_target"],
+                   "answers_agree": both["answers_agree"], "answers": both["answers"],
+                   "live_note": both["live_note"], "live_retry_at": both["live_retry_at"]},
+        "redirect_chain": [_hop(h) for h in chain_hops(t)],
         "captures": [_capture(c, placed) for c in by_target.get(t.id, [])],
+        "chosen": {"capture_id": chosen.id if chosen is not None else None, "because": because},
     }
 
 
 def _hop(h: Hop) -> dict:
-    return {"seq": h.seq, "url": h.url, "status_code": h.status_code, "location": h.location, "kind": h.kind,
-            "fetched_at": _t(h.fetched_at), "capture_id": h.capture_id, "note": h.note}
+    return {"stage": h.stage, "attempt": h.attempt, "seq": h.seq, "url": h.url, "status_code": h.status_code,
+            "location": h.location, "kind": h.kind, "fetched_at": _t(h.fetched_at), "capture_id": h.capture_id,
+            "note": h.note}
 
 
 def _capture(c: Capture, placed) -> dict:
@@ -103,7 +113,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2e
 table{border-collapse:collapse;width:100%;margin:.5em 0 1em}td,th{border:1px solid #ddd;padding:3px 6px;
 text-align:left;vertical-align:top}th{background:#f4f4f4}code,.u{font-family:monospace;word-break:break-all}
 .quote{white-space:pre-wrap;background:#fafafa;border-left:3px solid #bbb;padding:.5em 1em}
-.meta{color:#555}.bad{color:#a00}
+.meta{color:#555}.bad{color:#a00}.good{color:#1e7b3a}
 </style></head><body>
 <h1>{{ s.title }}</h1>
 <p class="meta">Report: {{ s.report.title or s.report.source }} (sha256 <code>{{ s.report.sha256 }}</code>,
@@ -121,16 +131,21 @@ All records are in <code>archive/data.warc.gz</code>; offsets below are in that 
 Final URL: <span class="u">{{ l.target.final_url or "none" }}</span>.
 Resolved: {{ l.target.resolution_method or "not yet" }}{% if l.target.resolution_source %} via {{ l.target.resolution_source }}{% endif %}
 {% if l.target.memento_url %} (memento <span class="u">{{ l.target.memento_url }}</span> of {{ l.target.memento_datetime }}){% endif %}.</p>
+{% if l.target.archived_target or l.target.live_note %}<p>Archive said: <span class="u">{{ l.target.archived_target or "nothing" }}</span>.
+Shortener said: <span class="u">{{ l.target.live_target or "no answer yet" }}</span>.
+{% if l.target.answers == "agree" %}<span class="good">The answers agree.</span>{% elif l.target.answers == "disagree" %}<b class="bad">The answers disagree.</b>{% endif %}
+{% if l.target.live_note %}({{ l.target.live_note }}){% endif %}</p>{% endif %}
 {% if l.redirect_chain %}<table><tr><th>hop</th><th>URL</th><th>status</th><th>location</th><th>kind</th><th>fetched</th></tr>
-{% for h in l.redirect_chain %}<tr><td>{{ h.seq }}</td><td class="u">{{ h.url }}</td><td>{{ h.status_code if h.status_code is not none else "" }}</td>
-<td class="u">{{ h.location or "" }}</td><td>{{ h.kind }}</td><td>{{ h.fetched_at }}</td></tr>{% endfor %}</table>{% endif %}
+{% for h in l.redirect_chain %}<tr><td>{{ h.stage }} {{ h.attempt }}.{{ h.seq }}</td><td class="u">{{ h.url }}</td><td>{{ h.status_code if h.status_code is not none else "" }}</td>
+<td class="u">{{ h.location or "" }}</td><td>{{ h.kind }}{% if h.note %}<br><span class="meta">{{ h.note }}</span>{% endif %}</td><td>{{ h.fetched_at }}</td></tr>{% endfor %}</table>{% endif %}
 {% if l.captures %}<table><tr><th>capture</th><th>URL</th><th>captured</th><th>source</th><th>HTTP</th><th>sha256 of payload</th><th>record</th></tr>
-{% for c in l.captures %}<tr><td>{{ c.id }} {{ c.role }}{% if c.is_revisit %} (revisit of {{ c.revisit_of }}){% endif %}
+{% for c in l.captures %}<tr><td>{{ c.id }} {{ c.role }}{% if c.id == l.chosen.capture_id %}<br><b>the evidence</b>{% endif %}{% if c.is_revisit %} (revisit of {{ c.revisit_of }}){% endif %}
 {% if c.not_evidence %}<br><span class="bad">not evidence: {{ c.not_evidence_reason }}</span>{% endif %}</td>
 <td class="u">{{ c.url }}{% if c.title %}<br><i>{{ c.title }}</i>{% endif %}</td><td>{{ c.captured_at }}</td>
 <td>{{ c.source }}{% if c.archive_name %}: {{ c.archive_name }}{% endif %}{% if c.memento_url %}<br><span class="u">{{ c.memento_url }}</span>{% endif %}</td>
 <td>{{ c.http_status if c.http_status is not none else "" }} {{ c.content_type or "" }}{% if c.truncated %} <span class="bad">truncated</span>{% endif %}</td>
 <td><code>{{ c.sha256 or "" }}</code></td><td><code>{{ c.record_id }}</code><br>offset {{ c.package.offset }}, {{ c.package.length }} bytes</td></tr>{% endfor %}</table>
+<p>Evidence: {{ l.chosen.because }}.</p>
 {% else %}<p class="bad">No capture of this link is in the package.</p>{% endif %}
 {% endfor %}{% endfor %}
 </body></html>

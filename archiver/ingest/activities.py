@@ -8,7 +8,11 @@ Rules (from real reports):
   and contact lines, the intro paragraph. It becomes Report.title / Report.meta.
 * A block that holds only links (``<https://goo.gl/x>``, `` - <https://...>``, or a
   hyperlinked label of a few words like "Minutes") is never an activity: its
-  links belong to the activity they follow.
+  links belong to the activity they follow. The same holds in every format for a
+  block whose only content is links and their labels (``  - [minutes of the
+  hearing](URL)``, a DOCX/HTML/PDF hyperlink showing a sentence, ``Minutes: URL``)
+  nested under the activity or on a line of its own after it; a bullet at the
+  activity's own level that is a labelled link is an activity written as a link.
 * A paragraph after a gap (blank lines, page break) continues the open activity
   when that activity stops mid-sentence (no final punctuation) and no link line
   came in between: the sample breaks "heard in the" / "discussions held".
@@ -46,6 +50,7 @@ class _Draft:
     attached: list[str] = field(default_factory=list)
     labels: list[str | None] = field(default_factory=list)  # parallel to attached
     row: bool = False  # a table row: complete in itself
+    level: int = 0  # the bullet level it opened at
 
     def attach(self, block: Block) -> None:
         self.attached.extend(block.links)
@@ -82,18 +87,21 @@ def _is_contact(text: str) -> bool:
 
 def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]]:
     """Header blocks, section headings and activity drafts, in reading order."""
-    link_only = [b.kind != "break" and _only_links(b) for b in blocks]
+    link_kind = [None if b.kind == "break" else _link_kind(b) for b in blocks]
     dated_row = [b.kind == "row" and bool(dates.find_dates(b.text)) for b in blocks]
-    bulleted = any((b.kind == "bullet" or dr) and not lo for b, lo, dr in zip(blocks, link_only, dated_row))
+    bulleted = any((b.kind == "bullet" or dr) and (lk is None or lk == "labelled" and b.level == 0)
+                   for b, lk, dr in zip(blocks, link_kind, dated_row))
     header: list[Block] = []
     sections: list[str] = []
     drafts: list[_Draft] = []
     current: _Draft | None = None
-    for block, only_links, is_dated_row in zip(blocks, link_only, dated_row):
+    for block, kind, is_dated_row in zip(blocks, link_kind, dated_row):
         if block.kind == "break":
             continue
-        if only_links or (not block.text.strip() and block.links):
-            target = current or (drafts[-1] if drafts else None)
+        target = current or (drafts[-1] if drafts else None)
+        if kind == "labelled" and _activity_as_link(block, target):
+            kind = None
+        if kind is not None:
             if target is None:
                 header.append(block)
             else:
@@ -125,7 +133,7 @@ def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]
             sections.append(block.text)
             current = None
             continue
-        current = _Draft(prose=[block.text])
+        current = _Draft(prose=[block.text], level=block.level if block.kind == "bullet" else 0)
         current.attach(block)
         drafts.append(current)
     if not bulleted and len(drafts) > 1 and not drafts[0].links() and any(d.links() for d in drafts[1:]):
@@ -134,12 +142,22 @@ def split(blocks: Sequence[Block]) -> tuple[list[Block], list[str], list[_Draft]
     return header, sections, drafts
 
 
-def _only_links(block: Block) -> bool:
-    """URLs only, or a few words that are a hyperlink's label ("Minutes", "link", "photos")."""
-    if links.is_link_only(block.text):
-        return True
-    return bool(block.links) and len(block.text.split()) <= _LABEL_WORDS and not _END.search(block.text) \
-        and not dates.find_dates(block.text)
+def _link_kind(block: Block) -> str | None:
+    """``"urls"``: the block is only links (or a short hyperlinked label like "Minutes");
+    ``"labelled"``: only links and their labels, however long; None: it says more."""
+    kind = links.link_only(block.text, _labels(block) if block.links else ())
+    if kind == "urls" or (not block.text.strip() and block.links):
+        return "urls"
+    if block.links and len(block.text.split()) <= _LABEL_WORDS and not _END.search(block.text) \
+            and not dates.find_dates(block.text):
+        return "urls"
+    return kind
+
+
+def _activity_as_link(block: Block, above: _Draft | None) -> bool:
+    """A bullet at the activities' own level that is a labelled link (``- [Annual report](URL)``)
+    is an activity written as a hyperlink; nested under one, or on a line after it, it cites it."""
+    return block.kind == "bullet" and block.level <= (above.level if above else 0)
 
 
 def _is_header_para(text: str) -> bool:

@@ -44,6 +44,7 @@ class Found:
     start: int
     end: int
     label: str | None = None  # a markdown link's label
+    token: tuple[int, int] = (0, 0)  # where the whole written link lies in the text (a markdown label included)
 
 
 def strip_trailing(url: str) -> str:
@@ -125,7 +126,7 @@ def find(text: str) -> list[Found]:
             continue
         ts, te = _token_span(text, m.start(), m.end() if group != "bare" else end)
         shown = label(m.group("md_label")) if group == "md" else None
-        out.append(Found(raw, normalize(raw), text[ts:te], start, end, shown))
+        out.append(Found(raw, normalize(raw), text[ts:te], start, end, shown, (ts, te)))
     return out
 
 
@@ -138,20 +139,47 @@ def _has_host(raw: str) -> bool:
 
 
 _LEFTOVER = re.compile(r"[\s\-–—•*·●▪◦>()\[\]<.,;:]+")
+_TEXT_LABEL_WORDS = 6
+_TEXT_LABEL_END = re.compile(r"(?:[:–—]|\s-)\s*$")  # "Minutes of the hearing: https://…"
+
+
+def _squash(text: str) -> str:
+    return " ".join(_LEFTOVER.sub(" ", text).split())
+
+
+def link_only(text: str, labels: Sequence[str | None] = ()) -> str | None:
+    """Does ``text`` hold nothing but links?
+
+    ``"urls"``: only URLs (and bullet marks, brackets, punctuation). ``"labelled"``:
+    only links and the words that name them: a markdown link's label, the ``labels``
+    a format's hyperlinks showed (HTML, DOCX, PDF), or a plain-text label of a few
+    words before the first URL, ending in ``:`` or followed by ``(URL)`` / ``<URL>``.
+    None: the text says something else too.
+    """
+    found = find(text)
+    rest, pos, labelled = [], 0, False
+    for f in found:
+        rest.append(text[pos:f.token[0]])
+        pos = f.token[1]
+        labelled = labelled or bool(f.label and normalize(f.label) != f.url_normalized)
+    rest.append(text[pos:])
+    left = _squash(" ".join(rest))
+    for shown in (_squash(x) for x in labels if x):
+        if shown and f" {shown} " in f" {left} ":
+            left, labelled = _squash(f" {left} ".replace(f" {shown} ", " ", 1)), True
+    if not left:
+        return ("labelled" if labelled else "urls") if (found or labelled) else None
+    before = rest[0].strip()
+    if found and _squash(before) == left and len(before.split()) <= _TEXT_LABEL_WORDS \
+            and not re.search(r"[.!?]", before) \
+            and (_TEXT_LABEL_END.search(before) or text[found[0].token[0]] in "(<"):
+        return "labelled"
+    return None
 
 
 def is_link_only(text: str) -> bool:
     """True when ``text`` holds nothing but URLs (and bullet marks, brackets, punctuation)."""
-    found = find(text)
-    if not found:
-        return False
-    rest, pos = [], 0
-    for f in found:
-        ts, te = _token_span(text, f.start, f.end)
-        rest.append(text[pos:ts])
-        pos = te
-    rest.append(text[pos:])
-    return _LEFTOVER.sub("", "".join(rest)) == ""
+    return link_only(text) == "urls"
 
 
 def label(text: str | None) -> str | None:

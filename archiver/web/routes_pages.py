@@ -33,10 +33,9 @@ def report(request: Request, report_id: int, s=Depends(_session)):
                  activities=data.list_activities(s, report_id))
 
 
-def _primary(captures: list[dict]) -> dict | None:
-    """The snapshot to show first: the latest capture that is evidence, else the latest one."""
-    good = [c for c in captures if not c["not_evidence"]]
-    return (good or captures or [None])[-1]
+def _primary(link: dict) -> dict | None:
+    """The snapshot to show: the capture queries.choose_capture picked (as `archiver get` serves it)."""
+    return next((c for c in link["captures"] if c["id"] == link["chosen_capture_id"]), None)
 
 
 def _replayable(request: Request, captures: list[dict]) -> list[dict]:
@@ -50,7 +49,7 @@ def activity(request: Request, activity_id: int, s=Depends(_session)):
     act = data.get_activity(s, activity_id)
     for link in act["links"]:
         link["captures"] = _replayable(request, link["captures"])
-        link["primary"] = _primary(link["captures"])
+        link["primary"] = _primary(link)
         # a revisit has no text of its own: show the latest extraction (the revisited record's, unchanged)
         with_text = [c for c in link["captures"] if c.get("extraction") and c["extraction"]["text"]]
         link["text_capture"] = with_text[-1] if with_text else None

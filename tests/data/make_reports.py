@@ -170,15 +170,20 @@ def make_docx_table(title: str, intro: str, header: list[str], rows: list[list[s
     return buf.getvalue()
 
 
-def make_html(title: str, intro: str, items: list[Item], link_text: str | None = None) -> str:
+def make_html(title: str, intro: str, items: list[Item], link_text: str | None = None,
+              sub_bullets: bool = False) -> str:
     """A bulleted HTML report: each item a ``<li>``, its links anchors after the text showing
-    ``link_text`` (or the URL)."""
+    ``link_text`` (or the URL); with ``sub_bullets`` each anchor is alone in a nested ``<li>``."""
     from html import escape
 
     lis = []
     for item in items:
-        anchors = " ".join(f'<a href="{escape(u)}">{escape(link_text or u)}</a>' for u in item.urls)
-        lis.append(f"<li>{escape(item.text)} {anchors}</li>")
+        anchors = [f'<a href="{escape(u)}">{escape(link_text or u)}</a>' for u in item.urls]
+        if sub_bullets:
+            nested = "".join(f"<li>{a}</li>" for a in anchors)
+            lis.append(f"<li>{escape(item.text)}" + (f"<ul>{nested}</ul>" if nested else "") + "</li>")
+        else:
+            lis.append(f"<li>{escape(item.text)} {' '.join(anchors)}</li>")
     return (f"<!DOCTYPE html><html><head><title>{escape(title)}</title></head><body>"
             f"<h1>{escape(title)}</h1><p>{escape(intro)}</p><ul>{''.join(lis)}</ul></body></html>")
 
@@ -201,10 +206,26 @@ def make_html_table(title: str, intro: str, header: list[str], rows: list[list[s
             f"<p>Prepared by the secretariat of the Platform</p></body></html>")
 
 
-def make_md(title: str, intro: str, items: list[Item], link_text: str | None = None) -> str:
-    """A bulleted Markdown report: links as ``[link_text](url)`` (or ``<url>``) after each item's text."""
+def make_md(title: str, intro: str, items: list[Item], link_text: str | None = None,
+            sub_bullets: bool = False) -> str:
+    """A bulleted Markdown report: links as ``[link_text](url)`` (or ``<url>``) after each item's
+    text, or each on a sub-bullet of its own (``  - [link_text](url)``) with ``sub_bullets``."""
     lines = [f"# {title}", "", intro, ""]
     for item in items:
-        cites = " ".join(f"[{link_text}]({u})" if link_text else f"<{u}>" for u in item.urls)
-        lines.append(f"- {item.text} {cites}".rstrip())
+        cites = [f"[{link_text}]({u})" if link_text else f"<{u}>" for u in item.urls]
+        if sub_bullets:
+            lines.append(f"- {item.text}")
+            lines.extend(f"  - {c}" for c in cites)
+        else:
+            lines.append(f"- {item.text} {' '.join(cites)}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def make_txt(title: str, intro: str, items: list[Item], link_text: str | None = None) -> str:
+    """A plain-text report in the sample's shape: ``- text`` bullets, each link on a sub-bullet
+    of its own, as ``link_text: URL`` (a plain-text label) or ``<URL>``."""
+    lines = [title, "", intro, ""]
+    for item in items:
+        lines.append(f"- {item.text}")
+        lines.extend(f"  - {link_text}: {u}" if link_text else f"  - <{u}>" for u in item.urls)
     return "\n".join(lines) + "\n"
