@@ -211,8 +211,6 @@ def check_store(settings, out_dir: Path) -> list[str]:
             for aid in session.scalars(select(Activity.id)).all():
                 out = out_dir / f"store-check-{aid}.wacz"
                 selection = select_activity(session, aid)
-                if not selection.captures:  # TODO(lead): packages without records
-                    continue
                 try:
                     export_wacz(session, Path(settings.storage.root), selection, out, software="store-check")
                 except Exception as exc:

@@ -151,3 +151,21 @@ def test_export_reports_progress_over_the_record_bytes(ev, Session, settings, tm
                     progress=lambda done, total: seen.append((done, total)))
     assert len(seen) == len(sel.captures)  # once per record copied
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] > 0
+
+
+def test_activity_with_nothing_captured_exports_a_valid_package_saying_so(cli, Session, tmp_path):
+    """A dead link nobody archived still has an activity an auditor must be able to export."""
+    report = tmp_path / "nothing.md"
+    report.write_text("- On 3 May 2018 the ministry held a hearing: https://goo.gl/NoSuchCode\n", encoding="utf-8")
+    assert cli("ingest", report).code == 0
+    [act] = cli("activities", "--json").json()["activities"]
+    out, doc = _export(cli, tmp_path, "--activity", act["id"], name="nothing.wacz")
+    assert doc["records"] == 0 and doc["pages"] == 0
+    v = subprocess.run([sys.executable, "-m", "wacz", "validate", "-f", str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert v.returncode == 0, v.stdout + v.stderr
+    r = cli("verify-export", out, "--json")
+    assert r.code == 0 and r.json()["ok"], r.out
+    with zipfile.ZipFile(out) as zf:
+        summary = json.loads(zf.read("evidence/summary.json"))
+    assert summary["records"] == [] and summary["activities"][0]["links"][0]["url_raw"] == "https://goo.gl/NoSuchCode"

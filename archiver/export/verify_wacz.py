@@ -251,7 +251,7 @@ def _index(zf, report) -> tuple[dict[tuple[str, int], RecordFacts], set[tuple[st
                                file=name)
         except _ZIP_ERRORS as exc:
             report.add("index_invalid", f"cannot be read ({exc})", file=name)
-    if not entries:
+    if not entries and _summary_records(zf) != 0:  # an activity with nothing captured has no records
         report.add("index_invalid", "no CDXJ index lines in indexes/")
     found: dict[tuple[str, int], RecordFacts] = {}
     members = set(zf.namelist())
@@ -274,6 +274,14 @@ def _index(zf, report) -> tuple[dict[tuple[str, int], RecordFacts], set[tuple[st
                     report.add("digest_mismatch", f"WARC-Payload-Digest is {facts.payload_digest}, the index "
                                f"says {fields['digest']}", file=member, offset=offset)
     return found, {(e[0], e[1]) for e in entries}
+
+
+def _summary_records(zf) -> int | None:
+    """How many records evidence/summary.json says the package holds (None when it cannot say)."""
+    try:
+        return len(json.loads(zf.read(SUMMARY))["records"])
+    except (KeyError, TypeError, ValueError, *_ZIP_ERRORS):
+        return None
 
 
 def _record(fh, member, offset, length, report) -> RecordFacts | None:

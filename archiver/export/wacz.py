@@ -25,6 +25,7 @@ block writer): ReplayWeb.page loads ``*.idx`` (or ``*.cdx``/``*.cdxj``), pywb's
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -136,7 +137,12 @@ def _write_index(pkg: _Package, lines: list[str]) -> None:
                                             data_out_name=INDEX_PATH.rsplit("/", 1)[-1], digest_records=True))
     for x in lines:
         writer.write(x + "\n")
-    writer.flush()
+    if lines:
+        writer.flush()
+    else:  # nothing captured: the writers would emit a block with an empty key; write an empty index
+        blocks.write(gzip.compress(b"", mtime=0))
+        idx.write(json.dumps({"format": "cdxj-gzip-1.0", "filename": INDEX_PATH.rsplit("/", 1)[-1]})
+                  .join(["!meta 0 ", "\n"]))
     pkg.add(INDEX_PATH, blocks.getvalue(), compress=zipfile.ZIP_STORED)  # read by range, block by block
     pkg.add(IDX_PATH, idx.getvalue().encode("utf-8"))
 
