@@ -111,6 +111,12 @@ def file_digest(fh: BinaryIO, algo: str = "sha256", chunk: int = 1 << 20) -> tup
     return h.hexdigest(), size
 
 
+def hash_string(data: bytes, algo: str = "sha256") -> str:
+    """``"sha256:<hex>"``: how WACZ (datapackage resources, datapackage-digest.json, block indexes)
+    names the hash of a whole file or block."""
+    return f"{algo}:" + hashlib.new(algo, data).hexdigest()
+
+
 # ---- HTTP messages ----------------------------------------------------------------------------
 
 def http_head_end(buf: bytes | bytearray) -> int | None:

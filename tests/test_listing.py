@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from archiver.db import queries
-from archiver.db.tables import Capture, Hop, Link, Target
+from archiver.db.tables import Hop, Link, Target
 from tests.conftest import SAMPLE_REPORT
 from tests.stores import Records, capture_row
 

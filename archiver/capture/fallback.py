@@ -47,7 +47,6 @@ the same URL).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import tempfile
@@ -60,6 +59,7 @@ from urllib.parse import urljoin
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 
+from .. import digests
 from ..errors import FetchError
 from ..evidence import check_evidence
 from ..model import CaptureResult, Outcome, WarcRef
@@ -206,10 +206,8 @@ def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cd
     resp_id = b._make_warc_id()
     http = StatusAndHeaders(f"{rp.status} {rp.reason}".strip(), restore_headers(rp.raw_headers, rp.length),
                             protocol=rp.http_version if rp.http_version.startswith("HTTP/1") else "HTTP/1.1")
-    sha = hashlib.sha256()
     rp.body_file.seek(0)
-    for buf in iter(lambda: rp.body_file.read(1 << 20), b""):
-        sha.update(buf)
+    sha256, _ = digests.file_digest(rp.body_file)  # stored de-chunked: the entity is the body itself
     rp.body_file.seek(0)
     warc_headers = {"WARC-Record-ID": resp_id, "WARC-Date": _iso(rp.started_at, micros=True),
                     "WARC-Source-URI": rp.url}
@@ -239,7 +237,7 @@ def write_memento(sink, url: str, rp: _Replay, *, archive_name: str, cdx_row: cd
                                                        "WARC-Refers-To": resp_id, "WARC-Concurrent-To": resp_id})
     # the row's captured_at is the archive's date (what the capture shows), not the record's WARC-Date
     refs = sink.write_records([response, metadata], [
-        {"sha256": sha.hexdigest(), "payload_length": rp.length, "truncated": rp.truncated, "captured_at": when},
+        {"sha256": sha256, "payload_length": rp.length, "truncated": rp.truncated, "captured_at": when},
         {}])
     return refs[0]
 

@@ -10,7 +10,6 @@ sha256 and record ids that evidence/summary.json states.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import zipfile
 import zlib
@@ -21,7 +20,7 @@ from ..errors import InputError
 from .. import digests
 from . import cdxj, sign
 from .problems import Problem
-from .records import CHUNK, RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
+from .records import RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
 
 META = ("datapackage.json", "datapackage-digest.json")
 SUMMARY = "evidence/summary.json"
@@ -107,12 +106,9 @@ def _datapackage(zf, report) -> dict | None:
 
 
 def _hash_member(zf, name: str, algo: str) -> tuple[str, int]:
-    h, size = hashlib.new(algo), 0
     with zf.open(name) as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return f"{algo}:{h.hexdigest()}", size
+        hexdigest, size = digests.file_digest(fh, algo)
+    return f"{algo}:{hexdigest}", size
 
 
 def _resources(zf, package, report) -> None:
@@ -158,7 +154,7 @@ def _digest(zf, package, report) -> None:
     if algo not in ("sha256", "md5"):
         report.add("datapackage_digest_mismatch", f"unsupported hash {want!r}", file=name)
         return
-    got = f"{algo}:{hashlib.new(algo, zf.read('datapackage.json')).hexdigest()}"
+    got = digests.hash_string(zf.read("datapackage.json"), algo)
     if got != want:
         report.add("datapackage_digest_mismatch", f"datapackage.json hashes to {got}, {name} says {want}", file=name)
     signed = doc.get("signedData")
@@ -212,7 +208,7 @@ def _block_index(zf, report) -> None:
                 report.add("index_invalid", f"line {n}: its block cannot be read ({exc})", file=name)
                 continue
             want = block.get("digest")
-            if len(raw) != length or (want and "sha256:" + hashlib.sha256(raw).hexdigest() != want):
+            if len(raw) != length or (want and digests.hash_string(raw) != want):
                 report.add("index_invalid", f"line {n}: the block at offset {offset} is not the one indexed",
                            file=data_name)
                 continue

@@ -38,6 +38,7 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
+from .. import digests
 from ..errors import ArchiveError, InputError, IntegrityError
 from . import cdxj, sign, summary
 from .evidence import Selection
@@ -95,7 +96,7 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
             pkg.add("evidence/summary.html", summary.render_html(doc).encode("utf-8"))
             datapackage = _datapackage(selection, pkg.resources, pages, created, software)
             pkg.add("datapackage.json", datapackage, listed=False)
-            digest = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(datapackage).hexdigest()}
+            digest = {"path": "datapackage.json", "hash": digests.hash_string(datapackage)}
             if key is not None:
                 digest["signedData"] = sign.sign(key, digest["hash"], created, software)
             pkg.add("datapackage-digest.json", json.dumps(digest, indent=2).encode("utf-8"), listed=False)
@@ -121,7 +122,7 @@ class _Package:
     def add(self, path: str, data: bytes, listed: bool = True, compress: int = zipfile.ZIP_DEFLATED) -> None:
         self.zf.writestr(self.info(path, compress), data)
         if listed:
-            self.listed(path, "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
+            self.listed(path, digests.hash_string(data), len(data))
 
     def listed(self, path: str, hash_: str, size: int) -> None:
         self.resources.append({"name": path.rsplit("/", 1)[-1].lower(), "path": path, "hash": hash_,
