@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup
-
-from .net.decode import quick_markup_text
+from .markup import scan
 
 MAX_TEXT_BYTES = 500_000
 SIMILAR = 0.90  # text similarity at or above which a page "is" the random-path page
@@ -95,13 +93,10 @@ def _is_textual(page: Page) -> bool:
 def page_text(body: bytes) -> tuple[str, str]:
     """(title, visible text) of an HTML page, whitespace collapsed.
 
-    Decoded by quick_markup_text: enough to compare a page with its probe and to read markers."""
-    soup = BeautifulSoup(quick_markup_text(body[:MAX_TEXT_BYTES]), "lxml")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    text = " ".join(soup.get_text(" ", strip=True).split())
-    return " ".join(title.split()), text
+    Decoded by quick_markup_text: enough to compare a page with its probe and to read markers.
+    One parse per page, shared with the requisites' reader (archiver/markup.py)."""
+    found = scan(body[:MAX_TEXT_BYTES])
+    return found.title, found.text
 
 
 def similarity(a: str, b: str) -> float:

@@ -1,7 +1,17 @@
-"""Engines and sessions. Nothing here opens a session implicitly: callers own them."""
+"""Engines and sessions. Nothing here opens a session implicitly: callers own them.
+
+The connection pool is sized from ``fetch.concurrency`` (:func:`pool_limits`): each worker
+thread of a pass holds one connection (its stage's session) and never waits for a
+second one. Code running inside a stage that needs the database (the revisit look-up
+of capture/recorder.py) uses the stage's own session (:func:`current_stage_session`)
+instead of opening another.
+"""
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,11 +22,14 @@ from ..errors import ConfigError, NotInitialised
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
-    kwargs: dict = {"echo": settings.database.echo, "future": True}
+    size, overflow = pool_limits(settings)
+    kwargs: dict = {"echo": settings.database.echo, "future": True, "pool_size": size, "max_overflow": overflow}
     if url.startswith("sqlite"):
-        db_path = url.split("///", 1)[-1]
-        if db_path and db_path != ":memory:":
+        db_path = url.split("///", 1)[1] if "///" in url else ""
+        if db_path and db_path != ":memory:" and "mode=memory" not in db_path:
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        else:  # an in-memory database lives in one connection (SingletonThreadPool): no pool to size
+            del kwargs["pool_size"], kwargs["max_overflow"]
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
@@ -27,6 +40,15 @@ def make_engine(settings: Settings) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def pool_limits(settings: Settings) -> tuple[int, int]:
+    """(pool_size, max_overflow): one connection per worker thread (``fetch.concurrency``) plus the
+    pass's own (claims, heartbeat, the run row) and headroom; the overflow covers the rare second
+    session a worker opens outside its stage (the WARC sink's file rows when a file rotates), so
+    that no thread ever waits for a connection."""
+    size = settings.fetch.concurrency + 4
+    return size, size
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -50,3 +72,23 @@ def require_schema(engine: Engine) -> None:
         raise ConfigError(f"database: cannot connect ({str(exc).splitlines()[0]})") from exc
     if "alembic_version" not in names or "reports" not in names:
         raise NotInitialised("database is not initialised: run `archiver init` first")
+
+
+_stage = threading.local()
+
+
+@contextmanager
+def stage_session(session: Session) -> Iterator[Session]:
+    """Make ``session`` the session of the stage running on this thread (see current_stage_session)."""
+    prev = getattr(_stage, "session", None)
+    _stage.session = session
+    try:
+        yield session
+    finally:
+        _stage.session = prev
+
+
+def current_stage_session() -> Session | None:
+    """The session of the pipeline stage running on this thread, if any: code called from a stage
+    reads through it rather than taking a second pooled connection."""
+    return getattr(_stage, "session", None)
