@@ -23,7 +23,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import joinedload, sessionmaker
 
 from . import persist
 from .config import Settings
@@ -87,7 +87,9 @@ def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, ow
 
     handler = HANDLERS[stage]
     with Session() as s, stage_session(s):
-        target = s.get(Target, target_id)
+        # the handlers number attempts from the target's hops: read them with the target, in one query
+        options = [joinedload(Target.hops)] if stage in ("resolve", "capture") else []
+        target = s.get(Target, target_id, options=options)
         if target is None or target.lease_owner != owner:
             return "skipped", None, None
         try:
@@ -145,6 +147,8 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
     host by host as each host is ready (hostqueue.py); no batch waits for its slowest item."""
     settings = tools.settings
     with Session() as s:
+        if stage == "resolve" and not settings.resolver.overrides:
+            work.advance_plain_links(s)  # plain links have nothing to resolve (stages.resolve_target)
         total = work.count_due(s, stage)
     if limit is not None:
         total = min(total, limit)

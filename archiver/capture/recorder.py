@@ -264,21 +264,22 @@ def db_revisit_lookup(sessionmaker) -> RevisitLookup:
 
     Inside a pipeline stage it reads through the stage's own session (db.session.current_stage_session),
     without flushing it: a worker thread never asks the pool for a second connection while holding one."""
-    from sqlalchemy import select
+    from sqlalchemy import bindparam, select
 
     from ..db.session import current_stage_session
     from ..db.tables import Capture
     from ..persist import url_hash
 
-    cols = (Capture.warc_file, Capture.offset, Capture.length, Capture.record_id, Capture.url, Capture.captured_at,
-            Capture.http_status, Capture.content_type, Capture.sha256, Capture.payload_digest, Capture.block_digest,
-            Capture.payload_length)
+    # built once; run as Core on the session's connection (no ORM loading: only a WarcRef is wanted)
+    query = (select(Capture.warc_file, Capture.offset, Capture.length, Capture.record_id, Capture.url,
+                    Capture.captured_at, Capture.http_status, Capture.content_type, Capture.sha256,
+                    Capture.payload_digest, Capture.block_digest, Capture.payload_length)
+             .where(Capture.url_hash == bindparam("url_hash"), Capture.sha256 == bindparam("sha256"),
+                    Capture.is_revisit.is_(False), Capture.truncated.is_(False))
+             .order_by(Capture.captured_at.desc()).limit(1))
 
-    def query(session, url: str, sha256: str) -> WarcRef | None:
-        row = session.execute(
-            select(*cols).where(Capture.url_hash == url_hash(url), Capture.sha256 == sha256,
-                                Capture.is_revisit.is_(False), Capture.truncated.is_(False))
-            .order_by(Capture.captured_at.desc()).limit(1)).first()
+    def find(session, url: str, sha256: str) -> WarcRef | None:
+        row = session.connection().execute(query, {"url_hash": url_hash(url), "sha256": sha256}).first()
         if row is None or not row.payload_digest:
             return None
         return WarcRef(**row._asdict())
@@ -287,8 +288,8 @@ def db_revisit_lookup(sessionmaker) -> RevisitLookup:
         stage = current_stage_session()
         if stage is not None:
             with stage.no_autoflush:
-                return query(stage, url, sha256)
+                return find(stage, url, sha256)
         with sessionmaker() as session:
-            return query(session, url, sha256)
+            return find(session, url, sha256)
 
     return lookup

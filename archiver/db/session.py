@@ -39,6 +39,7 @@ def make_engine(settings: Settings) -> Engine:
         raise ConfigError(f"config: 'database.url': cannot use {url.split('://')[0]!r} ({exc})") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        _SqliteWriters().attach(engine)
     return engine
 
 
@@ -58,6 +59,65 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.close()
+
+
+class _SqliteWriters:
+    """One writing transaction at a time in this process, queued on a lock.
+
+    SQLite allows one writer; a second one gets SQLITE_BUSY and its busy handler sleeps (1, 2,
+    5 … up to 100 ms a try) before asking again. With a pass's worker threads committing one
+    item each, those sleeps were most of a capture stage's wall time. So a connection takes
+    this lock before its first write statement and gives it back when it goes back to the pool
+    (after its commit or rollback): the next writer starts the moment the lock is free. Other
+    processes still meet SQLite's own lock and busy timeout. Re-entrant, and never waited on
+    longer than the busy timeout, after which SQLite decides as before (no deadlock here that
+    SQLite would not have had)."""
+
+    _WRITES = ("insert", "update", "delete", "replace", "create", "drop", "alter")
+
+    def __init__(self, timeout_s: float = 60.0):
+        self._lock = threading.Lock()  # not an RLock: the pool may check a connection in on another thread
+        self._guard = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._timeout = timeout_s
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine.pool, "checkin", self._checkin)
+        event.listen(engine.pool, "invalidate", self._invalidate)
+
+    def _acquire(self) -> bool:
+        me = threading.get_ident()
+        with self._guard:
+            if self._owner == me:  # a second connection of the same thread: SQLite will decide
+                self._depth += 1
+                return True
+        if not self._lock.acquire(timeout=self._timeout):
+            return False
+        with self._guard:
+            self._owner, self._depth = me, 1
+        return True
+
+    def _release(self) -> None:
+        with self._guard:
+            self._depth -= 1
+            if self._depth:
+                return
+            self._owner = None
+        self._lock.release()
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        info = conn.info
+        if "archiver_writer" not in info and statement.lstrip()[:7].lower().startswith(self._WRITES):
+            info["archiver_writer"] = self._acquire()
+
+    def _checkin(self, dbapi_connection, record) -> None:
+        if record is not None and record.info.pop("archiver_writer", False):
+            self._release()
+
+    def _invalidate(self, dbapi_connection, record, exception) -> None:
+        self._checkin(dbapi_connection, record)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -110,6 +110,19 @@ def claim_rows(session: Session, stage: str, owner: str, *, limit: int, lease_s:
         .where(Target.id.in_(ids), Target.lease_owner == owner).order_by(Target.id)))
 
 
+def advance_plain_links(session: Session, now: datetime | None = None) -> int:
+    """Move every due plain (not short) link of the resolve stage to capture at once; committed.
+
+    What resolve_target does to each of them one by one (there is nothing to resolve), for the
+    case where no manual override may apply (resolver.overrides unset): one statement instead
+    of a session, a read and a commit per link."""
+    now = now or utcnow()
+    n = session.execute(update(Target).where(*_due("resolve", now), Target.is_short.is_(False))
+                        .values(stage="capture").execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return n
+
+
 def renew_leases(session: Session, owner: str, lease_s: float, now: datetime | None = None) -> int:
     """Extend every lease `owner` holds (items waiting in a long pass keep theirs); committed."""
     now = now or utcnow()
