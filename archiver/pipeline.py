@@ -58,11 +58,18 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     from .evidence import make_probe
     from .net.http import HttpClient
 
+    from .capture.recorder import db_revisit_lookup
+
     client = HttpClient(settings.fetch)
-    sink = WarcSink(settings, Session)
+    # The WARC sink writes its file rows (a file opened, finished) on a connection of its own,
+    # taken now and used under the sink's lock: a worker that rotates a file while holding its
+    # stage's connection never asks the pool for a second one.
+    sink_db = Session.kw["bind"].connect()
+    sink = WarcSink(settings, sessionmaker(bind=sink_db, expire_on_commit=False))
+    sink.db_connection = sink_db  # closed with the sink at the end of the pass (run)
     # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
     gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s)
-    recorder = GatedRecorder(Recorder(settings, client, sink), gate)
+    recorder = GatedRecorder(Recorder(settings, client, sink, revisit_lookup=db_revisit_lookup(Session)), gate)
     tools = Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id)
     if settings.fetch.soft404_probe:
         raw_probe = make_probe(client)
@@ -301,6 +308,8 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
         finally:
             if tools is not None and hasattr(tools.sink, "close"):
                 tools.sink.close()
+                if getattr(tools.sink, "db_connection", None) is not None:
+                    tools.sink.db_connection.close()
             summary.seconds = round(time.monotonic() - started, 3)
             with Session() as s:
                 row = s.get(Run, run_id)

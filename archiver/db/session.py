@@ -67,57 +67,66 @@ class _SqliteWriters:
     SQLite allows one writer; a second one gets SQLITE_BUSY and its busy handler sleeps (1, 2,
     5 … up to 100 ms a try) before asking again. With a pass's worker threads committing one
     item each, those sleeps were most of a capture stage's wall time. So a connection takes
-    this lock before its first write statement and gives it back when it goes back to the pool
-    (after its commit or rollback): the next writer starts the moment the lock is free. Other
-    processes still meet SQLite's own lock and busy timeout. Re-entrant, and never waited on
-    longer than the busy timeout, after which SQLite decides as before (no deadlock here that
-    SQLite would not have had)."""
+    this lock before its first write statement and gives it back when its transaction ends
+    (the dialect's commit or rollback, or the pool taking the connection back): the next
+    writer starts the moment the lock is free. Other processes still meet SQLite's own lock
+    and busy timeout. A thread's second connection does not wait for its first, and no one
+    waits longer than the busy timeout, after which SQLite decides as before: no deadlock
+    here that SQLite would not have had."""
 
     _WRITES = ("insert", "update", "delete", "replace", "create", "drop", "alter")
 
     def __init__(self, timeout_s: float = 60.0):
-        self._lock = threading.Lock()  # not an RLock: the pool may check a connection in on another thread
+        self._lock = threading.Lock()  # not an RLock: a transaction may end on another thread
         self._guard = threading.Lock()
         self._owner: int | None = None
         self._depth = 0
+        self._holders: set[int] = set()  # id() of the DBAPI connections holding the lock
         self._timeout = timeout_s
 
     def attach(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._before)
-        event.listen(engine.pool, "checkin", self._checkin)
-        event.listen(engine.pool, "invalidate", self._invalidate)
+        dialect = engine.dialect
+        for name in ("do_commit", "do_rollback"):
+            setattr(dialect, name, self._ending(getattr(dialect, name)))
+        event.listen(engine.pool, "checkin", lambda dbapi_conn, record: self._end(dbapi_conn))
+        event.listen(engine.pool, "invalidate", lambda dbapi_conn, record, exc: self._end(dbapi_conn))
 
-    def _acquire(self) -> bool:
-        me = threading.get_ident()
+    def _ending(self, original):
+        def end_transaction(dbapi_connection):
+            try:
+                original(dbapi_connection)
+            finally:
+                self._end(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
+        return end_transaction
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not statement.lstrip()[:7].lower().startswith(self._WRITES):
+            return
+        key = id(conn.connection.dbapi_connection)
         with self._guard:
-            if self._owner == me:  # a second connection of the same thread: SQLite will decide
+            if key in self._holders:
+                return
+            if self._owner == threading.get_ident():  # this thread's second connection: SQLite decides
                 self._depth += 1
-                return True
-        if not self._lock.acquire(timeout=self._timeout):
-            return False
-        with self._guard:
-            self._owner, self._depth = me, 1
-        return True
+                self._holders.add(key)
+                return
+        if self._lock.acquire(timeout=self._timeout):
+            with self._guard:
+                self._owner, self._depth = threading.get_ident(), 1
+                self._holders.add(key)
 
-    def _release(self) -> None:
+    def _end(self, dbapi_connection) -> None:
         with self._guard:
+            key = id(dbapi_connection)
+            if key not in self._holders:
+                return
+            self._holders.discard(key)
             self._depth -= 1
             if self._depth:
                 return
             self._owner = None
         self._lock.release()
-
-    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        info = conn.info
-        if "archiver_writer" not in info and statement.lstrip()[:7].lower().startswith(self._WRITES):
-            info["archiver_writer"] = self._acquire()
-
-    def _checkin(self, dbapi_connection, record) -> None:
-        if record is not None and record.info.pop("archiver_writer", False):
-            self._release()
-
-    def _invalidate(self, dbapi_connection, record, exception) -> None:
-        self._checkin(dbapi_connection, record)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
