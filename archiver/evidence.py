@@ -165,8 +165,9 @@ def check_evidence(exchange_or_body: Any, *, url: str, probe: Callable[[str], An
     reason = standin_reason(page) or parked_reason(page)
     if reason:
         return reason
-    title, text = page_text(page.body)
-    if _NOT_FOUND_TITLE.search(title) and len(text) < 5000:
+    found = scan(page.body[:MAX_TEXT_BYTES])  # the text is worked out only when it is compared
+    title = found.title
+    if _NOT_FOUND_TITLE.search(title) and len(found.text) < 5000:
         return f"soft 404: the page says '{title[:80]}'"
     if probe is None:
         return None
@@ -179,6 +180,7 @@ def check_evidence(exchange_or_body: Any, *, url: str, probe: Callable[[str], An
     if other.url and page.url and _same_url(other.url, page.url) and not _same_url(page.url, url):
         return f"soft 404: a random path ends at the same URL ({other.url})"
     p_title, p_text = page_text(other.body)
+    text = found.text
     sim = similarity(text, p_text)
     if not text and not p_text:
         size_close = abs(len(page.body) - len(other.body)) <= 0.02 * max(len(page.body), 1)

@@ -92,7 +92,7 @@ class HostQueue:
     def done(self, item: Item) -> None:
         with self._cond:
             self._release(item.host)
-            self._cond.notify_all()
+            self._cond.notify()  # one slot freed: one worker is enough
 
     def defer(self, item: Item, until: float) -> None:
         """Put ``item`` back: it is taken again no sooner than ``until`` (a ``clock`` time)."""
@@ -100,7 +100,7 @@ class HostQueue:
             item.deferrals += 1
             self._release(item.host)
             heapq.heappush(self._later, (until, next(self._seq), item))
-            self._cond.notify_all()
+            self._cond.notify()  # a worker re-reads the next wake-up time
 
     def close(self) -> list[Item]:
         """Stop handing out items; returns those never taken (their leases are to be released)."""

@@ -1,11 +1,13 @@
 """One parse of a captured HTML page: its title, visible text and requisite references.
 
 The capture stage reads every HTML page twice, for two reasons: whether the page is the
-evidence (evidence.page_text: title and visible text) and what it needs to render
-(capture.requisites.html_urls). Both come from :func:`scan`, which parses with lxml's HTML
-parser (libxml2, the parser BeautifulSoup's "lxml" builder drives, so the same tree) and
-walks it once, and remembers the last few pages: the second reader of a page gets the
-first one's result. BeautifulSoup cost ~10x more per page here and added nothing.
+evidence (evidence.py: title, and visible text when it must be compared) and what it needs
+to render (capture.requisites.html_urls). Both come from :func:`scan`, which parses with
+lxml's HTML parser (libxml2, the parser BeautifulSoup's "lxml" builder drives, so the same
+tree) once; each thread remembers its last two pages, so the second reader of a page (on
+the same worker thread, right after the first) gets the first one's parse. The visible
+text is only worked out when asked for. BeautifulSoup cost ~10x more per page here and
+added nothing.
 
 Text follows BeautifulSoup's ``get_text(" ", strip=True)`` after dropping script, style,
 noscript and template (comments and processing instructions are not text): every string
@@ -14,8 +16,7 @@ in document order, whitespace collapsed to single spaces.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 
 from lxml import etree, html as lxml_html
 
@@ -30,18 +31,24 @@ LINK_RELS = frozenset(("stylesheet", "icon", "shortcut", "apple-touch-icon", "ap
 _local = threading.local()
 
 
-@dataclass(frozen=True)
 class Scan:
     """What the capture stage reads of one HTML page (URLs as written, not yet resolved)."""
 
-    title: str
-    text: str
-    base_href: str | None
-    # (kind, value) in document order: "url" (an attribute's URL) or "css" (style sheet text to read)
-    refs: tuple[tuple[str, str], ...]
+    def __init__(self, root=None):
+        self._root = root
+        title_el = next(root.iter("title"), None) if root is not None else None  # the first, wherever it is
+        self.title = ""
+        if title_el is not None and not any(a.tag == "template" for a in title_el.iterancestors()):
+            self.title = _collapse(title_el.itertext())  # (inside a <template> it is no text, as for BeautifulSoup)
+        base_el = next((b for b in root.iter("base") if b.get("href") is not None), None) if root is not None else None
+        self.base_href: str | None = base_el.get("href") if base_el is not None else None
+        # (kind, value) in document order: "url" (an attribute's URL) or "css" (style sheet text to read)
+        self.refs: tuple[tuple[str, str], ...] = _refs(root) if root is not None else ()
 
-
-EMPTY = Scan("", "", None, ())
+    @cached_property
+    def text(self) -> str:
+        """The visible text, whitespace collapsed (worked out on first use)."""
+        return _visible_text(self._root) if self._root is not None else ""
 
 
 def _parser() -> etree.HTMLParser:
@@ -111,15 +118,32 @@ def _refs(root) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-@lru_cache(maxsize=64)
+class _Recent(threading.local):
+    """This thread's last pages: [(markup, Scan)], newest last; and hit/miss counts."""
+
+    def __init__(self) -> None:
+        self.pages: list = []
+        self.hits = self.misses = 0
+
+
+_recent = _Recent()
+_KEEP = 2
+
+
 def scan(markup: bytes | str) -> Scan:
-    """Title, visible text and references of an HTML page (bytes: UTF-8, else Latin-1). Pure, cached."""
-    root = _root(markup)
-    if root is None:
-        return EMPTY
-    title_el = next(root.iter("title"), None)  # the first, wherever it is
-    title = ""
-    if title_el is not None and not any(a.tag == "template" for a in title_el.iterancestors()):
-        title = _collapse(title_el.itertext())  # (inside a <template> it is no text, as for BeautifulSoup)
-    base_el = next((b for b in root.iter("base") if b.get("href") is not None), None)
-    return Scan(title, _visible_text(root), base_el.get("href") if base_el is not None else None, _refs(root))
+    """Title, base and references (and, on demand, visible text) of an HTML page: bytes as UTF-8,
+    else Latin-1. Pure; a page this thread has just scanned is not parsed again."""
+    recent = _recent
+    for seen, result in recent.pages:
+        if seen is markup or (len(seen) == len(markup) and type(seen) is type(markup) and seen == markup):
+            recent.hits += 1
+            return result
+    recent.misses += 1
+    result = Scan(_root(markup))
+    recent.pages = recent.pages[-(_KEEP - 1):] + [(markup, result)]
+    return result
+
+
+def cache_info() -> tuple[int, int]:
+    """(hits, misses) of this thread's page memory."""
+    return _recent.hits, _recent.misses

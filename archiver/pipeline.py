@@ -23,7 +23,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import joinedload, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from . import persist
 from .config import Settings
@@ -94,9 +94,7 @@ def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, ow
 
     handler = HANDLERS[stage]
     with Session() as s, stage_session(s):
-        # the handlers number attempts from the target's hops: read them with the target, in one query
-        options = [joinedload(Target.hops)] if stage in ("resolve", "capture") else []
-        target = s.get(Target, target_id, options=options)
+        target = s.get(Target, target_id)
         if target is None or target.lease_owner != owner:
             return "skipped", None, None
         try:

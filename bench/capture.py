@@ -44,7 +44,18 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, load {load:.2f} at start"
+    return (f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, load {load:.2f}, "
+            f"reference loop {reference_ms():.0f} ms (sum(range(10**6)), best of 5: the machine's speed now)")
+
+
+def reference_ms() -> float:
+    """A fixed CPU-bound loop, to compare runs made while the machine was more or less busy."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        sum(range(10**6))
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
 
 
 class Timed:
@@ -177,6 +188,7 @@ def main() -> None:
                 print("wget:")
                 print(w.line())
                 print(f"ratio (wget wall / archiver resolve + capture wall): {w.wall / a_wall:.1f}x")
+        print(f"machine at the end: {machine()}")
     finally:
         stop()
         if not args.keep:
