@@ -11,7 +11,7 @@ Within a process, ``fetch.concurrency`` worker threads take the leased items hos
 host as each host is ready (hostqueue.py, capture/gate.py): per-host limits, politeness,
 and a host's short 429/503 waits hold up only that host's items, never a thread or a
 batch. Each item runs in one session of its own (``db.session.stage_session``), so a
-worker holds at most one pooled connection.
+worker holds at most one pooled connection, and none while it waits on the network.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ STEPS = STAGES + ("watch",)
 LOCK_NAME = "pipeline"
 LEASE_S = 900.0
 HEARTBEAT_S = 1.0  # the run row shows the counts so far this often (when they changed)
+_CRASH = object()  # a worker's result when _process itself raised
 MAX_DEFERRALS = 50  # an item put back this often runs once more waiting for its host (no loop forever)
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
@@ -97,6 +98,9 @@ def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, ow
         target = s.get(Target, target_id)
         if target is None or target.lease_owner != owner:
             return "skipped", None, None
+        # end the read: the connection goes back to the pool while the item waits on the network,
+        # and is taken again (one at a time) when the stage next reads or writes
+        s.commit()
         try:
             with deferrable() if defer else nullcontext():
                 outcome = handler(s, target, tools)
@@ -136,8 +140,13 @@ def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, sta
         item = queue.take()
         if item is None:  # closed: the stage is over
             return
-        outcome, error, until = _process(Session, stage, item.target_id, tools, owner,
-                                         defer=item.deferrals < MAX_DEFERRALS)
+        try:
+            outcome, error, until = _process(Session, stage, item.target_id, tools, owner,
+                                             defer=item.deferrals < MAX_DEFERRALS)
+        except BaseException as exc:  # broken beyond one item (the database gone): the pass stops
+            results.put((_CRASH, exc))
+            queue.done(item)
+            return
         if outcome == "deferred":
             queue.defer(item, until if until is not None else time.monotonic())
             continue
@@ -183,6 +192,8 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
         except Empty:
             pass
         for outcome, error in got:
+            if outcome is _CRASH:
+                raise error
             done += 1
             _count(summary, stage, outcome)
             if error:

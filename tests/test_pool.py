@@ -54,3 +54,21 @@ def test_capture_pass_at_concurrency_32_uses_one_connection_per_worker(tmp_path,
     with make_sessionmaker(engine)() as s:
         assert s.scalar(select(func.count()).select_from(Target).where(Target.status == "captured")) == 128
         assert s.scalar(select(func.count()).select_from(Capture).where(Capture.role == "target")) == 128
+
+
+def test_a_worker_broken_beyond_one_item_stops_the_pass_instead_of_hanging(tmp_path, db_url, engine, monkeypatch):
+    import pytest
+
+    cfg = write_config(tmp_path, db_url, name="crash.yaml")
+    report = tmp_path / "r.txt"
+    report.write_text("".join(f"- On {i + 1} May 2018 meeting {i}, see http://127.0.0.1:9/{i}\n" for i in range(6)))
+    assert run_cli(["ingest", str(report)], cfg).code == 0
+
+    def broken(*a, **k):
+        raise ConnectionError("the database went away")
+
+    settings = load_settings(cfg, env={})
+    pipeline.run(settings, make_sessionmaker(engine), stage="resolve")  # plain links: on to capture
+    monkeypatch.setattr(pipeline, "_process", broken)
+    with pytest.raises(ConnectionError, match="went away"):
+        pipeline.run(settings, make_sessionmaker(engine), stage="capture")
