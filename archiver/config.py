@@ -59,6 +59,7 @@ class FetchSettings(_Section):
     max_hops: int = Field(10, ge=1)
     max_attempts: int = Field(6, ge=1)
     retry_base_s: float = Field(3600.0, ge=0)
+    max_retry_wait_s: float = Field(60.0, ge=0)  # 429/503 waits up to this long are waited out within the pass
     verify_tls: bool = True
     soft404_probe: bool = True  # compare each 2xx page with a random path on its host
     requisites: RequisiteSettings = RequisiteSettings()

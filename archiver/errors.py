@@ -18,6 +18,7 @@ useful line, and an exit code for the CLI::
     │   └── IntegrityError             digest mismatch
     ├── StoreError                     blob store failures
     ├── LockHeld                       another run holds the database lock
+    ├── HostNotReady    (host, until)  a host asked us to wait (429/503): the item waits, in the pass
     └── NotFound                       lookups from CLI/web           exit 1
 """
 from __future__ import annotations
@@ -91,3 +92,17 @@ class LockHeld(ArchiverError):
 
 class NotFound(ArchiverError):
     pass
+
+
+class HostNotReady(ArchiverError):
+    """A host refused for a short while (429/503 with a Retry-After within ``fetch.max_retry_wait_s``).
+
+    Not a failure: raised from a fetch made for a pipeline item (capture.gate.deferrable) so that
+    the item is put back and run again in the same pass once the host is ready, without a
+    thread sleeping on it. Deliberately not a FetchError, which callers record as a failure."""
+
+    def __init__(self, message: str, *, host: str, until: float, url: str | None = None):
+        super().__init__(message, host=host, until=until, url=url)
+        self.host = host
+        self.until = until  # time.monotonic() at which the host takes requests again
+        self.url = url

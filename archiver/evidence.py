@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup
-
-from .net.decode import quick_markup_text
+from .markup import scan
 
 MAX_TEXT_BYTES = 500_000
 SIMILAR = 0.90  # text similarity at or above which a page "is" the random-path page
@@ -95,13 +93,10 @@ def _is_textual(page: Page) -> bool:
 def page_text(body: bytes) -> tuple[str, str]:
     """(title, visible text) of an HTML page, whitespace collapsed.
 
-    Decoded by quick_markup_text: enough to compare a page with its probe and to read markers."""
-    soup = BeautifulSoup(quick_markup_text(body[:MAX_TEXT_BYTES]), "lxml")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    text = " ".join(soup.get_text(" ", strip=True).split())
-    return " ".join(title.split()), text
+    Decoded by quick_markup_text: enough to compare a page with its probe and to read markers.
+    One parse per page, shared with the requisites' reader (archiver/markup.py)."""
+    found = scan(body[:MAX_TEXT_BYTES])
+    return found.title, found.text
 
 
 def similarity(a: str, b: str) -> float:
@@ -170,8 +165,9 @@ def check_evidence(exchange_or_body: Any, *, url: str, probe: Callable[[str], An
     reason = standin_reason(page) or parked_reason(page)
     if reason:
         return reason
-    title, text = page_text(page.body)
-    if _NOT_FOUND_TITLE.search(title) and len(text) < 5000:
+    found = scan(page.body[:MAX_TEXT_BYTES])  # the text is worked out only when it is compared
+    title = found.title
+    if _NOT_FOUND_TITLE.search(title) and len(found.text) < 5000:
         return f"soft 404: the page says '{title[:80]}'"
     if probe is None:
         return None
@@ -184,6 +180,7 @@ def check_evidence(exchange_or_body: Any, *, url: str, probe: Callable[[str], An
     if other.url and page.url and _same_url(other.url, page.url) and not _same_url(page.url, url):
         return f"soft 404: a random path ends at the same URL ({other.url})"
     p_title, p_text = page_text(other.body)
+    text = found.text
     sim = similarity(text, p_text)
     if not text and not p_text:
         size_close = abs(len(page.body) - len(other.body)) <= 0.02 * max(len(page.body), 1)

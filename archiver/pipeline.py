@@ -2,10 +2,16 @@
 ``archiver ingest``; link watching after). ``archiver run``, the nightly scheduler and the
 web UI all call :func:`run`.
 
-Work is claimed in leased batches (db/work.py), so a pass can be interrupted at any
-moment (``kill -9`` included) and the next pass finishes it; the ``pipeline`` lock in
-the database keeps two passes from running at once. Extra machines join a pass with
-``worker=True``: they share the queue without taking the lock.
+Work is leased from the database a window ahead (db/work.py), so a pass can be
+interrupted at any moment (``kill -9`` included) and the next pass finishes it; the
+``pipeline`` lock in the database keeps two passes from running at once. Extra machines
+join a pass with ``worker=True``: they share the queue without taking the lock.
+
+Within a process, ``fetch.concurrency`` worker threads take the leased items host by
+host as each host is ready (hostqueue.py, capture/gate.py): per-host limits, politeness,
+and a host's short 429/503 waits hold up only that host's items, never a thread or a
+batch. Each item runs in one session of its own (``db.session.stage_session``), so a
+worker holds at most one pooled connection, and none while it waits on the network.
 """
 from __future__ import annotations
 
@@ -13,18 +19,20 @@ import logging
 import threading
 import time
 from contextlib import nullcontext
-from concurrent.futures import ThreadPoolExecutor
+from queue import Empty, SimpleQueue
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
 from . import persist
 from .config import Settings
 from .db import locks, work
 from .db.base import utcnow
+from .db.session import stage_session
 from .db.tables import Run, Target
+from .errors import HostNotReady
+from .hostqueue import HostQueue, Item
 from .model import RunSummary
 from .stages import HANDLERS, Tools
 
@@ -36,6 +44,9 @@ STAGES = ("resolve", "capture", "extract")
 STEPS = STAGES + ("watch",)
 LOCK_NAME = "pipeline"
 LEASE_S = 900.0
+HEARTBEAT_S = 1.0  # the run row shows the counts so far this often (when they changed)
+_CRASH = object()  # a worker's result when _process itself raised
+MAX_DEFERRALS = 50  # an item put back this often runs once more waiting for its host (no loop forever)
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -48,11 +59,18 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     from .evidence import make_probe
     from .net.http import HttpClient
 
+    from .capture.recorder import db_revisit_lookup
+
     client = HttpClient(settings.fetch)
-    sink = WarcSink(settings, Session)
+    # The WARC sink writes its file rows (a file opened, finished) on a connection of its own,
+    # taken now and used under the sink's lock: a worker that rotates a file while holding its
+    # stage's connection never asks the pool for a second one.
+    sink_db = Session.kw["bind"].connect()
+    sink = WarcSink(settings, sessionmaker(bind=sink_db, expire_on_commit=False))
+    sink.db_connection = sink_db  # closed with the sink at the end of the pass (run)
     # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
     gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s)
-    recorder = GatedRecorder(Recorder(settings, client, sink), gate)
+    recorder = GatedRecorder(Recorder(settings, client, sink, revisit_lookup=db_revisit_lookup(Session)), gate)
     tools = Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id)
     if settings.fetch.soft404_probe:
         raw_probe = make_probe(client)
@@ -66,18 +84,33 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     return tools
 
 
-def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, owner: str) -> tuple[str, str | None]:
-    """Run one stage on one leased target in its own session; never raises."""
+def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, owner: str,
+             defer: bool = True) -> tuple[str, str | None, float | None]:
+    """Run one stage on one leased target in its own session; never raises.
+
+    Returns (outcome, error message, ready time): outcome "deferred" when a host asked us to
+    wait a little (HostNotReady): nothing of the try is kept, the lease is, and the item is run
+    again at the ready time (a time.monotonic() value)."""
+    from .capture.gate import deferrable
+
     handler = HANDLERS[stage]
-    with Session() as s:
+    with Session() as s, stage_session(s):
         target = s.get(Target, target_id)
         if target is None or target.lease_owner != owner:
-            return "skipped", None
+            return "skipped", None, None
+        # end the read: the connection goes back to the pool while the item waits on the network,
+        # and is taken again (one at a time) when the stage next reads or writes
+        s.commit()
         try:
-            outcome = handler(s, target, tools)
+            with deferrable() if defer else nullcontext():
+                outcome = handler(s, target, tools)
             work.release(s, target)
             s.commit()
-            return outcome, None
+            return outcome, None, None
+        except HostNotReady as exc:
+            s.rollback()
+            log.info("%s %s: %s; run again when the host is ready", stage, target_id, exc)
+            return "deferred", None, exc.until
         except Exception as exc:  # a bug or broken infrastructure: record it, keep the pass going
             s.rollback()
             target = s.get(Target, target_id)
@@ -87,43 +120,122 @@ def _process(Session: sessionmaker, stage: str, target_id: int, tools: Tools, ow
                                 error_type=type(exc).__name__)
             work.release(s, target)
             s.commit()
-            return "failed", message
+            return "failed", message, None
+
+
+def _item_host(stage: str, row) -> str | None:
+    """The host an item asks first, for the scheduler (None: the item makes no request)."""
+    from .capture.gate import host_of
+
+    if stage == "resolve":
+        return host_of(row.url) if row.is_short else None
+    if stage == "capture":
+        return host_of(row.final_url or row.url)
+    return None
+
+
+def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, stage: str, tools: Tools,
+            owner: str) -> None:
+    while True:
+        item = queue.take()
+        if item is None:  # closed: the stage is over
+            return
+        try:
+            outcome, error, until = _process(Session, stage, item.target_id, tools, owner,
+                                             defer=item.deferrals < MAX_DEFERRALS)
+        except BaseException as exc:  # broken beyond one item (the database gone): the pass stops
+            results.put((_CRASH, exc))
+            queue.done(item)
+            return
+        if outcome == "deferred":
+            queue.defer(item, until if until is not None else time.monotonic())
+            continue
+        results.put((outcome, error))  # before done(): an idle queue means every result is in
+        queue.done(item)
 
 
 def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, limit: int | None,
                stop: threading.Event, progress: ProgressFn | None, heartbeat: Callable[[], None],
                summary: RunSummary) -> None:
+    """Claim the stage's due work a window ahead and keep ``fetch.concurrency`` workers busy on it,
+    host by host as each host is ready (hostqueue.py); no batch waits for its slowest item."""
     settings = tools.settings
     with Session() as s:
+        if stage == "resolve" and not settings.resolver.overrides:
+            work.advance_plain_links(s)  # plain links have nothing to resolve (stages.resolve_target)
         total = work.count_due(s, stage)
     if limit is not None:
         total = min(total, limit)
-    done = 0
+    done = claimed = 0
     if progress:
         progress(stage, 0, total)
-    batch = max(settings.fetch.concurrency * 2, 4)
+    workers = settings.fetch.concurrency
+    gate = getattr(tools.recorder, "gate", None)
+    queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0))
+    results: SimpleQueue = SimpleQueue()
+    # items leased ahead: enough to keep every worker busy and to choose among hosts, not so many
+    # that other machines sharing the queue (run --worker) find nothing left to take
+    window = max(2 * workers, 4)
     pass_started = utcnow()
-    with ThreadPoolExecutor(max_workers=settings.fetch.concurrency, thread_name_prefix=f"{stage}") as pool:
-        while not stop.is_set() and (limit is None or done < limit):
-            want = batch if limit is None else min(batch, limit - done)
-            with Session() as s:
-                ids = work.claim(s, stage, owner, limit=want, lease_s=LEASE_S, due_before=pass_started)
-            if not ids:
+    threads = [threading.Thread(target=_worker, args=(queue, results, Session, stage, tools, owner),
+                                name=f"{stage}-{i}", daemon=True) for i in range(workers)]
+    for t in threads:
+        t.start()
+
+    def collect(block: bool) -> None:
+        nonlocal done
+        got = []
+        try:
+            got.append(results.get(timeout=0.25) if block else results.get_nowait())
+            while True:
+                got.append(results.get_nowait())
+        except Empty:
+            pass
+        for outcome, error in got:
+            if outcome is _CRASH:
+                raise error
+            done += 1
+            _count(summary, stage, outcome)
+            if error:
+                summary.errors.append(error)
+        if got and progress:
+            progress(stage, done, max(total, done))
+
+    exhausted = False
+    beat_done = 0
+    last_beat = last_renew = time.monotonic()
+    try:
+        while not stop.is_set():
+            if not exhausted and queue.waiting < window // 2:
+                want = window - queue.waiting if limit is None else min(window - queue.waiting, limit - claimed)
+                rows = []
+                if want > 0:
+                    with Session() as s:
+                        rows = work.claim_rows(s, stage, owner, limit=want, lease_s=LEASE_S, due_before=pass_started)
+                exhausted = not rows
+                for row in rows:
+                    queue.put(Item(row.id, _item_host(stage, row)))
+                claimed += len(rows)
+            collect(block=True)
+            now = time.monotonic()
+            if (done != beat_done and now - last_beat >= HEARTBEAT_S) or now - last_beat >= 30 * HEARTBEAT_S:
+                heartbeat()
+                last_beat, beat_done = now, done
+            if now - last_renew >= LEASE_S / 4:  # items waiting in the queue keep their leases
+                with Session() as s:
+                    work.renew_leases(s, owner, LEASE_S)
+                last_renew = now
+            if exhausted and queue.idle():
                 break
-            futures = [pool.submit(_process, Session, stage, tid, tools, owner) for tid in ids]
-            for fut in futures:
-                outcome, error = fut.result()
-                done += 1
-                _count(summary, stage, outcome)
-                if error:
-                    summary.errors.append(error)
-                if progress:
-                    progress(stage, done, max(total, done))
-            heartbeat()
-    if stop.is_set():  # hand back anything claimed but not started
-        with Session() as s:
-            s.execute(update(Target).where(Target.lease_owner == owner).values(lease_owner=None, lease_until=None))
-            s.commit()
+    finally:
+        left = queue.close()
+        for t in threads:
+            t.join()
+        collect(block=False)
+        if left or stop.is_set():  # hand back anything claimed but not run
+            with Session() as s:
+                work.release_leases(s, owner, None if stop.is_set() else [it.target_id for it in left])
+    heartbeat()
 
 
 def _count(summary: RunSummary, stage: str, outcome: str) -> None:
@@ -177,7 +289,7 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
                     progress(st, done, total)
 
             def heartbeat() -> None:
-                """After each batch: renew the run lock and show the counts so far on the run row
+                """Every HEARTBEAT_S: renew the run lock and show the counts so far on the run row
                 (`archiver status`, the web page, other machines see a pass as it goes)."""
                 with Session() as hs:
                     if not worker:
@@ -205,6 +317,8 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
         finally:
             if tools is not None and hasattr(tools.sink, "close"):
                 tools.sink.close()
+                if getattr(tools.sink, "db_connection", None) is not None:
+                    tools.sink.db_connection.close()
             summary.seconds = round(time.monotonic() - started, 3)
             with Session() as s:
                 row = s.get(Run, run_id)

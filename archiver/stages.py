@@ -21,6 +21,7 @@ from .config import Settings
 from .db.base import utcnow
 from .db.work import backoff_delay
 from .db.tables import Activity, Capture, Extraction, Link, Report, Target
+from .errors import HostNotReady
 from .model import CaptureResult, Outcome, Resolution
 
 
@@ -59,13 +60,17 @@ class Tools:
                 slot[1] = fn()
             except BaseException as exc:
                 slot[2] = exc
+                if isinstance(exc, HostNotReady):  # defer: forgotten, so that the item's retry runs fn again
+                    with self._lock:
+                        if self._once.get(key) is slot:
+                            del self._once[key]
                 raise
             finally:
                 slot[0].set()
             return slot[1], True
         slot[0].wait()
         if slot[2] is not None:
-            raise slot[2]
+            raise slot[2]  # a HostNotReady defers the callers that waited, too
         return slot[1], False
 
 

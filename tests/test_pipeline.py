@@ -113,6 +113,11 @@ def test_show_fills_the_pipeline_fields(tmp_path, sim_config, sim):
 
 
 def test_failures_are_retried_with_backoff_then_given_up(tmp_path, sim_config, sim):
+    import yaml
+
+    cfg = yaml.safe_load(sim_config.read_text())
+    cfg["fetch"]["max_retry_wait_s"] = 0  # across passes: no 503 is waited out within one (tests/test_refusals.py)
+    sim_config.write_text(yaml.safe_dump(cfg))
     sim.set_code("Down503", "503")  # always 503
     report = tmp_path / "r.txt"
     report.write_text(f"- On 5 May 2018 a meeting was held.\n  {sim.short('Down503')}\n", encoding="utf-8")
@@ -257,7 +262,7 @@ def test_two_machines_share_a_pass_without_taking_the_same_work(tmp_path, sim_co
 def test_a_running_pass_shows_its_counts_as_it_goes(tmp_path, sim_config, sim, Session):
     _ingest_slow_links(tmp_path, sim_config, sim, n=6, slow_s=0.5)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER")}
-    env["ARCHIVER__FETCH__CONCURRENCY"] = "1"  # batches of 4: a heartbeat after the first batch
+    env["ARCHIVER__FETCH__CONCURRENCY"] = "1"  # one link at a time, 0.5 s each: heartbeats (1 s) fall mid-stage
     proc = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(sim_config), "run", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     seen = None
@@ -272,7 +277,7 @@ def test_a_running_pass_shows_its_counts_as_it_goes(tmp_path, sim_config, sim, S
     proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert seen is not None, "no progress on the run row while it ran"
-    assert seen["progress"]["stage"] == "resolve" and seen["progress"]["done"] == 4
-    assert seen["progress"]["total"] == 6 and seen["resolved"] == 4
+    assert seen["progress"]["stage"] == "resolve" and 1 <= seen["progress"]["done"] < 6
+    assert seen["progress"]["total"] == 6 and seen["resolved"] == seen["progress"]["done"]
     status = run_cli(["status", "--json"], sim_config).json()
     assert status["runs"][0]["status"] == "ok" and status["runs"][0]["counts"]["resolved"] == 6

@@ -9,16 +9,15 @@ configured concurrency, per-host limits and politeness delay.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from ..config import Settings
 from ..errors import FetchError, FetchRefused
 from ..evidence import check_evidence
 from ..model import CaptureResult, HopRecord, Outcome
+from .gate import GatedRecorder, HostGate
 from .recorder import Exchange, Recorder
 from .requisites import fetch_requisites
 
@@ -97,55 +96,6 @@ def _final(url: str, ex: Exchange, hops: list[HopRecord], recorder: Recorder, se
                              reason=f"HTTP {ex.status} {ex.reason}".strip(), error_type=f"http_{ex.status}")
     return CaptureResult(Outcome.FAILED, response=ex.warc, hops=tuple(hops), final_url=url,
                          reason=f"unexpected HTTP {ex.status} {ex.reason}".strip(), error_type=f"http_{ex.status}")
-
-
-class HostGate:
-    """Per-host concurrency (semaphores) and a minimum delay between request starts to one host."""
-
-    def __init__(self, per_host: int, delay_s: float):
-        self._per_host = per_host
-        self._delay = delay_s
-        self._lock = threading.Lock()
-        self._sems: dict[str, threading.Semaphore] = {}
-        self._next: dict[str, float] = {}
-
-    def _sem(self, host: str) -> threading.Semaphore:
-        with self._lock:
-            sem = self._sems.get(host)
-            if sem is None:
-                sem = self._sems[host] = threading.BoundedSemaphore(self._per_host)
-            return sem
-
-    def _wait_turn(self, host: str) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                start = self._next.get(host, now)
-                if start <= now:
-                    self._next[host] = now + self._delay
-                    return
-            time.sleep(start - now)
-
-    def run(self, url: str, fn: Callable):
-        host = (urlsplit(url).hostname or "").lower()
-        with self._sem(host):
-            if self._delay > 0:
-                self._wait_turn(host)
-            return fn()
-
-
-class GatedRecorder:
-    """The Recorder's fetch, through the host gate (redirects and requisites included)."""
-
-    def __init__(self, recorder: Recorder, gate: HostGate):
-        self._recorder = recorder
-        self._gate = gate
-        self.settings = recorder.settings
-        self.sink = recorder.sink
-        self.client = recorder.client
-
-    def fetch(self, url: str, **kwargs) -> Exchange:
-        return self._gate.run(url, lambda: self._recorder.fetch(url, **kwargs))
 
 
 def capture_many(urls: Iterable[str], *, recorder: Recorder, settings: Settings,

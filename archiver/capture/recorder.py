@@ -338,22 +338,36 @@ def _pem(der: bytes) -> str:
 
 
 def db_revisit_lookup(sessionmaker) -> RevisitLookup:
-    """A RevisitLookup over Capture rows: the latest full (not revisit, not truncated) capture of url with sha256."""
-    from sqlalchemy import select
+    """A RevisitLookup over Capture rows: the latest full (not revisit, not truncated) capture of url with sha256.
 
+    Inside a pipeline stage it reads through the stage's own session (db.session.current_stage_session),
+    without flushing it: a worker thread never asks the pool for a second connection while holding one."""
+    from sqlalchemy import bindparam, select
+
+    from ..db.session import current_stage_session
     from ..db.tables import Capture
     from ..persist import url_hash
 
+    # built once; run as Core on the session's connection (no ORM loading: only a WarcRef is wanted)
+    query = (select(Capture.warc_file, Capture.offset, Capture.length, Capture.record_id, Capture.url,
+                    Capture.captured_at, Capture.http_status, Capture.content_type, Capture.sha256,
+                    Capture.payload_digest, Capture.block_digest, Capture.payload_length)
+             .where(Capture.url_hash == bindparam("url_hash"), Capture.sha256 == bindparam("sha256"),
+                    Capture.is_revisit.is_(False), Capture.truncated.is_(False))
+             .order_by(Capture.captured_at.desc()).limit(1))
+
+    def find(session, url: str, sha256: str) -> WarcRef | None:
+        row = session.connection().execute(query, {"url_hash": url_hash(url), "sha256": sha256}).first()
+        if row is None or not row.payload_digest:
+            return None
+        return WarcRef(**row._asdict())
+
     def lookup(url: str, sha256: str) -> WarcRef | None:
+        stage = current_stage_session()
+        if stage is not None:
+            with stage.no_autoflush:
+                return find(stage, url, sha256)
         with sessionmaker() as session:
-            row = session.scalars(
-                select(Capture).where(Capture.url_hash == url_hash(url), Capture.sha256 == sha256,
-                                      Capture.is_revisit.is_(False), Capture.truncated.is_(False))
-                .order_by(Capture.captured_at.desc()).limit(1)).first()
-            if row is None or not row.payload_digest:
-                return None
-            return WarcRef(warc_file=row.warc_file, offset=row.offset, length=row.length, record_id=row.record_id,
-                           url=row.url, captured_at=row.captured_at, http_status=row.http_status,
-                           content_type=row.content_type, sha256=row.sha256, payload_digest=row.payload_digest,
-                           block_digest=row.block_digest, payload_length=row.payload_length)
+            return find(session, url, sha256)
+
     return lookup

@@ -13,12 +13,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Iterable
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from bs4 import BeautifulSoup
-
 from ..config import Settings
 from ..errors import FetchError
 from ..model import WarcRef
-from ..net.decode import quick_markup_text
+from ..markup import scan
 
 if TYPE_CHECKING:
     from .recorder import Recorder
@@ -27,8 +25,6 @@ log = logging.getLogger(__name__)
 
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
-_LINK_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "apple-touch-icon-precomposed",
-              "preload", "mask-icon", "manifest"}
 
 
 def _clean(urls: Iterable[str], base: str) -> list[str]:
@@ -50,38 +46,19 @@ def css_urls(css: str, base_url: str) -> list[str]:
     return _clean(found, base_url)
 
 
-def _srcset(value: str) -> list[str]:
-    return [part.strip().split()[0] for part in value.split(",") if part.strip()]
-
-
 def html_urls(html: bytes | str, base_url: str) -> list[str]:
-    """Images (src, srcset), style sheets, icons, preloads, scripts, and url(...) in <style> / style=."""
-    soup = BeautifulSoup(quick_markup_text(html) if isinstance(html, bytes) else html, "lxml")
-    base_tag = soup.find("base", href=True)
-    base = urljoin(base_url, base_tag["href"]) if base_tag else base_url
-    found: list[str] = []
-    for tag in soup.find_all(["img", "source", "script", "link", "style", "input", "video", "audio", "embed",
-                              "track", "body", "table", "td"]):
-        name = tag.name
-        if name in ("img", "source", "input", "video", "audio", "embed", "track"):
-            for attr in ("src", "poster"):
-                if tag.get(attr):
-                    found.append(tag[attr])
-            if tag.get("srcset"):
-                found += _srcset(tag["srcset"])
-        elif name == "script" and tag.get("src"):
-            found.append(tag["src"])
-        elif name == "link" and tag.get("href"):
-            rels = {r.lower() for r in (tag.get("rel") or [])}
-            if rels & _LINK_RELS:
-                found.append(tag["href"])
-        elif name == "style":
-            found += css_urls(tag.get_text(), base)
-        elif tag.get("background"):
-            found.append(tag["background"])
-    for tag in soup.find_all(style=True):
-        found += css_urls(tag["style"], base)
-    return _clean(found, base)
+    """Images (src, srcset), style sheets, icons, preloads, scripts, and url(...) in <style> / style=.
+
+    One parse per page, shared with the evidence check (archiver/markup.py)."""
+    found = scan(html)
+    base = urljoin(base_url, found.base_href) if found.base_href is not None else base_url
+    urls: list[str] = []
+    for kind, value in found.refs:
+        if kind == "css":
+            urls += css_urls(value, base)
+        else:
+            urls.append(value)
+    return _clean(urls, base)
 
 
 def is_css(content_type: str | None, url: str) -> bool:

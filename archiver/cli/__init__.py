@@ -9,9 +9,48 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import ArchiverError
 from . import context as _context
+
+# Commands, in the order `--help` lists them (explicit: no discovery at import time), and the
+# module that registers each. A module is imported only when its command runs (or for --help):
+# `archiver run` does not load what `ingest`, `export` or `serve` need (pass start-up time).
+COMMANDS = {
+    "init": "admin", "config": "admin", "ingest": "ingest", "reports": "listing", "activities": "listing",
+    "show": "listing", "run": "run", "status": "status", "search": "search", "get": "get",
+    "schedule": "schedule", "demo": "demo", "health": "health", "serve": "serve",
+    "export": "export", "verify": "verify", "verify-export": "verify", "dumps": "dumps",
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The root command group: each command's module is imported when the command is asked for."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, cmd_name: str):
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        return _load(module).get(cmd_name)
+
+
+def _load(module: str) -> dict:
+    """The click commands one of our modules registers (built once)."""
+    got = _loaded.get(module)
+    if got is None:
+        from importlib import import_module
+
+        sub = typer.Typer()
+        import_module(f"{__name__}.{module}").register(sub)
+        got = _loaded[module] = dict(typer.main.get_group(sub).commands)
+    return got
+
+
+_loaded: dict[str, dict] = {}
 
 app = typer.Typer(
     name="archiver",
@@ -21,6 +60,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=_LazyGroup,
 )
 
 
@@ -31,15 +71,6 @@ def _global(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr."),
 ):
     ctx.obj = _context.AppContext(config_path=config, verbose=verbose)
-
-
-# Commands, in the order `--help` lists them (explicit: no discovery at import time).
-from . import (  # noqa: E402
-    admin, ingest, listing, run, status, search, get, schedule, demo, health, dumps, serve, export, verify,
-)
-
-for _module in (admin, ingest, listing, run, status, search, get, schedule, demo, health, dumps, serve, export, verify):
-    _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

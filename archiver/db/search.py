@@ -1,17 +1,23 @@
 """Full-text search over activity text and extracted capture text, one interface, two backends.
 
+Each text is stored once, in its table (``activities.text``, ``extractions.title/text``);
+the search structures hold an index of it, not a second copy.
+
 SQLite: an FTS5 table ``search_index(title, body)`` (``unicode61 remove_diacritics 2``:
 case and Latin diacritics folded, so ``Qarabag`` finds ``Qarabağ``; ``ı`` and ``ə`` are
-letters of their own and are not folded). Its rowid says what a row is: ``2*id`` for
-an activity, ``2*id+1`` for an extraction, so an update is a delete by rowid (FTS5 would
-scan the whole table to delete by a column). Triggers on ``activities`` and
-``extractions`` keep it current, created by the 0001 migration. Triggers rather than
+letters of their own and are not folded) with *external content*: it reads the text
+(for snippets) through the view ``search_docs`` over both tables (migration 0003; until
+then FTS5 kept a copy of every text). Its rowid says what a row is: ``2*id`` for an
+activity, ``2*id+1`` for an extraction, and expression indexes on those make each read
+by rowid an index search. Triggers on ``activities`` and ``extractions`` keep the index
+current, taking a changed or deleted row out with the values it had (FTS5's ``delete``
+command: with external content the index cannot find them itself). Triggers rather than
 calls from the writers because on PostgreSQL the index follows the rows by itself
 (generated columns): with triggers both backends behave alike whoever writes the rows
 (ingest, the pipeline, a repair script). ``index_activity``/``index_extraction`` are
 still there, idempotent, for code that wants to be explicit, and ``reindex_all``
-rebuilds the table (after a restore, or an Alembic batch migration that recreated a
-table and lost its triggers).
+rebuilds the index from the tables (after a restore, or an Alembic batch migration that
+recreated a table and lost its triggers).
 
 PostgreSQL: a generated ``search_vector`` tsvector column with a GIN index on both
 tables, queried with ``websearch_to_tsquery``, ranked by ``ts_rank`` (normalised by
@@ -159,7 +165,10 @@ def _is_sqlite(session: Session) -> bool:
 
 
 def _put(session: Session, rowid: int, title: str | None, body: str | None) -> None:
-    session.execute(text("DELETE FROM search_index WHERE rowid = :r"), {"r": rowid})
+    """Index the row as it is: take out what the index holds for it (the same text, when the
+    triggers have kept it in step), then add it again."""
+    session.execute(text("INSERT INTO search_index(search_index, rowid, title, body) VALUES ('delete', :r, :t, :b)"),
+                    {"r": rowid, "t": title or "", "b": body or ""})
     session.execute(text("INSERT INTO search_index(rowid, title, body) VALUES (:r, :t, :b)"),
                     {"r": rowid, "t": title or "", "b": body or ""})
 
@@ -183,11 +192,8 @@ def reindex_all(session: Session) -> int:
     if not _is_sqlite(session):
         return 0
     session.flush()
-    session.execute(text("DELETE FROM search_index"))
-    session.execute(text("INSERT INTO search_index(rowid, title, body) SELECT id * 2, '', text FROM activities"))
-    session.execute(text("INSERT INTO search_index(rowid, title, body) "
-                         "SELECT id * 2 + 1, coalesce(title, ''), coalesce(text, '') FROM extractions"))
-    return session.execute(text("SELECT count(*) FROM search_index")).scalar_one()
+    session.execute(text("INSERT INTO search_index(search_index) VALUES ('rebuild')"))
+    return session.execute(text("SELECT count(*) FROM search_docs")).scalar_one()
 
 
 # ---- searching -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import os
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 
 from .base import utcnow
@@ -81,6 +81,13 @@ def claim(session: Session, stage: str, owner: str, *, limit: int, lease_s: floa
 
     `due_before` (a pass's start time) keeps a pass from retrying within itself what it
     has just failed: only retries due when the pass began are taken."""
+    return [row.id for row in claim_rows(session, stage, owner, limit=limit, lease_s=lease_s, now=now,
+                                         due_before=due_before)]
+
+
+def claim_rows(session: Session, stage: str, owner: str, *, limit: int, lease_s: float = 900.0,
+               now: datetime | None = None, due_before: datetime | None = None) -> list[Row]:
+    """As :func:`claim`, with what the scheduler needs to know of each (id, url, final_url, is_short)."""
     now = now or utcnow()
     query = select(Target.id).where(*_due(stage, now, due_before)).order_by(Target.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -98,7 +105,43 @@ def claim(session: Session, stage: str, owner: str, *, limit: int, lease_s: floa
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return list(session.scalars(select(Target.id).where(Target.id.in_(ids), Target.lease_owner == owner)))
+    return list(session.execute(
+        select(Target.id, Target.url, Target.final_url, Target.is_short)
+        .where(Target.id.in_(ids), Target.lease_owner == owner).order_by(Target.id)))
+
+
+def advance_plain_links(session: Session, now: datetime | None = None) -> int:
+    """Move every due plain (not short) link of the resolve stage to capture at once; committed.
+
+    What resolve_target does to each of them one by one (there is nothing to resolve), for the
+    case where no manual override may apply (resolver.overrides unset): one statement instead
+    of a session, a read and a commit per link."""
+    now = now or utcnow()
+    n = session.execute(update(Target).where(*_due("resolve", now), Target.is_short.is_(False))
+                        .values(stage="capture").execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return n
+
+
+def renew_leases(session: Session, owner: str, lease_s: float, now: datetime | None = None) -> int:
+    """Extend every lease `owner` holds (items waiting in a long pass keep theirs); committed."""
+    now = now or utcnow()
+    n = session.execute(update(Target).where(Target.lease_owner == owner)
+                        .values(lease_until=now + timedelta(seconds=lease_s))
+                        .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return n
+
+
+def release_leases(session: Session, owner: str, ids: list[int] | None = None) -> int:
+    """Hand back `owner`'s leases (all, or those of `ids`); committed."""
+    q = update(Target).where(Target.lease_owner == owner)
+    if ids is not None:
+        q = q.where(Target.id.in_(ids))
+    n = session.execute(q.values(lease_owner=None, lease_until=None)
+                        .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return n
 
 
 def release(session: Session, target: Target) -> None:
