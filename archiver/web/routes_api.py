@@ -18,9 +18,9 @@ def _session(request: Request):
 
 
 def _with_replay(request: Request, cap: dict) -> dict:
-    from .app import replay_origin
+    from .app import replay_base
 
-    return data.with_replay(cap, replay_origin(request))
+    return data.with_replay(cap, replay_base(request))
 
 
 @router.get("/reports")

@@ -6,6 +6,7 @@ from fastapi.responses import RedirectResponse
 
 from ..errors import InputError, NotFound
 from . import auth, data
+from .access import SESSION_MAX_AGE_S
 from .jobs import ingest_upload, read_upload, save_upload
 from .routes_api import _plain, _session
 
@@ -39,9 +40,9 @@ def _primary(link: dict) -> dict | None:
 
 
 def _replayable(request: Request, captures: list[dict]) -> list[dict]:
-    from .app import replay_origin
+    from .app import replay_base
 
-    return [data.with_replay(c, replay_origin(request)) for c in captures]
+    return [data.with_replay(c, replay_base(request)) for c in captures]
 
 
 @router.get("/activities/{activity_id}")
@@ -123,17 +124,23 @@ def login_form(request: Request):
 
 @router.post("/login")
 def login(request: Request, token: str = Form(...)):
-    role = auth.role_for(token, request.app.state.settings.web.tokens)
+    """A wrong token counts against the client's address (web/throttle.py); a right one gets a signed
+    session in the cookie (web/auth.py), never the token itself."""
+    state = request.app.state
+    role, wait = state.failures.check(auth.client_address(request), lambda: state.access.role_for(token))
+    if wait:
+        return state.too_many(request, wait)
     if role is None:
         return _page(request, "login.html", error="unknown token", status=401)
     resp = RedirectResponse("/", status_code=303)
-    resp.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                    path="/")
+    resp.set_cookie(auth.cookie_name(request), state.access.session(role), max_age=SESSION_MAX_AGE_S,
+                    httponly=True, samesite="strict", secure=auth.cookie_secure(request), path="/")
     return resp
 
 
 @router.post("/logout")
-def logout():
+def logout(request: Request):
     resp = RedirectResponse("/login", status_code=303)
-    resp.delete_cookie(auth.COOKIE, path="/")
+    resp.delete_cookie(auth.cookie_name(request), path="/", secure=auth.cookie_secure(request),
+                       httponly=True, samesite="strict")
     return resp
