@@ -1,8 +1,11 @@
 """`archiver serve`: the interface (uvicorn) and the replay origin (pywb, a child process)."""
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import sys
+import threading
 
 import typer
 
@@ -25,6 +28,35 @@ def check_exposure(host: str, tokens) -> None:
         raise ConfigError(f"refusing to serve on {host} without authentication: set web.tokens "
                           "(or bind to 127.0.0.1)")
     check_tokens(tokens)
+
+
+class _Server:
+    """uvicorn's Server, quiet once told to stop: the requests it cuts off after GRACEFUL_S are not errors."""
+
+    @staticmethod
+    def make(config):
+        import logging
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig, frame):
+                logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+                super().handle_exit(sig, frame)
+
+        return Server(config)
+
+
+def _leave_if_stuck() -> None:
+    """A request handler still running in a worker thread (a query waiting on a lock, an ingest) would hold
+    the interpreter's exit until it ends: leave now. Its database transaction is rolled back by the database,
+    as after any lost connection; a run started from the interface has had its stop signal."""
+    busy = [t for t in threading.enumerate()
+            if t.is_alive() and not t.daemon and t is not threading.main_thread()]
+    if busy:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 class _Stop(Exception):
@@ -79,8 +111,8 @@ def serve(
         out.print(f"interface: {ui_origin}/", soft_wrap=True)
         out.print(f"replay:    {replay.origin}/web/  (CDX: {replay.origin}/cdx/search/cdx)", soft_wrap=True)
         out.print("Ctrl-C to stop")
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
-                                               timeout_graceful_shutdown=GRACEFUL_S))
+        server = _Server.make(uvicorn.Config(app, log_level="warning", lifespan="off",
+                                             timeout_graceful_shutdown=GRACEFUL_S))
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that was
         # there before it: ours, so we get to stop the replay process and exit 0
         old = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -96,3 +128,4 @@ def serve(
             app.state.jobs.stop.set()
         replay.stop()
         ui_sock.close()
+    _leave_if_stuck()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import NotFound
 from . import data
@@ -91,8 +92,9 @@ def run_status(request: Request, job_id: str):
 @router.post("/uploads", status_code=201, dependencies=[Depends(require_editor)])
 async def upload(request: Request, file: UploadFile = File(...)):
     settings = request.app.state.settings
-    path = save_upload(settings.storage.root, file.filename or "report", await read_upload(file))
-    result = ingest_upload(settings, request.app.state.Session, path)
+    data_ = await read_upload(file)  # the ingest runs in a worker thread: the server stays responsive
+    path = await run_in_threadpool(save_upload, settings.storage.root, file.filename or "report", data_)
+    result = await run_in_threadpool(ingest_upload, settings, request.app.state.Session, path)
     return jsonable_encoder({"stored_as": path.name, "result": _plain(result)})
 
 

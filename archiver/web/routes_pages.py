@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import InputError, NotFound
 from . import auth, data
@@ -95,8 +96,9 @@ async def upload(request: Request, file: UploadFile = File(...)):
     auth.require_editor(request)
     settings = request.app.state.settings
     try:
-        path = save_upload(settings.storage.root, file.filename or "report", await read_upload(file))
-        result = _plain(ingest_upload(settings, request.app.state.Session, path))
+        data_ = await read_upload(file)  # the ingest runs in a worker thread: the server stays responsive
+        path = await run_in_threadpool(save_upload, settings.storage.root, file.filename or "report", data_)
+        result = _plain(await run_in_threadpool(ingest_upload, settings, request.app.state.Session, path))
     except InputError as exc:
         return _page(request, "upload.html", result=None, error=str(exc), status=400)
     return _page(request, "upload.html", result=result, stored_as=path.name, error=None)
