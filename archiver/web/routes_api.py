@@ -1,7 +1,7 @@
 """JSON API: everything the pages show, under /api (OpenAPI at /openapi.json)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from starlette.concurrency import run_in_threadpool
 
@@ -9,6 +9,7 @@ from ..errors import NotFound
 from . import data
 from .auth import require_editor
 from .jobs import ingest_upload, read_upload, save_upload
+from .params import Id, Page, pager
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -25,36 +26,46 @@ def _with_replay(request: Request, cap: dict) -> dict:
 
 
 @router.get("/reports")
-def reports(s=Depends(_session)):
-    return jsonable_encoder(data.list_reports(s))
+def reports(request: Request, response: Response, pg: Page = Depends(pager(100)), s=Depends(_session)):
+    doc = data.list_reports(s, pg)
+    pg.headers(request, response)
+    return jsonable_encoder(doc)
 
 
 @router.get("/reports/{report_id}")
-def report(report_id: int, s=Depends(_session)):
+def report(report_id: Id, s=Depends(_session)):
     return jsonable_encoder(data.get_report(s, report_id))
 
 
 @router.get("/reports/{report_id}/activities")
-def report_activities(report_id: int, s=Depends(_session)):
-    return jsonable_encoder(data.list_activities(s, report_id))
+def report_activities(request: Request, response: Response, report_id: Id, pg: Page = Depends(pager(100)),
+                      s=Depends(_session)):
+    doc = data.list_activities(s, report_id, pg)
+    pg.headers(request, response)
+    return jsonable_encoder(doc)
 
 
 @router.get("/activities/{activity_id}")
-def activity(request: Request, activity_id: int, s=Depends(_session)):
-    doc = data.get_activity(s, activity_id)
+def activity(request: Request, response: Response, activity_id: Id, pg: Page = Depends(pager(100)),
+             s=Depends(_session)):
+    doc = data.get_activity(s, activity_id, pg)
     for link in doc["links"]:
         link["captures"] = [_with_replay(request, c) for c in link["captures"]]
+    pg.headers(request, response)
     return jsonable_encoder(doc)
 
 
 @router.get("/captures/{capture_id}")
-def capture(request: Request, capture_id: int, s=Depends(_session)):
+def capture(request: Request, capture_id: Id, s=Depends(_session)):
     return jsonable_encoder(_with_replay(request, data.get_capture(s, capture_id)))
 
 
 @router.get("/timeline")
-def timeline(request: Request, url: str = Query(..., min_length=1), s=Depends(_session)):
-    return jsonable_encoder([_with_replay(request, c) for c in data.timeline(s, url)])
+def timeline(request: Request, response: Response, url: str = Query(..., min_length=1),
+             pg: Page = Depends(pager(100)), s=Depends(_session)):
+    doc = [_with_replay(request, c) for c in data.timeline(s, url, pg)]
+    pg.headers(request, response)
+    return jsonable_encoder(doc)
 
 
 @router.get("/search")

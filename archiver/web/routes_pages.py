@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import InputError, NotFound
 from . import auth, data
 from .access import SESSION_MAX_AGE_S
+from .params import Id, Page, pager
 from .jobs import ingest_upload, read_upload, save_upload
 from .routes_api import _plain, _session
 
@@ -24,15 +25,15 @@ def _page(request: Request, name: str, **ctx):
 
 
 @router.get("/")
-def reports(request: Request, s=Depends(_session)):
-    return _page(request, "reports.html", reports=data.list_reports(s), runs=data.recent_runs(s, 5),
-                 job=request.app.state.jobs.running())
+def reports(request: Request, pg: Page = Depends(pager(50)), s=Depends(_session)):
+    return _page(request, "reports.html", reports=data.list_reports(s, pg), runs=data.recent_runs(s, 5),
+                 job=request.app.state.jobs.running(), pg=pg)
 
 
 @router.get("/reports/{report_id}")
-def report(request: Request, report_id: int, s=Depends(_session)):
+def report(request: Request, report_id: Id, pg: Page = Depends(pager(50)), s=Depends(_session)):
     return _page(request, "report.html", report=data.get_report(s, report_id),
-                 activities=data.list_activities(s, report_id))
+                 activities=data.list_activities(s, report_id, pg), pg=pg, links_shown=data.LINKS_SHOWN)
 
 
 def _primary(link: dict) -> dict | None:
@@ -47,25 +48,26 @@ def _replayable(request: Request, captures: list[dict]) -> list[dict]:
 
 
 @router.get("/activities/{activity_id}")
-def activity(request: Request, activity_id: int, s=Depends(_session)):
-    act = data.get_activity(s, activity_id)
+def activity(request: Request, activity_id: Id, pg: Page = Depends(pager(20, most=100)), s=Depends(_session)):
+    act = data.get_activity(s, activity_id, pg)
     for link in act["links"]:
         link["captures"] = _replayable(request, link["captures"])
         link["primary"] = _primary(link)
         # a revisit has no text of its own: show the latest extraction (the revisited record's, unchanged)
         with_text = [c for c in link["captures"] if c.get("extraction") and c["extraction"]["text"]]
         link["text_capture"] = with_text[-1] if with_text else None
-    return _page(request, "activity.html", activity=act)
+    return _page(request, "activity.html", activity=act, pg=pg)
 
 
 @router.get("/captures/{capture_id}")
-def capture(request: Request, capture_id: int, s=Depends(_session)):
+def capture(request: Request, capture_id: Id, s=Depends(_session)):
     return _page(request, "capture.html", capture=_replayable(request, [data.get_capture(s, capture_id)])[0])
 
 
 @router.get("/timeline")
-def timeline(request: Request, url: str = Query(..., min_length=1), s=Depends(_session)):
-    return _page(request, "timeline.html", url=url, captures=data.timeline(s, url))
+def timeline(request: Request, url: str = Query(..., min_length=1), pg: Page = Depends(pager(100)),
+             s=Depends(_session)):
+    return _page(request, "timeline.html", url=url, captures=data.timeline(s, url, pg), pg=pg)
 
 
 @router.get("/search")
@@ -82,8 +84,10 @@ def search(request: Request, q: str = "", s=Depends(_session)):
 
 
 @router.get("/health")
-def health(request: Request, s=Depends(_session)):
-    return _page(request, "health.html", health=data.health_view(s))
+def health(request: Request, pg: Page = Depends(pager(100)), changed: Page = Depends(pager(100, "changed_page")),
+           reports: Page = Depends(pager(50, "reports_page")), s=Depends(_session)):
+    return _page(request, "health.html", health=data.health_view(s, pg, changed, reports), pg=pg,
+                 changed_pg=changed, reports_pg=reports)
 
 
 @router.get("/upload")

@@ -1,0 +1,25 @@
+"""indexes for the web's pages at any size: evidence health from covering indexes, an activity's links in order
+
+Revision ID: 0005_websec
+Revises: 0002_live_and_archived
+Create Date: 2026-11-30 16:30:00
+"""
+from alembic import op
+
+
+revision = '0005_websec'
+down_revision = '0002_live_and_archived'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_targets_health', 'targets', ['id', 'status', 'watch_state', 'given_up', 'stage'])
+    op.create_index('ix_links_activity_id_position', 'links', ['activity_id', 'position', 'target_id'])
+    op.create_index('ix_captures_target_evidence', 'captures', ['target_id', 'role', 'http_status', 'not_evidence'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_captures_target_evidence', table_name='captures')
+    op.drop_index('ix_links_activity_id_position', table_name='links')
+    op.drop_index('ix_targets_health', table_name='targets')
