@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .db.base import iso_utc
@@ -38,26 +38,34 @@ def _lost():
 
 def counts(session: Session, report_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per report: the coverage numbers of ``archiver health`` (``activities_cited``: its ``activities``, those
-    citing a link) and how many links are at risk, lost and changed, in two queries (one pass over the
-    report's links, read from covering indexes). ``report_ids`` is one page of reports."""
+    citing a link) and how many links are at risk, lost and changed. One pass over the report's links, each
+    joined once to the set of targets with a preserved capture, summed per activity and then per report (no
+    ``count(DISTINCT)``, no probe per link and figure); ``report_ids`` is one page of reports."""
     out = {rid: {"activities_cited": 0, "activities_with_evidence": 0, "activities_without_links": 0,
                  "coverage_pct": 0.0, "at_risk_count": 0, "lost_count": 0, "changed_count": 0}
            for rid in report_ids}
     if not report_ids:
         return out
-    troubled = or_(Target.status.in_(_TROUBLED), Target.watch_state == "dead")
-    risk = and_(troubled, ~_preserved())  # evaluated left to right: the capture probe only for troubled links
-    rows = session.execute(
-        select(Activity.report_id, func.count(distinct(Activity.id)),
-               func.count(distinct(case((_preserved(), Activity.id)))),
-               func.coalesce(func.sum(case((risk, 1), else_=0)), 0),
-               func.coalesce(func.sum(case((and_(risk, _lost()), 1), else_=0)), 0),
-               func.coalesce(func.sum(case((Target.watch_state.in_(_CHANGED), 1), else_=0)), 0))
-        .join(Link, Link.activity_id == Activity.id).join(Target, Target.id == Link.target_id)
-        .where(Activity.report_id.in_(report_ids)).group_by(Activity.report_id))
+    kept = (select(Capture.target_id.label("tid")).where(
+        Capture.role == "target", Capture.not_evidence.is_(False), Capture.http_status >= 200,
+        Capture.http_status < 300).distinct().subquery())
+    pres = kept.c.tid.is_not(None)
+    risk = and_(or_(Target.status.in_(_TROUBLED), Target.watch_state == "dead"), ~pres)
+    per_activity = (
+        select(Activity.report_id.label("rid"), func.max(case((pres, 1), else_=0)).label("good"),
+               func.sum(case((risk, 1), else_=0)).label("risk"),
+               func.sum(case((and_(risk, _lost()), 1), else_=0)).label("lost"),
+               func.sum(case((Target.watch_state.in_(_CHANGED), 1), else_=0)).label("changed"))
+        .select_from(Activity).join(Link, Link.activity_id == Activity.id).join(Target, Target.id == Link.target_id)
+        .outerjoin(kept, kept.c.tid == Target.id).where(Activity.report_id.in_(report_ids))
+        .group_by(Activity.report_id, Activity.id).subquery())
+    c = per_activity.c
+    rows = session.execute(select(c.rid, func.count(), func.sum(c.good), func.sum(c.risk), func.sum(c.lost),
+                                  func.sum(c.changed)).group_by(c.rid))
     for rid, acts, good, at_risk, lost, changed in rows:
-        out[rid].update(activities_cited=acts, activities_with_evidence=good, at_risk_count=int(at_risk),
-                        lost_count=int(lost), changed_count=int(changed),
+        good = int(good or 0)
+        out[rid].update(activities_cited=acts, activities_with_evidence=good, at_risk_count=int(at_risk or 0),
+                        lost_count=int(lost or 0), changed_count=int(changed or 0),
                         coverage_pct=round(100.0 * good / acts, 1) if acts else 0.0)
     for rid, n in session.execute(select(Activity.report_id, func.count()).where(Activity.report_id.in_(report_ids))
                                   .group_by(Activity.report_id)):

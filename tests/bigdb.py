@@ -74,5 +74,8 @@ def build(engine, links: int = 300_000, activities: int = 20_000, per_activity: 
         if conn.dialect.name == "postgresql":  # the sequences go on after the ids we chose
             for table in ("targets", "activities"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+    if engine.dialect.name == "postgresql":  # the statistics autovacuum gathers after a bulk load (SQLite has none)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE targets, activities, links, captures, reports"))
     return {"report": report_id, "big_activity": act_ids[-1], "small_activity": act_ids[0],
             "url": target_rows[0]["url"], "links": links}
