@@ -1,4 +1,4 @@
-"""indexes for the web's pages at any size: evidence health from covering indexes, an activity's links in order
+"""indexes for the web's pages at any size: an activity's links in order, "is this target preserved?" from an index
 
 Revision ID: 0005_websec
 Revises: 0002_live_and_archived
@@ -14,7 +14,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_targets_health', 'targets', ['id', 'status', 'watch_state', 'given_up', 'stage'])
     op.create_index('ix_links_activity_id_position', 'links', ['activity_id', 'position', 'target_id'])
     op.create_index('ix_captures_target_evidence', 'captures', ['target_id', 'role', 'http_status', 'not_evidence'])
 
@@ -22,4 +21,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_captures_target_evidence', table_name='captures')
     op.drop_index('ix_links_activity_id_position', table_name='links')
-    op.drop_index('ix_targets_health', table_name='targets')

@@ -85,9 +85,6 @@ class Target(Base):
 
     __tablename__ = "targets"
 
-    # covering the columns evidence health reads for every cited link (coverage.py): no row lookups
-    __table_args__ = (Index("ix_targets_health", "id", "status", "watch_state", "given_up", "stage"),)
-
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text)  # normalized
     url_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256(url): unique on any backend
