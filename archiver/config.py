@@ -149,6 +149,8 @@ class WebSettings(_Section):
     port: int = Field(8000, ge=0, le=65535)
     replay_port: int = Field(8001, ge=0, le=65535)
     tokens: list[Token] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list)  # [] = derived from host (web/access.py)
+    replay_grant_s: int = Field(3600, ge=60, le=7 * 86400)  # how long a replay link from the interface works
 
 
 class ExportSettings(_Section):

@@ -15,7 +15,7 @@ Definitions (shared by ``archiver health``, ``archiver status`` and the web UI):
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from .db.tables import Activity, Capture, LinkCheck, Link, Report, Target
@@ -24,13 +24,15 @@ from .errors import NotFound
 _TROUBLED = ("dead", "failed", "refused")
 
 
-def _preserved_targets(session: Session, target_ids: set[int]) -> set[int]:
-    if not target_ids:
-        return set()
-    rows = session.scalars(select(Capture.target_id).where(
-        Capture.target_id.in_(target_ids), Capture.role == "target", Capture.not_evidence.is_(False),
-        Capture.http_status >= 200, Capture.http_status < 300).distinct())
-    return set(rows)
+def _preserved_targets(session: Session, report_id: int | None) -> set[int]:
+    """Targets cited (by ``report_id``, else by any report) that have a preserved capture: a join, never a
+    list of ids as parameters (a report with 300 000 links is more than a database takes)."""
+    q = (select(Capture.target_id).join(Link, Link.target_id == Capture.target_id)
+         .where(Capture.role == "target", Capture.not_evidence.is_(False),
+                Capture.http_status >= 200, Capture.http_status < 300).distinct())
+    if report_id is not None:
+        q = q.join(Activity, Activity.id == Link.activity_id).where(Activity.report_id == report_id)
+    return set(session.scalars(q))
 
 
 def _lost(t: Target) -> bool:
@@ -38,13 +40,16 @@ def _lost(t: Target) -> bool:
 
 
 def _latest_notes(session: Session, target_ids: set[int]) -> dict[int, str | None]:
+    """The latest check's note of each changed or moved target (``target_ids``: those of interest)."""
     if not target_ids:
         return {}
     out: dict[int, str | None] = {}
     for tid, note in session.execute(select(LinkCheck.target_id, LinkCheck.note)
-                                     .where(LinkCheck.target_id.in_(target_ids))
+                                     .join(Target, Target.id == LinkCheck.target_id)
+                                     .where(Target.watch_state.in_(("changed", "moved")))
                                      .order_by(LinkCheck.checked_at, LinkCheck.id)):
-        out[tid] = note
+        if tid in target_ids:
+            out[tid] = note
     return out
 
 
@@ -56,16 +61,14 @@ def report_health(session: Session, report_id: int | None = None) -> dict:
     reports = session.scalars(q).all()
     if report_id is not None and not reports:
         raise NotFound(f"no report with id {report_id}")
+    scope = Activity.report_id == report_id if report_id is not None else true()
     rows = session.execute(
         select(Activity.report_id, Activity.id, Activity.ordinal, Link.url_raw, Link.position, Target)
         .join(Link, Link.activity_id == Activity.id).join(Target, Target.id == Link.target_id)
-        .where(Activity.report_id.in_([r.id for r in reports]))
-        .order_by(Activity.report_id, Activity.ordinal, Link.position)).all()
-    all_acts = dict(session.execute(select(Activity.report_id, func.count(Activity.id))
-                                    .where(Activity.report_id.in_([r.id for r in reports]))
+        .where(scope).order_by(Activity.report_id, Activity.ordinal, Link.position)).all()
+    all_acts = dict(session.execute(select(Activity.report_id, func.count(Activity.id)).where(scope)
                                     .group_by(Activity.report_id)).all())
-    targets = {row[5].id for row in rows}
-    preserved = _preserved_targets(session, targets)
+    preserved = _preserved_targets(session, report_id)
     changed_ids = {row[5].id for row in rows if row[5].watch_state in ("changed", "moved")}
     notes = _latest_notes(session, changed_ids)
     by_report: dict[int, dict] = {}

@@ -50,9 +50,10 @@ def test_reports_and_activities(ui):
     # coverage as `archiver health` counts it: 2 of the 3 activities (all cite a link) have preserved evidence
     assert (r["title"], r["activities"], r["links"], r["activities_with_evidence"], r["activities_without_links"],
             r["coverage_pct"]) == ("Budget transparency report", 3, 3, 2, 0, 66.7)
-    assert [x["url"] for x in r["at_risk"]] == ["http://dead.test/gone"] and r["changed"] == []
+    assert (r["at_risk_count"], r["lost_count"], r["changed_count"]) == (1, 1, 0)
     one = requests.get(f"{base}/api/reports/{ids['report']}").json()
     assert (one["id"], one["coverage_pct"], one["meta"]) == (ids["report"], 66.7, {})
+    assert [x["url"] for x in one["at_risk"]] == ["http://dead.test/gone"] and one["at_risk"][0]["lost"]
     acts = requests.get(f"{base}/api/reports/{ids['report']}/activities").json()
     assert [a["ordinal"] for a in acts] == [1, 2, 3]
     assert [lk["status"] for a in acts for lk in a["links"]] == ["captured", "captured", "dead"]
@@ -68,7 +69,9 @@ def test_api_shows_what_the_cli_shows(ui, cli):
     assert [{k: r[k] for k in cli_reports[0]} for r in api_reports] == cli_reports
     cli_acts = cli("activities", "--report", ids["report"], "--json").json()["activities"]
     assert cli_acts[2]["links"][0]["url"] == "http://dead.test/gone"
-    assert requests.get(f"{base}/api/reports/{ids['report']}/activities").json() == _public(cli_acts)
+    api_acts = requests.get(f"{base}/api/reports/{ids['report']}/activities").json()
+    assert [a.pop("links_total") for a in api_acts] == [1, 1, 1]
+    assert api_acts == _public(cli_acts)
     cli_show = cli("show", ids["a1"], "--json").json()
     api_show = requests.get(f"{base}/api/activities/{ids['a1']}").json()
     assert cli_show["links"][0]["captures"] and cli_show["links"][0]["hops"]

@@ -1,34 +1,62 @@
 """`archiver serve`: the interface (uvicorn) and the replay origin (pywb, a child process)."""
 from __future__ import annotations
 
-import ipaddress
+import os
 import signal
 import socket
+import sys
+import threading
 
 import typer
 
 from ..errors import ConfigError
+from ..web.access import Access, check_tokens, is_loopback
 from .output import console
+
+# a request still running this long after SIGTERM/SIGINT is cut off: stopping never waits on a client
+GRACEFUL_S = 3
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve", help="Serve the web interface and the replay server (archived pages on another port).")(serve)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_exposure(host: str, tokens) -> None:
-    """Off loopback the archive must not be open to anyone who can reach the port."""
+    """Off loopback the archive must not be open to anyone who can reach the port; tokens must be strong
+    wherever they guard it."""
     if not is_loopback(host) and not tokens:
         raise ConfigError(f"refusing to serve on {host} without authentication: set web.tokens "
                           "(or bind to 127.0.0.1)")
+    check_tokens(tokens)
+
+
+class _Server:
+    """uvicorn's Server, quiet once told to stop: the requests it cuts off after GRACEFUL_S are not errors."""
+
+    @staticmethod
+    def make(config):
+        import logging
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig, frame):
+                logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+                super().handle_exit(sig, frame)
+
+        return Server(config)
+
+
+def _leave_if_stuck() -> None:
+    """A request handler still running in a worker thread (a query waiting on a lock, an ingest) would hold
+    the interpreter's exit until it ends: leave now. Its database transaction is rolled back by the database,
+    as after any lost connection; a run started from the interface has had its stop signal."""
+    busy = [t for t in threading.enumerate()
+            if t.is_alive() and not t.daemon and t is not threading.main_thread()]
+    if busy:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 class _Stop(Exception):
@@ -67,21 +95,24 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     ui_origin = f"http://{shown}:{ui_sock.getsockname()[1]}"
     wildcard = host in ("0.0.0.0", "::")  # then follow the host the browser used
+    access = Access.for_serving(settings, host)
     try:
-        replay = ReplayServer(settings.storage.root, host, replay_port, ui_origin="" if wildcard else ui_origin)
+        replay = ReplayServer(settings.storage.root, host, replay_port, access=access,
+                              ui_origin=f"http://{{host}}:{ui_sock.getsockname()[1]}" if wildcard else ui_origin)
     except OSError as exc:
         ui_sock.close()
         raise ConfigError(f"cannot bind {host}:{replay_port}: {exc.strerror}") from exc
     replay.start()
     app = None
     try:
-        app = create_app(settings, Session, replay_origin_url=None if wildcard else replay.origin)
+        app = create_app(settings, Session, replay_origin_url=None if wildcard else replay.origin, access=access)
         app.state.replay_port = replay.port
         out = console()
         out.print(f"interface: {ui_origin}/", soft_wrap=True)
         out.print(f"replay:    {replay.origin}/web/  (CDX: {replay.origin}/cdx/search/cdx)", soft_wrap=True)
         out.print("Ctrl-C to stop")
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server = _Server.make(uvicorn.Config(app, log_level="warning", lifespan="off",
+                                             timeout_graceful_shutdown=GRACEFUL_S))
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that was
         # there before it: ours, so we get to stop the replay process and exit 0
         old = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -97,3 +128,4 @@ def serve(
             app.state.jobs.stop.set()
         replay.stop()
         ui_sock.close()
+    _leave_if_stuck()

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import NotFound
@@ -29,23 +29,31 @@ from .tables import Activity, Capture, Hop, Link, Report, Run, Target
 ANSWER_KINDS = ("archive", "dump", "manual")  # hops that record an archive's, a dump's or an override's answer
 
 
-def list_reports(session: Session, report_id: int | None = None) -> list[dict[str, Any]]:
-    """Reports with their activity and link counts; only ``report_id`` when given."""
-    acts = (select(Activity.report_id, func.count().label("n")).group_by(Activity.report_id).subquery())
-    links = (select(Activity.report_id, func.count(Link.id).label("n")).join(Link, Link.activity_id == Activity.id)
-             .group_by(Activity.report_id).subquery())
-    stmt = (select(Report, func.coalesce(acts.c.n, 0), func.coalesce(links.c.n, 0))
-            .outerjoin(acts, acts.c.report_id == Report.id)
-            .outerjoin(links, links.c.report_id == Report.id)
-            .order_by(Report.id))
+def list_reports(session: Session, report_id: int | None = None, *, offset: int = 0,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+    """Reports with their activity and link counts; only ``report_id`` when given; ``offset``/``limit``
+    for one page (the counts are then made for that page's reports only)."""
+    stmt = select(Report).order_by(Report.id)
     if report_id is not None:
         stmt = stmt.where(Report.id == report_id)
-    rows = session.execute(stmt).all()
+    if limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
+    reports = session.scalars(stmt).all()
+    ids = [r.id for r in reports]
+    n_acts: dict[int, int] = {}
+    n_links: dict[int, int] = {}
+    if ids:
+        page = Activity.report_id.in_(ids) if limit is not None or report_id is not None else true()
+        n_acts = dict(session.execute(select(Activity.report_id, func.count()).where(page)
+                                      .group_by(Activity.report_id)).all())
+        n_links = dict(session.execute(select(Activity.report_id, func.count(Link.id))
+                                       .join(Link, Link.activity_id == Activity.id).where(page)
+                                       .group_by(Activity.report_id)).all())
     return [{
         "id": r.id, "source": r.source, "source_kind": r.source_kind, "format": r.format, "title": r.title,
         "sha256": r.sha256, "size_bytes": r.size_bytes, "ingested_at": _iso(r.ingested_at),
-        "previous_id": r.previous_id, "activities": n_acts, "links": n_links,
-    } for r, n_acts, n_links in rows]
+        "previous_id": r.previous_id, "activities": n_acts.get(r.id, 0), "links": n_links.get(r.id, 0),
+    } for r in reports]
 
 
 def report_detail(session: Session, report_id: int) -> dict[str, Any]:
@@ -195,26 +203,44 @@ def activity_dict(activity: Activity, full: bool = False) -> dict[str, Any]:
     }
 
 
-def _activity_query(full: bool = False):
+def _activity_query(full: bool = False, links: tuple[int, int] | None = None):
+    """Activities with their links (only positions ``links[0] <= p < links[1]`` when given: one page of a
+    long activity), targets, hops and captures, in a bounded number of queries."""
     captures = selectinload(Target.captures)
     if full:
         captures = captures.selectinload(Capture.extraction)
+    rel = Activity.links if links is None else Activity.links.and_(Link.position >= links[0], Link.position < links[1])
     return select(Activity).options(
-        selectinload(Activity.links).selectinload(Link.target).options(selectinload(Target.hops), captures))
+        selectinload(rel).selectinload(Link.target).options(selectinload(Target.hops), captures))
 
 
-def list_activities(session: Session, report_id: int | None = None, full: bool = False) -> list[dict[str, Any]]:
-    """Activities in report order; NotFound when ``report_id`` names no report."""
-    stmt = _activity_query(full).order_by(Activity.report_id, Activity.ordinal)
+def list_activities(session: Session, report_id: int | None = None, full: bool = False, *, offset: int = 0,
+                    limit: int | None = None, links_limit: int | None = None) -> list[dict[str, Any]]:
+    """Activities in report order; NotFound when ``report_id`` names no report. ``offset``/``limit`` for one
+    page of them, ``links_limit`` for each one's first links only."""
+    stmt = _activity_query(full, None if links_limit is None else (0, links_limit)).order_by(
+        Activity.report_id, Activity.ordinal, Activity.id)
     if report_id is not None:
         if session.get(Report, report_id) is None:
             raise NotFound(f"report {report_id} not found")
         stmt = stmt.where(Activity.report_id == report_id)
+    if limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
     return [activity_dict(a, full) for a in session.scalars(stmt)]
 
 
-def activity_detail(session: Session, activity_id: int, full: bool = False) -> dict[str, Any]:
-    activity = session.scalars(_activity_query(full).where(Activity.id == activity_id)).first()
+def link_counts(session: Session, activity_ids: list[int]) -> dict[int, int]:
+    """How many links each of these activities (one page of them) cites."""
+    if not activity_ids:
+        return {}
+    return dict(session.execute(select(Link.activity_id, func.count()).where(Link.activity_id.in_(activity_ids))
+                                .group_by(Link.activity_id)).all())
+
+
+def activity_detail(session: Session, activity_id: int, full: bool = False, *,
+                    links: tuple[int, int] | None = None) -> dict[str, Any]:
+    """One activity; ``links=(start, stop)``: only the links at those positions (one page)."""
+    activity = session.scalars(_activity_query(full, links).where(Activity.id == activity_id)).first()
     if activity is None:
         raise NotFound(f"activity {activity_id} not found")
     out = activity_dict(activity, full)
@@ -231,11 +257,27 @@ def capture_detail(session: Session, capture_id: int) -> dict[str, Any]:
     return capture_dict(capture, full=True, with_text=True)
 
 
-def timeline(session: Session, url: str) -> list[dict[str, Any]]:
-    """Every capture of exactly this URL, oldest first: how the page changed over time."""
-    rows = session.scalars(select(Capture).where(Capture.url_hash == url_hash(url), Capture.url == url)
-                           .order_by(Capture.captured_at, Capture.id))
-    return [capture_dict(c, full=True) for c in rows]
+def timeline(session: Session, url: str, *, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every capture of exactly this URL, oldest first: how the page changed over time (``offset``/``limit``:
+    one page of them)."""
+    stmt = (select(Capture).where(Capture.url_hash == url_hash(url), Capture.url == url)
+            .order_by(Capture.captured_at, Capture.id))
+    if limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
+    return [capture_dict(c, full=True) for c in session.scalars(stmt)]
+
+
+def count(session: Session, what: str, key: int | str) -> int:
+    """Totals for pagination: ``activities`` of a report, ``links`` of an activity, ``captures`` of a URL."""
+    if what == "activities":
+        stmt = select(func.count()).select_from(Activity).where(Activity.report_id == key)
+    elif what == "links":
+        stmt = select(func.count()).select_from(Link).where(Link.activity_id == key)
+    elif what == "captures":
+        stmt = select(func.count()).select_from(Capture).where(Capture.url_hash == url_hash(key), Capture.url == key)
+    else:
+        stmt = select(func.count()).select_from(Report)
+    return session.scalar(stmt) or 0
 
 
 def find_captures(session: Session, url: str) -> list[Capture]:
@@ -272,5 +314,5 @@ def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
 
 
 __all__ = ["list_reports", "report_detail", "list_activities", "activity_detail", "activity_dict",
-           "link_dict", "capture_dict", "capture_detail", "timeline", "recent_runs", "is_evidence",
+           "link_dict", "capture_dict", "capture_detail", "timeline", "recent_runs", "is_evidence", "count", "link_counts",
            "choose_capture", "chain_hops", "answers", "find_captures", "capture_list"]

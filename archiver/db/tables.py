@@ -131,6 +131,9 @@ class Link(Base):
 
     __tablename__ = "links"
 
+    # an activity's links in order, one page at a time, with their targets (web pages, coverage.py)
+    __table_args__ = (Index("ix_links_activity_id_position", "activity_id", "position", "target_id"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)  # order within the activity, 0-based
@@ -168,7 +171,9 @@ class Capture(Base):
     """One WARC response (or revisit) record we wrote, readable with one seek."""
 
     __tablename__ = "captures"
-    __table_args__ = (Index("ix_captures_url_hash_captured_at", "url_hash", "captured_at"),)
+    __table_args__ = (Index("ix_captures_url_hash_captured_at", "url_hash", "captured_at"),
+                      # "has this target a preserved capture?" answered from the index (coverage.py)
+                      Index("ix_captures_target_evidence", "target_id", "role", "http_status", "not_evidence"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     target_id: Mapped[Optional[int]] = mapped_column(ForeignKey("targets.id", ondelete="SET NULL"), index=True)

@@ -1,41 +1,51 @@
-"""Who is asking: bearer tokens or a login cookie, two roles, and the security headers.
+"""Who is asking: bearer tokens or a login session, two roles, and the security headers.
 
 With no ``web.tokens`` the interface is open (it refuses to start off loopback
 then, see ``cli/serve.py``). With tokens, every request but the login form and
-the stylesheet needs one: ``Authorization: Bearer <token>`` or the HttpOnly,
-SameSite=Strict cookie the login form sets. ``reader`` sees everything; ``editor``
-may also upload and start runs. State-changing requests must come from our own
-origin (Origin / Sec-Fetch-Site), so a page elsewhere cannot post with our cookie.
+the stylesheet needs one: ``Authorization: Bearer <token>`` or the session cookie
+the login form sets. ``reader`` sees everything; ``editor`` may also upload and
+start runs. Wrong tokens slow down per client address (web/throttle.py).
+State-changing requests must come from our own origin (Origin / Sec-Fetch-Site),
+so a page elsewhere cannot post with our cookie.
+
+The session cookie is HttpOnly, SameSite=Strict, and holds a signed session, not
+the token (web/access.py). Cookies are per host, not per port, so the replay origin
+must never be able to set it: the replay strips every ``Set-Cookie`` and sandboxes
+archived documents, and where the browser allows it the cookie is ``__Host-archiver``
+(Secure, Path=/, no Domain: a cookie of that name can only come from a secure context
+of this very host, never from a plain-http page). Browsers allow Secure cookies on
+https and on loopback (http://127.0.0.1, http://localhost); served over plain http
+on another address, the cookie is ``archiver_session`` without Secure (put TLS in
+front to get the prefix there too).
 """
 from __future__ import annotations
 
-import hmac
-from typing import Iterable
-
 from fastapi import HTTPException, Request
 
-from ..config import Token
+from .access import is_loopback
 
-COOKIE = "archiver_token"
+HOST_COOKIE = "__Host-archiver"
+PLAIN_COOKIE = "archiver_session"
 OPEN_PATHS = ("/login", "/static/style.css")
 ROLES = {"reader": 1, "editor": 2}
 
 
-def role_for(token: str | None, tokens: Iterable[Token]) -> str | None:
-    if not token:
-        return None
-    found = None
-    for t in tokens:  # compare with every token, in constant time each
-        if hmac.compare_digest(t.token.encode(), token.encode()):
-            found = t.role
-    return found
+def cookie_secure(request: Request) -> bool:
+    """Whether this browser accepts a Secure cookie from us: https, or loopback over http."""
+    return request.url.scheme == "https" or is_loopback(request.url.hostname or "")
 
 
-def request_token(request: Request) -> str | None:
+def cookie_name(request: Request) -> str:
+    return HOST_COOKIE if cookie_secure(request) else PLAIN_COOKIE
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.cookies.get(COOKIE)
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
 def current_role(request: Request) -> str:

@@ -150,6 +150,7 @@ def pywb_config(storage_root: Path) -> dict:
         "redirect_to_exact": True,  # a TimeGate answers 302 to the closest memento, as the Wayback Machine does
         "framed_replay": True,
         "enable_http_proxy": False,
+        "csp-header": "",  # ours instead, on every answer (web/replay_policy.py)
     }
 
 
@@ -170,9 +171,14 @@ def replay_url(origin: str, captured_at: datetime, url: str, mod: str = "mp_") -
 # ---- process ---------------------------------------------------------------------------------
 
 class ReplayServer:
-    """pywb (and our CDX endpoint) in a child process on a socket we bind here."""
+    """pywb (and our CDX endpoint) in a child process on a socket we bind here, under ``access`` (the
+    interface's rules: web/access.py). ``ui_origin`` may hold ``{host}``: the Host the browser used."""
 
-    def __init__(self, storage_root: Path, host: str = "127.0.0.1", port: int = 0, ui_origin: str = ""):
+    def __init__(self, storage_root: Path, host: str = "127.0.0.1", port: int = 0, ui_origin: str = "",
+                 access=None):
+        from .access import Access
+
+        self.access = access or Access.open(host)
         self.storage_root = Path(storage_root).resolve()
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -192,7 +198,10 @@ class ReplayServer:
         self.storage_root.mkdir(parents=True, exist_ok=True)
         refresh_index(self.storage_root)
         config = write_pywb_config(self.storage_root)
+        from .access import ENV
+
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYWB_")}
+        env[ENV] = self.access.to_env()  # tokens as digests and the signing key: in the environment, not argv
         fd = self.sock.fileno()
         log = open(config.parent / "replay.log", "ab")  # pywb talks on stdout; keep it out of ours
         self.proc = subprocess.Popen(

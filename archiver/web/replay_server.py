@@ -28,7 +28,10 @@ from pywb.apps.frontendapp import FrontEndApp  # noqa: E402
 
 from archiver.errors import InputError  # noqa: E402
 from archiver.web import cdx, mementos  # noqa: E402
+from archiver.web import replay_policy as policy  # noqa: E402
+from archiver.web.access import ENV, GRANT_PREFIX, Access  # noqa: E402
 from archiver.web.replay import index_dir, refresh_index  # noqa: E402
+from archiver.web.throttle import Failures  # noqa: E402
 
 REFRESH_EVERY_S = 1.0
 # pywb's own index views name our WARC files and offsets: closed (ours is /cdx/search/cdx; the
@@ -37,12 +40,15 @@ _CLOSED = re.compile(r"^/[^/]+/(cdx$|timemap/(?!link/))|^/collinfo\.json$")
 
 
 class ReplayApp:
-    """WSGI: our CDX endpoint and a readiness probe in front of pywb; the index kept fresh."""
+    """WSGI: host and access checks, our CDX endpoint and a readiness probe in front of pywb, the index
+    kept fresh, and every answer's headers made safe (web/replay_policy.py)."""
 
-    def __init__(self, root: Path, config: Path, ui_origin: str = ""):
+    def __init__(self, root: Path, config: Path, ui_origin: str = "", access: Access | None = None):
         self.root = root
         self.pywb = FrontEndApp(config_file=str(config))
         self.ui_origin = ui_origin
+        self.access = access or Access.open("127.0.0.1")
+        self.failures = Failures()
         self._lock = threading.Lock()
         self._checked = 0.0
 
@@ -52,45 +58,80 @@ class ReplayApp:
                 refresh_index(self.root)
                 self._checked = time.monotonic()
 
-    def _headers(self) -> list[tuple[str, str]]:
-        headers = [("Referrer-Policy", "no-referrer")]
-        if self.ui_origin:  # only the interface (and pywb's own frame) may frame archived pages
-            headers.append(("Content-Security-Policy", f"frame-ancestors 'self' {self.ui_origin}"))
-        return headers
+    def _ui(self, environ) -> str:
+        """The interface's origin as this browser reaches it (a wildcard bind follows the Host used)."""
+        return self.ui_origin.replace("{host}", environ.get("HTTP_HOST", "").rsplit(":", 1)[0]) \
+            if "{host}" in self.ui_origin else self.ui_origin
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/_ready":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]
+        if not self.access.host_allowed(environ.get("HTTP_HOST")):
+            return self._plain(start_response, "400 Bad Request", "unknown host name: not one of web.allowed_hosts")
+        if self.access.required:
+            refused = self._authorize(environ)
+            if refused is not None:
+                return self._plain(start_response, *refused)
+            path = environ.get("PATH_INFO", "")
         self._fresh_index()
         if path == "/cdx/search/cdx":
             return self._cdx(environ, start_response)
-
         if _CLOSED.match(path):
-            return self._not_found(start_response)
+            return self._plain(start_response, "404 Not Found", "not found")
         request = self._request_url(environ)
+        kind = policy.kind(path)
+        framed = environ.get("HTTP_SEC_FETCH_DEST", "") in ("iframe", "frame")
+        csp = policy.csp(kind, framed, self._ui(environ), self._self_source(environ))
 
         def _start(status, headers, exc_info=None):
             status, headers = mementos.fix(status, headers, request)
-            names = {h[0].lower() for h in headers}
-            extra = [h for h in self._headers() if h[0].lower() not in names]
-            return start_response(status, headers + extra, exc_info)
+            return start_response(status, policy.safe_headers(headers, csp), exc_info)
 
         return self.pywb(environ, _start)
 
-    def _not_found(self, start_response):
-        body = b"not found\n"
-        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"),
-                                         ("Content-Length", str(len(body)))] + self._headers())
+    def _authorize(self, environ) -> tuple | None:
+        """None when the request may go on (a replay grant in the path, or a valid bearer token), else the
+        (status, message, extra headers) to refuse it with. A grant is moved from the path into
+        SCRIPT_NAME, so that pywb writes it into every URL it rewrites."""
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(GRANT_PREFIX):
+            grant, _, rest = path[len(GRANT_PREFIX):].partition("/")
+            if not self.access.grant_ok(grant):
+                return "403 Forbidden", "this replay link has expired or is not valid: open it again from the interface"
+            if not (rest.startswith("web/") or rest.startswith("static/")):
+                return "404 Not Found", "not found"
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + GRANT_PREFIX + grant
+            environ["PATH_INFO"] = "/" + rest
+            return None
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        address = environ.get("REMOTE_ADDR")
+        if header.lower().startswith("bearer "):
+            role, wait = self.failures.check(address, lambda: self.access.role_for(header[7:].strip()))
+            if wait:
+                return "429 Too Many Requests", "too many wrong tokens: try again later", [("Retry-After", str(wait))]
+            if role:
+                return None
+        return ("401 Unauthorized", "authentication required: send Authorization: Bearer <token>, or open "
+                "archived pages from the interface", [("WWW-Authenticate", 'Bearer realm="archiver-replay"')])
+
+    @staticmethod
+    def _self_source(environ) -> str:
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+
+    def _plain(self, start_response, status: str, message: str, extra=()):
+        body = (message + "\n").encode("utf-8")
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+                                *extra, *policy.own_headers()])
         return [body]
 
     @staticmethod
     def _request_url(environ) -> str:
         host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
         query = environ.get("QUERY_STRING", "")
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('PATH_INFO', '')}" + (
-            f"?{query}" if query else "")
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
 
     def _cdx(self, environ, start_response):
         qs = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
@@ -103,7 +144,7 @@ class ReplayApp:
         except InputError as exc:
             body, ctype, status = str(exc) + "\n", "text/plain; charset=utf-8", "400 Bad Request"
         data = body.encode("utf-8")
-        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))] + self._headers())
+        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))] + policy.own_headers())
         return [data]
 
 
@@ -123,7 +164,8 @@ def main(argv=None) -> None:
     p.add_argument("--port", type=int, default=8001)
     p.add_argument("--ui-origin", default="")
     args = p.parse_args(argv)
-    app = ReplayApp(Path(args.root), Path(args.config), args.ui_origin)
+    access = Access.from_env(os.environ.pop(ENV)) if os.environ.get(ENV) else Access.open(args.host)
+    app = ReplayApp(Path(args.root), Path(args.config), args.ui_origin, access)
     if args.fd is not None:
         listener = socket.socket(fileno=args.fd)
     else:

@@ -1,13 +1,15 @@
 """JSON API: everything the pages show, under /api (OpenAPI at /openapi.json)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import NotFound
 from . import data
 from .auth import require_editor
 from .jobs import ingest_upload, read_upload, save_upload
+from .params import Id, Page, pager
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -18,42 +20,52 @@ def _session(request: Request):
 
 
 def _with_replay(request: Request, cap: dict) -> dict:
-    from .app import replay_origin
+    from .app import replay_base
 
-    return data.with_replay(cap, replay_origin(request))
+    return data.with_replay(cap, replay_base(request))
 
 
 @router.get("/reports")
-def reports(s=Depends(_session)):
-    return jsonable_encoder(data.list_reports(s))
+def reports(request: Request, response: Response, pg: Page = Depends(pager(100)), s=Depends(_session)):
+    doc = data.list_reports(s, pg)
+    pg.headers(request, response)
+    return jsonable_encoder(doc)
 
 
 @router.get("/reports/{report_id}")
-def report(report_id: int, s=Depends(_session)):
+def report(report_id: Id, s=Depends(_session)):
     return jsonable_encoder(data.get_report(s, report_id))
 
 
 @router.get("/reports/{report_id}/activities")
-def report_activities(report_id: int, s=Depends(_session)):
-    return jsonable_encoder(data.list_activities(s, report_id))
+def report_activities(request: Request, response: Response, report_id: Id, pg: Page = Depends(pager(100)),
+                      s=Depends(_session)):
+    doc = data.list_activities(s, report_id, pg)
+    pg.headers(request, response)
+    return jsonable_encoder(doc)
 
 
 @router.get("/activities/{activity_id}")
-def activity(request: Request, activity_id: int, s=Depends(_session)):
-    doc = data.get_activity(s, activity_id)
+def activity(request: Request, response: Response, activity_id: Id, pg: Page = Depends(pager(100)),
+             s=Depends(_session)):
+    doc = data.get_activity(s, activity_id, pg)
     for link in doc["links"]:
         link["captures"] = [_with_replay(request, c) for c in link["captures"]]
+    pg.headers(request, response)
     return jsonable_encoder(doc)
 
 
 @router.get("/captures/{capture_id}")
-def capture(request: Request, capture_id: int, s=Depends(_session)):
+def capture(request: Request, capture_id: Id, s=Depends(_session)):
     return jsonable_encoder(_with_replay(request, data.get_capture(s, capture_id)))
 
 
 @router.get("/timeline")
-def timeline(request: Request, url: str = Query(..., min_length=1), s=Depends(_session)):
-    return jsonable_encoder([_with_replay(request, c) for c in data.timeline(s, url)])
+def timeline(request: Request, response: Response, url: str = Query(..., min_length=1),
+             pg: Page = Depends(pager(100)), s=Depends(_session)):
+    doc = [_with_replay(request, c) for c in data.timeline(s, url, pg)]
+    pg.headers(request, response)
+    return jsonable_encoder(doc)
 
 
 @router.get("/search")
@@ -91,8 +103,9 @@ def run_status(request: Request, job_id: str):
 @router.post("/uploads", status_code=201, dependencies=[Depends(require_editor)])
 async def upload(request: Request, file: UploadFile = File(...)):
     settings = request.app.state.settings
-    path = save_upload(settings.storage.root, file.filename or "report", await read_upload(file))
-    result = ingest_upload(settings, request.app.state.Session, path)
+    data_ = await read_upload(file)  # the ingest runs in a worker thread: the server stays responsive
+    path = await run_in_threadpool(save_upload, settings.storage.root, file.filename or "report", data_)
+    result = await run_in_threadpool(ingest_upload, settings, request.app.state.Session, path)
     return jsonable_encoder({"stored_as": path.name, "result": _plain(result)})
 
 
