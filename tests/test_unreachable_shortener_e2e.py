@@ -153,7 +153,9 @@ def test_every_link_resolved_through_the_archive_in_the_first_pass(tmp_path, db_
             assert got.code == 0, got.err
             assert out.read_bytes() == _page(code), code
             assert "evidence" in got.err and "simarchive" in got.err
-            doc = run_cli(["get", f["short"], "--json"], cfg).json()
+            as_json = run_cli(["get", f["short"], "--json"], cfg)
+            assert as_json.code == 0, as_json.err
+            doc = as_json.json()
             assert doc["source"] == "archive" and doc["http_status"] == 200
             assert doc["chosen_because"].startswith("the newest capture that is evidence")
             assert hashlib.sha256(out.read_bytes()).hexdigest() == doc["sha256"]
