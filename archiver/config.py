@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -53,6 +53,7 @@ class FetchSettings(_Section):
     total_timeout_s: float = Field(600.0, gt=0)
     max_bytes: int = Field(2_000_000_000, gt=0)
     concurrency: int = Field(8, ge=1)
+    processes: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
     per_host_concurrency: int = Field(2, ge=1)
     politeness_delay_s: float = Field(1.0, ge=0)
     allow_private_addresses: bool = False

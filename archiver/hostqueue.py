@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 
 @dataclass(eq=False)
@@ -27,6 +27,8 @@ class Item:
     target_id: int
     host: str | None  # the host it asks first; None: no request
     deferrals: int = 0
+    snap: Any = None  # the claimed row (id, url, final_url, is_short), for a stage's network half
+    until: float | None = None  # deferred: when its host said it would be ready
 
 
 class HostQueue:

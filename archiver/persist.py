@@ -41,23 +41,79 @@ def capture_row(ref: WarcRef, *, role: str, target_id: int | None, run_id: int |
 
 def link_revisit(session: Session, cap: Capture, ref: WarcRef) -> None:
     if ref.is_revisit and ref.revisit_of:
-        cap.revisit_of_id = session.scalar(select(Capture.id).where(Capture.record_id == ref.revisit_of))
+        batch = session.info.get(_BATCH)
+        if batch is not None:
+            batch.revisits.append((cap, ref.revisit_of))
+        else:
+            cap.revisit_of_id = session.scalar(select(Capture.id).where(Capture.record_id == ref.revisit_of))
+
+
+# ---- many items in one transaction (batchwriter.py) --------------------------------------------
+
+_BATCH = "archiver.persist.batch"
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.later: list = []  # work that needs ids of rows added before it
+        self.revisits: list[tuple[Capture, str]] = []  # (revisit row, record id of its original)
+
+
+def begin_batch(session: Session) -> None:
+    """Rows added to ``session`` from now on are flushed together (finish_batch), not one by one:
+    a capture's requisites and a hop's capture row wait for one flush that gives every id at once."""
+    session.info[_BATCH] = _Batch()
+
+
+def finish_batch(session: Session) -> None:
+    """Flush the batch's rows, add what waited for their ids, and link revisits to their originals
+    with one query (an original may be a row of the same batch)."""
+    batch: _Batch | None = session.info.pop(_BATCH, None)
+    if batch is None:
+        return
+    session.flush()
+    while batch.later:
+        todo, batch.later = batch.later, []
+        for fn in todo:
+            fn()
+        session.flush()
+    wanted = list({rid for _, rid in batch.revisits})
+    ids: dict[str, int] = {}
+    for i in range(0, len(wanted), 500):
+        ids.update(session.execute(select(Capture.record_id, Capture.id)
+                                   .where(Capture.record_id.in_(wanted[i:i + 500]))).all())
+    for cap, rid in batch.revisits:
+        cap.revisit_of_id = ids.get(rid)
+
+
+def _after_ids(session: Session, fn) -> None:
+    """Run ``fn`` once the rows added so far have ids: now (one flush), or at the batch's flush."""
+    batch = session.info.get(_BATCH)
+    if batch is None:
+        session.flush()
+        fn()
+    else:
+        batch.later.append(fn)
 
 
 def save_hops(session: Session, target: Target, hops: tuple[HopRecord, ...], *, stage: str, attempt: int,
               run_id: int | None, start_seq: int = 0) -> None:
     """Hop rows for one attempt of a stage, numbered 1, 2, … in order (after `start_seq` earlier ones)."""
     for i, hop in enumerate(hops):
-        cap_id = None
-        if hop.warc is not None:
-            cap = capture_row(hop.warc, role="hop", target_id=target.id, run_id=run_id)
-            session.add(cap)
-            session.flush()
-            link_revisit(session, cap, hop.warc)
-            cap_id = cap.id
-        session.add(Hop(target_id=target.id, stage=stage, attempt=attempt, seq=start_seq + i + 1, url=hop.url,
-                        status_code=hop.status_code, location=hop.location, kind=hop.kind,
-                        fetched_at=hop.fetched_at, capture_id=cap_id, note=hop.note))
+        row = Hop(target_id=target.id, stage=stage, attempt=attempt, seq=start_seq + i + 1, url=hop.url,
+                  status_code=hop.status_code, location=hop.location, kind=hop.kind,
+                  fetched_at=hop.fetched_at, note=hop.note)
+        if hop.warc is None:
+            session.add(row)
+            continue
+        cap = capture_row(hop.warc, role="hop", target_id=target.id, run_id=run_id)
+        session.add(cap)
+        link_revisit(session, cap, hop.warc)
+
+        def add_hop(row=row, cap=cap) -> None:
+            row.capture_id = cap.id
+            session.add(row)
+        _after_ids(session, add_hop)
 
 
 def save_capture(session: Session, target: Target, result: CaptureResult, *, run_id: int | None) -> Capture | None:
@@ -69,14 +125,15 @@ def save_capture(session: Session, target: Target, result: CaptureResult, *, run
                        memento_datetime=result.memento_datetime,
                        not_evidence_reason=result.not_evidence_reason)
     session.add(main)
-    session.flush()
     link_revisit(session, main, result.response)
-    for ref in result.requisites:
-        req = capture_row(ref, role="requisite", target_id=target.id, run_id=run_id, parent_id=main.id,
-                          source=result.source, archive_name=result.archive_name)
-        session.add(req)
-        session.flush()
-        link_revisit(session, req, ref)
+    if result.requisites:
+        def add_requisites() -> None:
+            for ref in result.requisites:
+                req = capture_row(ref, role="requisite", target_id=target.id, run_id=run_id, parent_id=main.id,
+                                  source=result.source, archive_name=result.archive_name)
+                session.add(req)
+                link_revisit(session, req, ref)
+        _after_ids(session, add_requisites)
     return main
 
 

@@ -10,8 +10,9 @@ join a pass with ``worker=True``: they share the queue without taking the lock.
 Within a process, ``fetch.concurrency`` worker threads take the leased items host by
 host as each host is ready (hostqueue.py, capture/gate.py): per-host limits, politeness,
 and a host's short 429/503 waits hold up only that host's items, never a thread or a
-batch. Each item runs in one session of its own (``db.session.stage_session``), so a
-worker holds at most one pooled connection, and none while it waits on the network.
+batch. Resolve and capture workers do only the network half of an item (stages.SPLIT) and
+hold no database session; one writer thread turns their results into rows, many items per
+transaction (batchwriter.py). Extract items run whole, each in one session of its own.
 """
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ from .db.base import utcnow
 from .db.session import stage_session
 from .db.tables import Run, Target
 from .errors import HostNotReady
+from .fetchlanes import Snap
 from .hostqueue import HostQueue, Item
 from .model import RunSummary
-from .stages import HANDLERS, Tools
+from .stages import HANDLERS, SPLIT, Tools
 
 log = logging.getLogger(__name__)
 
@@ -135,31 +137,61 @@ def _item_host(stage: str, row) -> str | None:
 
 
 def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, stage: str, tools: Tools,
-            owner: str) -> None:
+            owner: str, writer: "BatchWriter | None" = None, lanes: "Lanes | None" = None) -> None:
     while True:
         item = queue.take()
         if item is None:  # closed: the stage is over
             return
         try:
-            outcome, error, until = _process(Session, stage, item.target_id, tools, owner,
-                                             defer=item.deferrals < MAX_DEFERRALS)
+            if writer is not None:
+                outcome, until = _fetch(stage, item, tools, writer, lanes), None
+            else:
+                outcome, error, until = _process(Session, stage, item.target_id, tools, owner,
+                                                 defer=item.deferrals < MAX_DEFERRALS)
         except BaseException as exc:  # broken beyond one item (the database gone): the pass stops
             results.put((_CRASH, exc))
             queue.done(item)
             return
         if outcome == "deferred":
+            until = until if until is not None else item.until
             queue.defer(item, until if until is not None else time.monotonic())
             continue
-        results.put((outcome, error))  # before done(): an idle queue means every result is in
+        if writer is None:
+            results.put((outcome, error))  # before done(): an idle queue means every result is in
         queue.done(item)
 
 
-def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, limit: int | None,
-               stop: threading.Event, progress: ProgressFn | None, heartbeat: Callable[[], None],
-               summary: RunSummary) -> None:
+def _fetch(stage: str, item: Item, tools: Tools, writer: "BatchWriter", lanes: "Lanes | None" = None) -> str:
+    """The network half of one item (in this process, or in its host's fetch lane), its result
+    handed to the writer before the queue hears the item is done, so that an idle queue and an
+    idle writer mean every result is in."""
+    from .batchwriter import Broken
+    from .capture.gate import deferrable
+
+    fetch = SPLIT[stage][0]
+    defer = item.deferrals < MAX_DEFERRALS
+    try:
+        if lanes is not None:
+            found = lanes.fetch(stage, item.snap, item.host, tools, defer)
+        else:
+            with deferrable() if defer else nullcontext():
+                found = fetch(item.snap, tools)
+    except HostNotReady as exc:
+        log.info("%s %s: %s; run again when the host is ready", stage, item.target_id, exc)
+        item.until = exc.until
+        return "deferred"
+    except Exception as exc:  # a bug or broken infrastructure: the item is failed with it, the pass goes on
+        found = Broken(exc)
+    writer.put(item, found)
+    return "fetched"
+
+
+def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools], owner: str, *,
+               settings: Settings, limit: int | None, stop: threading.Event, progress: ProgressFn | None,
+               heartbeat: Callable[[], None], summary: RunSummary) -> None:
     """Claim the stage's due work a window ahead and keep ``fetch.concurrency`` workers busy on it,
-    host by host as each host is ready (hostqueue.py); no batch waits for its slowest item."""
-    settings = tools.settings
+    host by host as each host is ready (hostqueue.py); no batch waits for its slowest item.
+    The pass's tools (client, WARC sink, recorder) are built only once a stage has work."""
     with Session() as s:
         if stage == "resolve" and not settings.resolver.overrides:
             work.advance_plain_links(s)  # plain links have nothing to resolve (stages.resolve_target)
@@ -169,6 +201,9 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
     done = claimed = 0
     if progress:
         progress(stage, 0, total)
+    if total == 0:
+        return
+    tools = get_tools()
     workers = settings.fetch.concurrency
     gate = getattr(tools.recorder, "gate", None)
     queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0))
@@ -177,7 +212,16 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
     # that other machines sharing the queue (run --worker) find nothing left to take
     window = max(2 * workers, 4)
     pass_started = utcnow()
-    threads = [threading.Thread(target=_worker, args=(queue, results, Session, stage, tools, owner),
+    writer = lanes = None
+    if stage in SPLIT:  # network in the workers, rows in one writer, many items per transaction
+        from .batchwriter import BatchWriter
+        from .fetchlanes import Lanes, lanes_for
+
+        writer = BatchWriter(Session, stage, tools, owner, lambda item, outcome, error: results.put((outcome, error)))
+        n = lanes_for(settings, total)
+        if n > 1:  # the network half on more than one core (fetchlanes.py)
+            lanes = Lanes(settings, tools.run_id, n)
+    threads = [threading.Thread(target=_worker, args=(queue, results, Session, stage, tools, owner, writer, lanes),
                                 name=f"{stage}-{i}", daemon=True) for i in range(workers)]
     for t in threads:
         t.start()
@@ -214,9 +258,14 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
                         rows = work.claim_rows(s, stage, owner, limit=want, lease_s=LEASE_S, due_before=pass_started)
                 exhausted = not rows
                 for row in rows:
-                    queue.put(Item(row.id, _item_host(stage, row)))
+                    queue.put(Item(row.id, _item_host(stage, row),
+                                   snap=Snap(row.id, row.url, row.final_url, bool(row.is_short))))
                 claimed += len(rows)
+            if exhausted and queue.idle() and (writer is None or writer.idle()):
+                break  # (results still queued are collected below)
             collect(block=True)
+            if writer is not None and writer.crash is not None:
+                raise writer.crash
             now = time.monotonic()
             if (done != beat_done and now - last_beat >= HEARTBEAT_S) or now - last_beat >= 30 * HEARTBEAT_S:
                 heartbeat()
@@ -225,16 +274,22 @@ def _run_stage(stage: str, Session: sessionmaker, tools: Tools, owner: str, *, l
                 with Session() as s:
                     work.renew_leases(s, owner, LEASE_S)
                 last_renew = now
-            if exhausted and queue.idle():
+            if exhausted and queue.idle() and (writer is None or writer.idle()):
                 break
     finally:
         left = queue.close()
         for t in threads:
             t.join()
+        if lanes is not None:
+            lanes.close()
+        if writer is not None:
+            writer.close()  # what was fetched is written, even when the pass is stopped
         collect(block=False)
         if left or stop.is_set():  # hand back anything claimed but not run
             with Session() as s:
                 work.release_leases(s, owner, None if stop.is_set() else [it.target_id for it in left])
+    if writer is not None and writer.crash is not None:
+        raise writer.crash
     heartbeat()
 
 
@@ -279,7 +334,12 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
         try:
             if stage in (None, "resolve"):
                 _import_dumps(settings, Session)
-            tools = tools_factory(settings, Session, run_id)
+
+            def get_tools() -> Tools:
+                nonlocal tools
+                if tools is None:
+                    tools = tools_factory(settings, Session, run_id)
+                return tools
 
             where: dict = {}  # the stage and how far it has got, for the run row
 
@@ -301,14 +361,14 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
             for st in stages:
                 if stop.is_set():
                     break
-                _run_stage(st, Session, tools, owner, limit=limit, stop=stop, progress=on_progress,
-                           heartbeat=heartbeat, summary=summary)
+                _run_stage(st, Session, get_tools, owner, settings=settings, limit=limit, stop=stop,
+                           progress=on_progress, heartbeat=heartbeat, summary=summary)
             if stage in (None, "watch") and not stop.is_set():
                 from .watch import recheck_due
 
-                summary.watch = recheck_due(Session, recorder=tools.recorder, client=tools.client,
+                summary.watch = recheck_due(Session, recorder=get_tools().recorder, client=get_tools().client,
                                             settings=settings, limit=limit)
-            summary.bytes = tools.counters.get("bytes", 0)
+            summary.bytes = tools.counters.get("bytes", 0) if tools is not None else 0
             status = "interrupted" if stop.is_set() else ("ok" if summary.ok else "partial")
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"

@@ -1,9 +1,11 @@
 """What each pipeline stage does to one target, given the collaborators it needs.
 
-Each handler takes an open session and a leased target, calls the stage's pure-ish
-entry function (network through the injected Recorder/HttpClient), and records
-the outcome through :mod:`archiver.persist`. Expected failures are data; only
-broken things raise.
+Resolve and capture come in two halves (``SPLIT``): a network half that fetches and
+writes WARC records with no database session held, and a database half that records
+the outcome through :mod:`archiver.persist` (the pipeline applies many targets per
+transaction, batchwriter.py). Extract is one handler taking a session and a leased
+target (``HANDLERS``, which also runs both halves of the others in one session).
+Expected failures are data; only broken things raise.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +22,7 @@ from . import persist
 from .config import Settings
 from .db.base import utcnow
 from .db.work import backoff_delay
-from .db.tables import Activity, Capture, Extraction, Link, Report, Target
+from .db.tables import Activity, Capture, Extraction, Hop, Link, Report, Target
 from .errors import HostNotReady
 from .model import CaptureResult, Outcome, Resolution
 
@@ -74,13 +76,13 @@ class Tools:
         return slot[1], False
 
 
-def _cited_at(session: Session, target: Target) -> datetime | None:
+def _cited_at(session: Session, target_id: int) -> datetime | None:
     """The earliest date an activity citing this target happened: where to look in the archives."""
     d = session.scalar(select(func.min(Activity.date_start)).join(Link, Link.activity_id == Activity.id)
-                       .where(Link.target_id == target.id))
+                       .where(Link.target_id == target_id))
     if d is None:  # no dated activity: when the report came in
         return session.scalar(select(func.min(Report.ingested_at)).join(Activity).join(Link)
-                              .where(Link.target_id == target.id))
+                              .where(Link.target_id == target_id))
     return datetime(d.year, d.month, d.day)
 
 
@@ -93,9 +95,42 @@ def _attempt_no(target: Target, stage: str) -> int:
     return (max((h.attempt for h in target.hops if h.stage == stage), default=0)) + 1
 
 
+def last_attempts(session: Session, target_ids: list[int], stage: str) -> dict[int, int]:
+    """The last attempt number of ``stage`` for each target (absent: none yet), in one query."""
+    if not target_ids:
+        return {}
+    return dict(session.execute(select(Hop.target_id, func.max(Hop.attempt))
+                                .where(Hop.target_id.in_(target_ids), Hop.stage == stage)
+                                .group_by(Hop.target_id)).all())
+
+
+# Each network stage is split in two: ``*_fetch`` does the network work of one target and writes
+# its WARC records, holding no database session (it may read through short sessions of its own);
+# ``*_apply`` turns what it found into rows, in the pass's one writing session, many targets per
+# transaction (pipeline.py). ``fetch`` takes anything with the claimed row's fields (id, url,
+# final_url, is_short); ``apply`` the loaded Target.
+
+class Snapshot(Protocol):
+    id: int
+    url: str
+    final_url: str | None
+    is_short: bool
+
+
 # ---- resolve -------------------------------------------------------------------------------
 
-def resolve_target(session: Session, target: Target, tools: Tools) -> str:
+@dataclass
+class Resolved:
+    """What resolving one short link found (resolve_fetch), for resolve_apply."""
+
+    started: datetime
+    res: Resolution | None  # None: a plain link, nothing to resolve
+    hops: list = field(default_factory=list)
+    live_retry: bool = False  # an archive answered for a shortener that failed: ask it again later
+    live_retry_after_s: float | None = None
+
+
+def resolve_fetch(snap: Snapshot, tools: Tools) -> Resolved:
     """Resolve a short link live; when the shortener does not give its target (any failure, a
     refusal, or "no such link"), ask the archives in the same pass (issue 8 §2).
 
@@ -106,31 +141,37 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
     from .resolve.sources import forced_override, resolve_from_archives
 
     settings, started = tools.settings, utcnow()
-    res: Resolution | None = forced_override(target.url, settings)
-    if res is None and not target.is_short:
-        target.stage = "capture"  # plain links are captured directly, redirects recorded there
-        return "direct"
-    attempt = _attempt_no(target, "resolve")
-    # network first, rows after: the WARC sink writes in a session of its own, so this session must
-    # not hold SQLite's write lock while the live answer and the archives' are fetched and recorded
-    hops = list(res.hops) if res is not None else []
+    res: Resolution | None = forced_override(snap.url, settings)
+    if res is None and not snap.is_short:
+        return Resolved(started, None)  # plain links are captured directly, redirects recorded there
+    done = Resolved(started, res, list(res.hops) if res is not None else [])
     if res is None:  # (a forced manual override wins over every other source)
-        live = res = resolve_live(target.url, recorder=tools.recorder, settings=settings, sleep=tools.sleep)
-        hops = list(live.hops)
+        live = done.res = resolve_live(snap.url, recorder=tools.recorder, settings=settings, sleep=tools.sleep)
+        done.hops = list(live.hops)
         if live.outcome is not Outcome.RESOLVED:
-            alt = resolve_from_archives(target.url, client=tools.client, settings=settings,
+            alt = resolve_from_archives(snap.url, client=tools.client, settings=settings,
                                         session_factory=tools.Session, recorder=tools.recorder)
             if alt is not None and alt.outcome is Outcome.RESOLVED:
-                hops += alt.hops
+                done.hops += alt.hops
                 live_reason = f"live: {live.reason}" if live.reason else None
-                res = replace(alt, reason="; ".join(r for r in (alt.reason, live_reason) if r) or None)
+                done.res = replace(alt, reason="; ".join(r for r in (alt.reason, live_reason) if r) or None)
                 if live.outcome is not Outcome.DEAD:  # the shortener may still answer: ask it again later
-                    persist.schedule_live_retry(target, settings, retry_after_s=live.retry_after_s)
+                    done.live_retry, done.live_retry_after_s = True, live.retry_after_s
             elif alt is not None and alt.outcome is Outcome.FAILED and live.outcome is Outcome.FAILED:
-                res = replace(live, reason=f"{live.reason}; archives: {alt.reason}")
+                done.res = replace(live, reason=f"{live.reason}; archives: {alt.reason}")
             elif alt is None and live.outcome is Outcome.FAILED and _has_sources(settings):
-                res = replace(live, reason=f"{live.reason}; no web archive knows the link")
-    persist.save_hops(session, target, tuple(hops), stage="resolve", attempt=attempt, run_id=tools.run_id)
+                done.res = replace(live, reason=f"{live.reason}; no web archive knows the link")
+    return done
+
+
+def resolve_apply(session: Session, target: Target, done: Resolved, tools: Tools, attempt: int) -> str:
+    settings, res = tools.settings, done.res
+    if res is None:
+        target.stage = "capture"
+        return "direct"
+    if done.live_retry:
+        persist.schedule_live_retry(target, settings, retry_after_s=done.live_retry_after_s)
+    persist.save_hops(session, target, tuple(done.hops), stage="resolve", attempt=attempt, run_id=tools.run_id)
     if res.outcome is Outcome.FAILED:
         persist.mark_failed(target, settings, reason=res.reason, error_type=res.error_type,
                             retry_after_s=res.retry_after_s)
@@ -139,19 +180,35 @@ def resolve_target(session: Session, target: Target, tools: Tools) -> str:
         persist.apply_resolution(target, res)
         outcome = res.outcome.value
     persist.record_attempt(session, target, stage="resolve", outcome=outcome, run_id=tools.run_id,
-                           started=started, error_type=res.error_type, message=res.reason)
+                           started=done.started, error_type=res.error_type, message=res.reason)
     return outcome
+
+
+def resolve_target(session: Session, target: Target, tools: Tools) -> str:
+    """Both halves for one target in one session (the pipeline runs them apart, in batches)."""
+    return resolve_apply(session, target, resolve_fetch(target, tools), tools, _attempt_no(target, "resolve"))
 
 
 # ---- capture -------------------------------------------------------------------------------
 
-def _recover(session: Session, target: Target, tools: Tools, url: str) -> tuple[CaptureResult | None, str]:
+@dataclass
+class Captured:
+    """What capturing one target found (capture_fetch), for capture_apply."""
+
+    started: datetime
+    result: CaptureResult
+    fresh: bool  # False: another target of the pass fetched the same URL (counted once)
+    recovered: CaptureResult | None
+    missing: str  # why there is no archive copy, when there is none
+
+
+def _recover(target_id: int, tools: Tools, url: str) -> tuple[CaptureResult | None, str]:
     """An archive's copy of ``url`` (where the target's chain ends; once per URL in a pass), or
     None and why there is none."""
     from .capture.fallback import recover_from_archives
 
-    with session.no_autoflush:
-        at = _cited_at(session, target)
+    with tools.Session() as s:  # a short read of its own: no session is held over the network
+        at = _cited_at(s, target_id)
     rec, _fresh = tools.once(f"recover {url}", lambda: recover_from_archives(
         url, client=tools.client, recorder=tools.recorder, settings=tools.settings,
         session_factory=tools.Session, at=at))
@@ -162,23 +219,27 @@ def _recover(session: Session, target: Target, tools: Tools, url: str) -> tuple[
     return None, "not found in any web archive" if _has_sources(tools.settings) else "no web archive configured"
 
 
-def capture_target(session: Session, target: Target, tools: Tools) -> str:
+def capture_fetch(snap: Snapshot, tools: Tools) -> Captured:
     from .capture import capture_url
 
     settings, started = tools.settings, utcnow()
-    url = target.final_url or target.url
-    result, _fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings,
-                                                                probe=tools.probe))
+    url = snap.final_url or snap.url
+    result, fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings,
+                                                        probe=tools.probe))
     good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     # dead, refused, not evidence, or not reachable at all (DNS, refused, reset, TLS, timeout): look
-    # in the web archives now, in this pass (issue 8 §2), before this session writes anything (the
-    # WARC sink writes in a session of its own: no SQLite write lock may be held meanwhile)
-    recovered, missing = (None, "") if good else _recover(session, target, tools, result.final_url or url)
+    # in the web archives now, in this pass (issue 8 §2)
+    recovered, missing = (None, "") if good else _recover(snap.id, tools, result.final_url or url)
+    return Captured(started, result, fresh, recovered, missing)
+
+
+def capture_apply(session: Session, target: Target, done: Captured, tools: Tools, attempt: int) -> str:
+    settings, result, recovered, missing = tools.settings, done.result, done.recovered, done.missing
+    good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     if result.hops:
-        persist.save_hops(session, target, result.hops, stage="capture", attempt=_attempt_no(target, "capture"),
-                          run_id=tools.run_id)
+        persist.save_hops(session, target, result.hops, stage="capture", attempt=attempt, run_id=tools.run_id)
     main = persist.save_capture(session, target, result, run_id=tools.run_id)
-    if result.response is not None and _fresh:
+    if result.response is not None and done.fresh:
         tools.count("bytes", (result.response.payload_length or 0)
                     + sum(r.payload_length or 0 for r in result.requisites))
     if result.final_url:
@@ -215,8 +276,13 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
                 target.watch_state = "dead"
             outcome = target.status
     persist.record_attempt(session, target, stage="capture", outcome=outcome, run_id=tools.run_id,
-                           started=started, error_type=result.error_type, message=result.reason)
+                           started=done.started, error_type=result.error_type, message=result.reason)
     return outcome
+
+
+def capture_target(session: Session, target: Target, tools: Tools) -> str:
+    """Both halves for one target in one session (the pipeline runs them apart, in batches)."""
+    return capture_apply(session, target, capture_fetch(target, tools), tools, _attempt_no(target, "capture"))
 
 
 # ---- extract -------------------------------------------------------------------------------
@@ -241,4 +307,10 @@ HANDLERS: dict[str, Callable[[Session, Target, Tools], str]] = {
     "resolve": resolve_target,
     "capture": capture_target,
     "extract": extract_target,
+}
+
+# The stages the pipeline runs in two halves: (network part, database part).
+SPLIT: dict[str, tuple[Callable[[Snapshot, Tools], Any], Callable[[Session, Target, Any, Tools, int], str]]] = {
+    "resolve": (resolve_fetch, resolve_apply),
+    "capture": (capture_fetch, capture_apply),
 }

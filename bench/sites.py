@@ -54,15 +54,15 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, la
             await writer.drain()
             if close:
                 break
-    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+    except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError, ValueError):
         pass
     finally:
         writer.close()
 
 
-def _serve(hosts: list[str], latency: float, kb: int, ready, stop) -> None:
+def _serve(hosts: list[str], latency: float, kb: int, ready, stop, port: int = 0) -> None:
     async def main() -> None:
-        servers = [await asyncio.start_server(lambda r, w: _handle(r, w, latency, kb), h, 0, backlog=512)
+        servers = [await asyncio.start_server(lambda r, w: _handle(r, w, latency, kb), h, port, backlog=512)
                    for h in hosts]
         ready.put([f"http://{h}:{s.sockets[0].getsockname()[1]}" for h, s in zip(hosts, servers)])
         while not stop.is_set():
@@ -73,12 +73,13 @@ def _serve(hosts: list[str], latency: float, kb: int, ready, stop) -> None:
     asyncio.run(main())
 
 
-def start_sites(n_hosts: int, latency: float, kb: int) -> tuple[list[str], Callable[[], None]]:
-    """Serve 127.0.0.2 … 127.0.0.(n_hosts+1) from a child process; returns (base URLs, stop)."""
+def start_sites(n_hosts: int, latency: float, kb: int, port: int = 0) -> tuple[list[str], Callable[[], None]]:
+    """Serve 127.0.0.2 … 127.0.0.(n_hosts+1) from a child process; returns (base URLs, stop).
+    ``port`` 0 takes a free port per host; a fixed one lets a kept store be captured again."""
     hosts = [f"127.0.0.{i}" for i in range(2, 2 + n_hosts)]
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
-    proc = ctx.Process(target=_serve, args=(hosts, latency, kb, ready, stop), daemon=True)
+    proc = ctx.Process(target=_serve, args=(hosts, latency, kb, ready, stop, port), daemon=True)
     proc.start()
     bases = ready.get(timeout=60)
 

@@ -191,6 +191,7 @@ def test_a_bug_in_a_stage_is_one_line_not_a_traceback(tmp_path, sim_config, sim,
 
     monkeypatch.setattr(archiver.stages, "capture_target", broken)
     monkeypatch.setitem(archiver.stages.HANDLERS, "capture", broken)
+    monkeypatch.setitem(archiver.stages.SPLIT, "capture", (broken, archiver.stages.capture_apply))
     _ingest_report(tmp_path, sim_config, sim)
     r = run_cli(["run", "--json"], sim_config)
     assert r.code == 1

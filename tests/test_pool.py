@@ -5,7 +5,7 @@ import threading
 from contextlib import ExitStack
 from collections import Counter
 
-from sqlalchemy import event, func, select
+from sqlalchemy import update, event, func, select
 
 from archiver import pipeline
 from archiver.config import load_settings
@@ -69,6 +69,17 @@ def test_a_worker_broken_beyond_one_item_stops_the_pass_instead_of_hanging(tmp_p
 
     settings = load_settings(cfg, env={})
     pipeline.run(settings, make_sessionmaker(engine), stage="resolve")  # plain links: on to capture
-    monkeypatch.setattr(pipeline, "_process", broken)
+    # the network half runs in the workers, the rows in the pass's one writer: its database gone
+    from archiver.batchwriter import BatchWriter
+
+    monkeypatch.setattr(BatchWriter, "_apply_batch", broken)
     with pytest.raises(ConnectionError, match="went away"):
         pipeline.run(settings, make_sessionmaker(engine), stage="capture")
+    monkeypatch.undo()
+    # a stage run whole in the workers (extract): a worker's database gone
+    monkeypatch.setattr(pipeline, "_process", broken)
+    with make_sessionmaker(engine)() as s:
+        s.execute(update(Target).values(stage="extract", lease_owner=None, lease_until=None))
+        s.commit()
+    with pytest.raises(ConnectionError, match="went away"):
+        pipeline.run(settings, make_sessionmaker(engine), stage="extract")

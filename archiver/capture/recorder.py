@@ -37,6 +37,7 @@ from ..net.decode import make_decoder
 from ..net.http import HttpClient
 from .warcfile import WarcSink
 
+SPOOL_MEMORY = 1 << 20  # a response is spooled in memory up to 1 MiB a fetch in flight, then on disk
 SEEN_MAX = 4096  # recent captures remembered in memory; older ones are found through the lookup
 RevisitLookup = Callable[[str, str], "WarcRef | None"]  # (url, sha256) -> an earlier full capture
 
@@ -77,7 +78,9 @@ class _WireSpool:
 
     def __init__(self, spool_dir, max_payload: int):
         self.request = bytearray()
-        self.file = tempfile.TemporaryFile(dir=spool_dir, prefix=".spool-")
+        # in memory up to SPOOL_MEMORY (most pages), on the data disk past it: a file created and
+        # removed per exchange cost more system calls than the rest of its recording
+        self.file = tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=spool_dir, prefix=".spool-")
         self.digester = digests.BlockDigester()
         self.max_payload = max_payload
         self.header_len: int | None = None
