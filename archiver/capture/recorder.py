@@ -35,6 +35,7 @@ from ..errors import ArchiveError, FetchError, FetchTimeout
 from ..model import WarcRef
 from ..net.decode import make_decoder
 from ..net.http import HttpClient
+from .known_urls import KnownUrls
 from .warcfile import WarcSink
 
 SPOOL_MEMORY = 1 << 20  # a response is spooled in memory up to 1 MiB a fetch in flight, then on disk
@@ -316,6 +317,9 @@ class Recorder:
         return out
 
     def _remember(self, url: str, sha256: str, ref: WarcRef) -> None:
+        remember = getattr(self._lookup, "remember", None)
+        if remember is not None:
+            remember(url)
         with self._seen_lock:
             self._seen[(url, sha256)] = ref
             self._seen.move_to_end((url, sha256))
@@ -345,7 +349,7 @@ def db_revisit_lookup(sessionmaker) -> RevisitLookup:
 
     Inside a pipeline stage it reads through the stage's own session (db.session.current_stage_session),
     without flushing it: a worker thread never asks the pool for a second connection while holding one."""
-    from sqlalchemy import bindparam, select
+    from sqlalchemy import bindparam, func, select
 
     from ..db.session import current_stage_session
     from ..db.tables import Capture
@@ -365,7 +369,19 @@ def db_revisit_lookup(sessionmaker) -> RevisitLookup:
             return None
         return WarcRef(**row._asdict())
 
+    def load_hashes():
+        with sessionmaker() as session:
+            yield from session.scalars(select(Capture.url_hash).execution_options(yield_per=10_000))
+
+    def count() -> int:
+        with sessionmaker() as session:
+            return session.scalar(select(func.count()).select_from(Capture)) or 0
+
+    known = KnownUrls(load_hashes, count)
+
     def lookup(url: str, sha256: str) -> WarcRef | None:
+        if not known.may_have(url_hash(url)):
+            return None  # never captured: nothing to revisit
         stage = current_stage_session()
         if stage is not None:
             with stage.no_autoflush:
@@ -373,4 +389,5 @@ def db_revisit_lookup(sessionmaker) -> RevisitLookup:
         with sessionmaker() as session:
             return find(session, url, sha256)
 
+    lookup.remember = lambda url: known.add(url_hash(url))  # type: ignore[attr-defined]
     return lookup
