@@ -110,13 +110,18 @@ def similarity(a: str, b: str) -> float:
     return sm.ratio()
 
 
-def standin_reason(page: Page) -> str | None:
-    """Pages that stand in for the target (interstitials, archive and Google pages), by marker."""
+def _lower_text(page: Page) -> str:
+    return page.body[:MAX_TEXT_BYTES].decode("utf-8", "replace").lower()
+
+
+def standin_reason(page: Page, low: str | None = None) -> str | None:
+    """Pages that stand in for the target (interstitials, archive and Google pages), by marker.
+    ``low``: the page's text lower-cased, when the caller has it already."""
     from .resolve.googl import is_sorry_url
 
     if is_sorry_url(page.url):
         return "Google rate-limit (sorry) page"
-    low = page.body[:MAX_TEXT_BYTES].decode("utf-8", "replace").lower()
+    low = _lower_text(page) if low is None else low
     if any(m in low for m in _SORRY_TEXT):
         return "Google rate-limit (sorry) page"
     if _VIEW_MODE.search(low):
@@ -127,11 +132,11 @@ def standin_reason(page: Page) -> str | None:
     return None
 
 
-def parked_reason(page: Page) -> str | None:
+def parked_reason(page: Page, low: str | None = None) -> str | None:
     host = (urlsplit(page.url).hostname or "").lower()
     if any(host == h or host.endswith("." + h) for h in PARKING_HOSTS):
         return f"parked or for-sale domain (served by {host})"
-    low = page.body[:MAX_TEXT_BYTES].decode("utf-8", "replace").lower()
+    low = _lower_text(page) if low is None else low
     hit = next((p for p in PARKING_PHRASES if p in low), None)
     if hit:
         return f"parked or for-sale domain ('{hit}')"
@@ -162,7 +167,8 @@ def check_evidence(exchange_or_body: Any, *, url: str, probe: Callable[[str], An
         return None  # not a 200: the caller already knows it is not the page
     if not _is_textual(page):
         return parked_reason(Page(page.status, page.url, b""))
-    reason = standin_reason(page) or parked_reason(page)
+    low = _lower_text(page)
+    reason = standin_reason(page, low) or parked_reason(page, low)
     if reason:
         return reason
     found = scan(page.body[:MAX_TEXT_BYTES])  # the text is worked out only when it is compared

@@ -3,9 +3,9 @@
 Python runs one thread's Python code at a time, so one process uses about one core however
 many fetches it has in flight; recording a page (HTTP parsing, WARC records, digests, gzip)
 is CPU work. With ``fetch.processes`` above 1, that many child processes (lanes) do the
-network half of items (stages.SPLIT), each started once per stage (spawned, never forked:
-the pass may run inside the web UI's threads) with its own HTTP client, host gate, recorder
-and WARC file, while the pass's own process schedules, dispatches and writes the rows
+network half of items (stages.SPLIT), each started once per stage (from a fork server that
+has imported the fetching code once, never forked from this process, which may run the web
+UI's threads) with its own HTTP client, host gate, recorder and WARC file, while the pass's own process schedules, dispatches and writes the rows
 (batchwriter.py). Each host is given to one lane, the one with fewest hosts, the first time
 one of its items comes, and stays with it: per-host limits, politeness and a host's 429/503
 waits are kept by one gate exactly as in a single process. What a child finds comes back
@@ -59,6 +59,21 @@ def lanes_for(settings: Settings, due: int, cores: int | None = None) -> int:
     return max(1, min(int(want), MAX_LANES, settings.fetch.concurrency))
 
 
+_PRELOAD = ["archiver.fetchlanes", "archiver.pipeline", "archiver.stages", "archiver.capture",
+            "archiver.capture.recorder", "archiver.evidence", "archiver.db.session", "archiver.resolve"]
+
+
+def _context():
+    """A fork server where there is one: it imports the fetching code once and forks each lane from
+    that clean, single-threaded process (never from this one, which may run the web UI's threads);
+    a fresh interpreter per lane elsewhere."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return mp.get_context("spawn")
+
+
 class _Job:
     __slots__ = ("done", "reply")
 
@@ -71,7 +86,7 @@ class Lanes:
     """``n`` child processes, lanes 1..n; lane 0, this process, takes hosts only once none is left."""
 
     def __init__(self, settings: Settings, run_id: int | None, n: int):
-        self._ctx = mp.get_context("spawn")
+        self._ctx = _context()
         self._out = self._ctx.Queue()
         self._lock = threading.Lock()
         self._jobs: dict[int, tuple[int, _Job]] = {}

@@ -60,6 +60,19 @@ class _Writer(WARCWriter):
     NO_PAYLOAD_DIGEST_TYPES = _NO_PAYLOAD_DIGEST
 
 
+_writers = threading.local()
+
+
+def _writer_to(out) -> _Writer:
+    """This thread's warcio writer, writing to ``out`` (warcio asks the host name of the system
+    for every writer it builds: one per record was a system call per record)."""
+    w = getattr(_writers, "w", None)
+    if w is None:
+        w = _writers.w = _Writer(out, gzip=False, warc_version=WARC_VERSION)
+    w.out = out
+    return w
+
+
 class _GzipMember:
     """File-like that compresses everything written to it into one gzip member."""
 
@@ -153,7 +166,7 @@ class WarcSink:
             for rec in records:
                 start = tmp.tell()
                 member = _GzipMember(tmp)
-                _Writer(member, gzip=False, warc_version=WARC_VERSION).write_record(rec)
+                _writer_to(member).write_record(rec)
                 member.finish()
                 spans.append((start, tmp.tell() - start))
             total = tmp.tell()
