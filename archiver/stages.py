@@ -9,6 +9,7 @@ Expected failures are data; only broken things raise.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,9 @@ from .errors import HostNotReady
 from .model import CaptureResult, Outcome, Resolution
 
 
+ONCE_MAX = 8192  # finished results Tools.once remembers
+
+
 @dataclass
 class Tools:
     """The collaborators a stage may use, built once per run (see pipeline.make_tools)."""
@@ -40,7 +44,7 @@ class Tools:
     probe: Callable[[str], Any] | None = None  # soft-404 probe (evidence.make_probe), or None
     sleep: Callable[[float], None] = time.sleep  # waits inside a resolution (rate-limit quick retries)
     counters: dict = field(default_factory=dict)
-    _once: dict = field(default_factory=dict)
+    _once: dict = field(default_factory=dict)  # key -> [done Event, result, exception], oldest first
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, key: str, n: int = 1) -> None:
@@ -49,12 +53,17 @@ class Tools:
 
     def once(self, key: str, fn: Callable[[], Any]) -> tuple[Any, bool]:
         """Run fn once per key in this pass (two links to one target are fetched once).
-        Returns (result, fresh): fresh is False for the callers that reuse the first result."""
+        Returns (result, fresh): fresh is False for the callers that reuse the first result.
+
+        Only the last ``ONCE_MAX`` finished results are remembered (memory stays flat over a pass
+        of any size): a key asked again after that runs again, which costs a fetch, not evidence."""
         with self._lock:
             slot = self._once.get(key)
             if slot is None:
                 slot = self._once[key] = [threading.Event(), None, None]
                 mine = True
+                if len(self._once) > ONCE_MAX:
+                    self._forget_oldest()
             else:
                 mine = False
         if mine:
@@ -74,6 +83,12 @@ class Tools:
         if slot[2] is not None:
             raise slot[2]  # a HostNotReady defers the callers that waited, too
         return slot[1], False
+
+    def _forget_oldest(self) -> None:
+        """Drop the oldest finished results (called with the lock held); running ones stay."""
+        for key in list(itertools.islice(self._once, len(self._once) - ONCE_MAX + ONCE_MAX // 8)):
+            if self._once[key][0].is_set():
+                del self._once[key]
 
 
 def _cited_at(session: Session, target_id: int) -> datetime | None:

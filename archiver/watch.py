@@ -147,18 +147,46 @@ def check_target(session, target: Target, *, recorder, client, settings, now: da
     return state
 
 
+def by_host_turns(rows) -> list[int]:
+    """Target ids ordered one host after another (round robin), so that a report citing many pages
+    of one site does not hold every worker on that site's politeness limit. Pure."""
+    from .capture.gate import host_of
+
+    queues: dict[str, list[int]] = {}
+    for tid, url, final_url in rows:
+        queues.setdefault(host_of(final_url or url), []).append(tid)
+    out: list[int] = []
+    lanes = [list(reversed(q)) for q in queues.values()]
+    while lanes:
+        nxt = []
+        for q in lanes:
+            out.append(q.pop())
+            if q:
+                nxt.append(q)
+        lanes = nxt
+    return out
+
+
 def recheck_due(session_factory, *, recorder, client, settings, now: datetime | None = None,
                 limit: int | None = None) -> dict:
-    """Re-check every due target (at most ``limit``); counts by state."""
+    """Re-check every due target (at most ``limit``); counts by state.
+
+    ``fetch.concurrency`` targets at a time, each in a session of its own, taken host after host;
+    the recorder's host gate keeps ``fetch.per_host_concurrency`` and the politeness delay, as in
+    the capture stage."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from .capture.fallback import recover_from_archives
 
     now = now or utcnow()
     cadence = timedelta(days=settings.watch.recheck_days)
     with session_factory() as session:
-        q = due_query(now, cadence)
-        ids = list(session.scalars(q.limit(limit) if limit else q))
+        q = due_query(now, cadence).with_only_columns(Target.id, Target.url, Target.final_url)
+        ids = by_host_turns(session.execute(q.limit(limit) if limit else q).all())
     counts = {s: 0 for s in STATES + (TRANSIENT,)}
     counts["checked"] = 0
+    lock = threading.Lock()
 
     def recover(url, at=None):
         if not (settings.resolver.archives or settings.resolver.mementos):
@@ -166,11 +194,11 @@ def recheck_due(session_factory, *, recorder, client, settings, now: datetime | 
         return recover_from_archives(url, client=client, recorder=recorder, settings=settings,
                                      session_factory=session_factory, at=at)
 
-    for tid in ids:
+    def one(tid: int) -> None:
         with session_factory() as session:
             target = session.get(Target, tid)
             if target is None:
-                continue
+                return
             try:
                 state = check_target(session, target, recorder=recorder, client=client, settings=settings,
                                      now=now, recover=recover)
@@ -178,9 +206,16 @@ def recheck_due(session_factory, *, recorder, client, settings, now: datetime | 
             except Exception:  # a bug on one link must not stop the watch of the others
                 session.rollback()
                 log.error("watch: re-check of target %s failed", tid, exc_info=True)
-                continue
-        counts[state] += 1
-        counts["checked"] += 1
+                return
+        with lock:
+            counts[state] += 1
+            counts["checked"] += 1
+
+    workers = max(1, min(settings.fetch.concurrency, len(ids)))
+    if ids:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="watch") as pool:
+            for _ in pool.map(one, ids):
+                pass
     from .resolve.recheck import recheck_due as recheck_live_due
 
     counts["live"] = recheck_live_due(session_factory, recorder=recorder, settings=settings, now=now, limit=limit)

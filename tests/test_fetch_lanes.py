@@ -9,8 +9,6 @@ import signal
 import threading
 import time
 from collections import Counter
-from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sqlalchemy import func, select
 
@@ -23,61 +21,7 @@ from archiver.fetchlanes import AUTO_MIN_ITEMS, lanes_for
 from archiver.hostqueue import Item
 from archiver.stages import Tools
 from tests.conftest import run_cli, write_config
-
-
-class _Counting(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, host: str, latency: float, stall: threading.Event | None = None):
-        self.latency, self.stall = latency, stall
-        self.lock = threading.Lock()
-        self.inflight = self.peak = 0
-        self.paths: Counter = Counter()
-        super().__init__((host, 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):  # noqa: N802
-        srv = self.server
-        with srv.lock:
-            srv.inflight += 1
-            srv.peak = max(srv.peak, srv.inflight)
-            srv.paths[self.path] += 1
-        try:
-            time.sleep(srv.latency)
-            if srv.stall is not None and self.path.startswith("/p/"):
-                srv.stall.wait(30)
-            if not self.path.startswith("/p/"):
-                body, status = b"<html><title>not here</title><body>no such page</body></html>", 404
-            else:
-                body, status = (f"<html><head><title>Page {self.path}</title></head><body><p>The ministry "
-                                f"published decree {self.path} on water.</p></body></html>").encode(), 200
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        finally:
-            with srv.lock:
-                srv.inflight -= 1
-
-
-@contextmanager
-def _sites(n: int, latency: float, stall: threading.Event | None = None):
-    with ExitStack() as stack:
-        servers = []
-        for i in range(n):
-            srv = _Counting(f"127.0.0.{i + 2}", latency, stall)
-            threading.Thread(target=srv.serve_forever, daemon=True).start()
-            stack.callback(srv.server_close)
-            stack.callback(srv.shutdown)
-            servers.append(srv)
-        yield servers
+from tests.servers.counting import body as page_body, counting_sites as _sites
 
 
 def _report(tmp_path, servers, per_host: int):
@@ -97,11 +41,6 @@ def _setup(tmp_path, db_url, servers, per_host, **fetch):
     settings = load_settings(cfg, env={})
     eng = make_engine(settings)
     return cfg, settings, eng, make_sessionmaker(eng), urls
-
-
-def _body(path: str) -> bytes:
-    return (f"<html><head><title>Page {path}</title></head><body><p>The ministry "
-            f"published decree {path} on water.</p></body></html>").encode()
 
 
 def test_how_many_lanes_a_stage_gets(tmp_path, db_url):
@@ -134,7 +73,7 @@ def test_two_processes_capture_what_one_does_and_keep_per_host_limits(tmp_path, 
         assert sorted(pages) == sorted(urlsplit(u).path for u in urls) and set(pages.values()) == {1}
     # the same evidence one process records: each page's exact body, once
     assert sorted((u, h) for u, h, _ in caps) == sorted(
-        (u, hashlib.sha256(_body(urlsplit(u).path)).hexdigest()) for u in urls)
+        (u, hashlib.sha256(page_body(urlsplit(u).path)).hexdigest()) for u in urls)
     assert len({w for _, _, w in caps}) == 2  # each process wrote its own WARC file
     assert run_cli(["verify", "--json"], cfg).code == 0
 

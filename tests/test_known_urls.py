@@ -67,3 +67,4 @@ def test_the_pass_revisit_lookup_finds_an_earlier_capture_through_the_filter(tmp
         assert hit is not None and hit.record_id == ref.record_id
     finally:
         ku.KnownUrls.__init__ = real
+

@@ -282,3 +282,18 @@ def test_a_running_pass_shows_its_counts_as_it_goes(tmp_path, sim_config, sim, S
     assert seen["progress"]["total"] == 6 and seen["resolved"] == seen["progress"]["done"]
     status = run_cli(["status", "--json"], sim_config).json()
     assert status["runs"][0]["status"] == "ok" and status["runs"][0]["counts"]["resolved"] == 6
+
+
+def test_a_pass_remembers_a_bounded_number_of_results(monkeypatch):
+    """Tools.once dedupes within a pass without holding every result of a million-link pass."""
+    import archiver.stages as stages
+    from archiver.stages import Tools
+
+    monkeypatch.setattr(stages, "ONCE_MAX", 64)
+    tools = Tools(settings=None, Session=None, client=None, sink=None, recorder=None)
+    calls = []
+    for i in range(1000):
+        assert tools.once(f"k{i}", lambda i=i: calls.append(i) or i) == (i, True)
+    assert len(tools._once) <= 64
+    assert tools.once("k999", lambda: calls.append("again")) == (999, False)  # recent: not run again
+    assert tools.once("k0", lambda: "again") == ("again", True)  # long forgotten: runs again

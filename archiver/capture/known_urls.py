@@ -23,7 +23,7 @@ def _prefix(url_hash_hex: str) -> int:
 
 class KnownUrls:
     def __init__(self, load: Callable[[], Iterable[str]], count: Callable[[], int], *, after: int = 200,
-                 max_loaded: int = 5_000_000, max_added: int = 200_000):
+                 max_loaded: int = 5_000_000, max_added: int = 100_000):
         self._load, self._count = load, count
         self._after, self._max_loaded, self._max_added = after, max_loaded, max_added
         self._lock = threading.Lock()
