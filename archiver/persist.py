@@ -9,7 +9,7 @@ import hashlib
 import zlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from .config import Settings
@@ -23,29 +23,52 @@ def url_hash(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
-def capture_row(ref: WarcRef, *, role: str, target_id: int | None, run_id: int | None,
-                parent_id: int | None = None, source: str = "live", archive_name: str | None = None,
-                memento_url: str | None = None, memento_datetime: datetime | None = None,
-                not_evidence_reason: str | None = None) -> Capture:
-    return Capture(
+def capture_values(ref: WarcRef, *, role: str, target_id: int | None, run_id: int | None,
+                   parent_id: int | None = None, source: str = "live", archive_name: str | None = None,
+                   memento_url: str | None = None, memento_datetime: datetime | None = None,
+                   not_evidence_reason: str | None = None) -> dict:
+    """The column values of a Capture row for one record we wrote (every column but the ids)."""
+    return dict(
         target_id=target_id, parent_id=parent_id, role=role, url=ref.url, url_hash=url_hash(ref.url),
         captured_at=ref.captured_at, http_status=ref.http_status, content_type=ref.content_type,
         sha256=ref.sha256, payload_digest=ref.payload_digest, block_digest=ref.block_digest,
         payload_length=ref.payload_length, record_id=ref.record_id, warc_file=ref.warc_file,
         offset=ref.offset, length=ref.length, truncated=ref.truncated, is_revisit=ref.is_revisit,
-        source=source, archive_name=archive_name, memento_url=memento_url, memento_datetime=memento_datetime,
-        ip_address=ref.ip_address, not_evidence=bool(not_evidence_reason),
+        revisit_of_id=None, source=source, archive_name=archive_name, memento_url=memento_url,
+        memento_datetime=memento_datetime, ip_address=ref.ip_address, not_evidence=bool(not_evidence_reason),
         not_evidence_reason=not_evidence_reason, run_id=run_id, fetched_at=utcnow(),
     )
 
 
+def capture_row(ref: WarcRef, **kw) -> Capture:
+    return Capture(**capture_values(ref, **kw))
+
+
+class PendingCapture:
+    """A Capture row of a batch, inserted at finish_batch (``id`` is set then)."""
+
+    __slots__ = ("values", "id", "revisit_of")
+
+    def __init__(self, values: dict, revisit_of: str | None):
+        self.values, self.id, self.revisit_of = values, None, revisit_of
+
+
+def _new_capture(session: Session, ref: WarcRef, **kw):
+    """A Capture row: added to the session, or, in a batch, kept as values for one bulk insert."""
+    batch = session.info.get(_BATCH)
+    if batch is None:
+        cap = capture_row(ref, **kw)
+        session.add(cap)
+        link_revisit(session, cap, ref)
+        return cap
+    pending = PendingCapture(capture_values(ref, **kw), ref.revisit_of if ref.is_revisit else None)
+    batch.captures.append(pending)
+    return pending
+
+
 def link_revisit(session: Session, cap: Capture, ref: WarcRef) -> None:
     if ref.is_revisit and ref.revisit_of:
-        batch = session.info.get(_BATCH)
-        if batch is not None:
-            batch.revisits.append((cap, ref.revisit_of))
-        else:
-            cap.revisit_of_id = session.scalar(select(Capture.id).where(Capture.record_id == ref.revisit_of))
+        cap.revisit_of_id = session.scalar(select(Capture.id).where(Capture.record_id == ref.revisit_of))
 
 
 # ---- many items in one transaction (batchwriter.py) --------------------------------------------
@@ -56,34 +79,79 @@ _BATCH = "archiver.persist.batch"
 class _Batch:
     def __init__(self) -> None:
         self.later: list = []  # work that needs ids of rows added before it
-        self.revisits: list[tuple[Capture, str]] = []  # (revisit row, record id of its original)
+        self.captures: list[PendingCapture] = []  # not inserted yet
+        self.rows: dict[type, list[dict]] = {}  # hops and attempts, inserted after the captures
+        self.revisits: list[tuple[Capture, str]] = []  # ORM rows (outside the bulk path) to link
 
 
 def begin_batch(session: Session) -> None:
-    """Rows added to ``session`` from now on are flushed together (finish_batch), not one by one:
-    a capture's requisites and a hop's capture row wait for one flush that gives every id at once."""
+    """Rows added to ``session`` from now on are inserted together (finish_batch), not one by one:
+    captures, hops and attempts as bulk INSERTs, a capture's requisites and a hop's capture id
+    once the ids they wait for exist. Targets stay ORM objects (one UPDATE per changed set)."""
     session.info[_BATCH] = _Batch()
 
 
 def finish_batch(session: Session) -> None:
-    """Flush the batch's rows, add what waited for their ids, and link revisits to their originals
-    with one query (an original may be a row of the same batch)."""
+    """Insert the batch's rows, add what waited for their ids, and link revisits to their originals
+    (an original may be a row of the same batch)."""
     batch: _Batch | None = session.info.pop(_BATCH, None)
     if batch is None:
         return
-    session.flush()
-    while batch.later:
+    known: dict[str, int] = {}
+    while batch.captures or batch.later:
+        if batch.captures:
+            _insert_captures(session, batch.captures, known)
+            batch.captures = []
         todo, batch.later = batch.later, []
+        session.info[_BATCH] = batch  # callbacks add to the same batch
         for fn in todo:
             fn()
-        session.flush()
-    wanted = list({rid for _, rid in batch.revisits})
-    ids: dict[str, int] = {}
+        session.info.pop(_BATCH, None)
+    for model, rows in batch.rows.items():
+        if rows:
+            session.execute(insert(model), rows)
+    session.flush()
+    if batch.revisits:
+        ids = _record_ids(session, [rid for _, rid in batch.revisits])
+        for cap, rid in batch.revisits:
+            cap.revisit_of_id = ids.get(rid)
+
+
+def _record_ids(session: Session, record_ids: list[str]) -> dict[str, int]:
+    wanted, ids = list(set(record_ids)), {}
     for i in range(0, len(wanted), 500):
         ids.update(session.execute(select(Capture.record_id, Capture.id)
                                    .where(Capture.record_id.in_(wanted[i:i + 500]))).all())
-    for cap, rid in batch.revisits:
-        cap.revisit_of_id = ids.get(rid)
+    return ids
+
+
+def _insert_captures(session: Session, pending: list[PendingCapture], known: dict[str, int]) -> None:
+    """One INSERT … RETURNING for these rows; revisits linked to originals already stored or in it."""
+    wanted = [p.revisit_of for p in pending if p.revisit_of and p.revisit_of not in known]
+    if wanted:
+        known.update(_record_ids(session, wanted))
+    for p in pending:
+        if p.revisit_of:
+            p.values["revisit_of_id"] = known.get(p.revisit_of)
+    ids = session.execute(insert(Capture).returning(Capture.id, sort_by_parameter_order=True),
+                          [p.values for p in pending]).scalars().all()
+    late = []
+    for p, new_id in zip(pending, ids):
+        p.id = new_id
+        known[p.values["record_id"]] = new_id
+        if p.revisit_of and p.values["revisit_of_id"] is None and p.revisit_of in known:
+            late.append((new_id, known[p.revisit_of]))  # its original came in the same INSERT
+    for cap_id, original in late:
+        session.execute(update(Capture).where(Capture.id == cap_id).values(revisit_of_id=original))
+
+
+def _add_row(session: Session, model: type, values: dict) -> None:
+    """A Hop or Attempt: added to the session, or, in a batch, inserted in bulk with its kind."""
+    batch = session.info.get(_BATCH)
+    if batch is None:
+        session.add(model(**values))
+    else:
+        batch.rows.setdefault(model, []).append(values)
 
 
 def _after_ids(session: Session, fn) -> None:
@@ -100,48 +168,43 @@ def save_hops(session: Session, target: Target, hops: tuple[HopRecord, ...], *, 
               run_id: int | None, start_seq: int = 0) -> None:
     """Hop rows for one attempt of a stage, numbered 1, 2, … in order (after `start_seq` earlier ones)."""
     for i, hop in enumerate(hops):
-        row = Hop(target_id=target.id, stage=stage, attempt=attempt, seq=start_seq + i + 1, url=hop.url,
-                  status_code=hop.status_code, location=hop.location, kind=hop.kind,
-                  fetched_at=hop.fetched_at, note=hop.note)
+        values = dict(target_id=target.id, stage=stage, attempt=attempt, seq=start_seq + i + 1, url=hop.url,
+                      status_code=hop.status_code, location=hop.location, kind=hop.kind,
+                      fetched_at=hop.fetched_at, capture_id=None, note=hop.note)
         if hop.warc is None:
-            session.add(row)
+            _add_row(session, Hop, values)
             continue
-        cap = capture_row(hop.warc, role="hop", target_id=target.id, run_id=run_id)
-        session.add(cap)
-        link_revisit(session, cap, hop.warc)
+        cap = _new_capture(session, hop.warc, role="hop", target_id=target.id, run_id=run_id)
 
-        def add_hop(row=row, cap=cap) -> None:
-            row.capture_id = cap.id
-            session.add(row)
+        def add_hop(values=values, cap=cap) -> None:
+            values["capture_id"] = cap.id
+            _add_row(session, Hop, values)
         _after_ids(session, add_hop)
 
 
-def save_capture(session: Session, target: Target, result: CaptureResult, *, run_id: int | None) -> Capture | None:
-    """Rows for the target's response record and its requisites; returns the response's row."""
+def save_capture(session: Session, target: Target, result: CaptureResult, *, run_id: int | None):
+    """Rows for the target's response record and its requisites; returns the response's row (a
+    Capture, or in a batch a PendingCapture whose ``id`` is set when the batch is written)."""
     if result.response is None:
         return None
-    main = capture_row(result.response, role="target", target_id=target.id, run_id=run_id,
-                       source=result.source, archive_name=result.archive_name, memento_url=result.memento_url,
-                       memento_datetime=result.memento_datetime,
-                       not_evidence_reason=result.not_evidence_reason)
-    session.add(main)
-    link_revisit(session, main, result.response)
+    main = _new_capture(session, result.response, role="target", target_id=target.id, run_id=run_id,
+                        source=result.source, archive_name=result.archive_name, memento_url=result.memento_url,
+                        memento_datetime=result.memento_datetime,
+                        not_evidence_reason=result.not_evidence_reason)
     if result.requisites:
         def add_requisites() -> None:
             for ref in result.requisites:
-                req = capture_row(ref, role="requisite", target_id=target.id, run_id=run_id, parent_id=main.id,
-                                  source=result.source, archive_name=result.archive_name)
-                session.add(req)
-                link_revisit(session, req, ref)
+                _new_capture(session, ref, role="requisite", target_id=target.id, run_id=run_id, parent_id=main.id,
+                             source=result.source, archive_name=result.archive_name)
         _after_ids(session, add_requisites)
     return main
 
 
 def record_attempt(session: Session, target: Target, *, stage: str, outcome: str, run_id: int | None,
                    started: datetime, error_type: str | None = None, message: str | None = None) -> None:
-    session.add(Attempt(run_id=run_id, target_id=target.id, stage=stage, outcome=outcome,
-                        error_type=error_type, message=message, started_at=started,
-                        duration_ms=int((utcnow() - started).total_seconds() * 1000)))
+    _add_row(session, Attempt, dict(run_id=run_id, target_id=target.id, stage=stage, outcome=outcome,
+                                    error_type=error_type, message=message, started_at=started,
+                                    duration_ms=int((utcnow() - started).total_seconds() * 1000)))
 
 
 def schedule_watch(target: Target, settings: Settings, now: datetime | None = None) -> None:
