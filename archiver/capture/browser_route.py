@@ -89,17 +89,17 @@ class Router:
         url = urldefrag(request.url)[0]
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            return await self._refuse(route, url, f"scheme {scheme or '(none)'!r} is not http or https")
+            return await self._refuse(route, url, f"scheme {scheme or '(none)'!r} is not http or https", request)
         doc = self._document
         if doc is not None and url == urldefrag(doc.url)[0] and request.is_navigation_request() \
                 and request.frame.parent_frame is None:
             self._document = None  # once: a later navigation to it (a reload) is fetched
             return await route.fulfill(status=doc.status, headers=fulfil_headers(doc.headers), body=doc.body)
         if request.method.upper() != "GET":
-            return await self._refuse(route, url, f"{request.method} requests are not sent")
+            return await self._refuse(route, url, f"{request.method} requests are not sent", request)
         self.traffic.requests += 1
         if self.traffic.requests > self._max_requests:
-            return await self._refuse(route, url, f"more than {self._max_requests} requests on the page")
+            return await self._refuse(route, url, f"more than {self._max_requests} requests on the page", request)
         try:
             sent = await request.all_headers()
         except Exception:  # the page went away meanwhile
@@ -109,10 +109,10 @@ class Router:
         try:
             ex = await loop.run_in_executor(self._executor, self._follow, url, headers)
         except FetchRefused as exc:
-            return await self._refuse(route, url, str(exc))
+            return await self._refuse(route, url, str(exc), request)
         except FetchError as exc:
             self.traffic.failed.append((url, str(exc)))
-            return await _abort(route, "failed")
+            return await _abort(route, "failed", request)
         await route.fulfill(status=ex.status, headers=fulfil_headers(ex.headers), body=ex.body)
 
     def _follow(self, url: str, headers: dict[str, str]):
@@ -128,14 +128,21 @@ class Router:
                 raise FetchRefused(f"refused: redirect to a {urlsplit(url).scheme!r} URL", url=url)
         raise FetchError(f"more than {self._max_hops} redirects", url=url)
 
-    async def _refuse(self, route, url: str, why: str) -> None:
+    async def _refuse(self, route, url: str, why: str, request) -> None:
         log.info("browser request refused: %s: %s", url, why)
         self.traffic.refused.append((url, why))
-        await _abort(route, "blockedbyclient")
+        await _abort(route, "blockedbyclient", request)
 
 
-async def _abort(route, code: str) -> None:
+async def _abort(route, code: str, request) -> None:
+    """Refuse a request. A page's script navigating away (to a refused or failing address) is
+    answered ``204 No Content``, which a browser treats as "stay where you are": the page a person
+    saw stays, rather than Chromium's error page."""
     try:
-        await route.abort(code)
+        if request.is_navigation_request() and request.frame.parent_frame is None \
+                and request.frame.url not in ("", "about:blank"):
+            await route.fulfill(status=204, body=b"")
+        else:
+            await route.abort(code)
     except Exception:  # the page or its context closed meanwhile
         pass
