@@ -225,6 +225,47 @@ def test_script_built_page_plain_then_browser(tmp_path, db_url, site, monkeypatc
     _looks_like_the_page(shot[3], by_uri["urn:thumbnail:" + url][3])
     assert main_id
     _independently_valid(s.storage.root)
+    _auditors_see_it(tmp_path, cfg, s, url, shot[3])
+
+
+def _auditors_see_it(tmp_path: Path, cfg: Path, settings, url: str, png: bytes) -> None:
+    """show --json lists the browser's records; get --screenshot writes the picture; the evidence page
+    shows it first."""
+    acts = run_cli(["activities", "--json"], cfg).json()
+    acts = acts["activities"] if isinstance(acts, dict) else acts
+    act = acts[-1]["id"]
+    link = next(li for li in run_cli(["show", str(act), "--json"], cfg).json()["links"] if li["url"] == url)
+    views = link["captures"][0]["views"]
+    assert [v["role"] for v in views] == ["screenshot", "thumbnail", "dom"]
+    assert all(v["sha256"] and v["url"] == f"urn:{v['role']}:{url}" for v in views)
+    assert link["captures"][0]["browser_requests"] >= 1
+    out = tmp_path / "shot.png"
+    r = run_cli(["get", url, "--screenshot", "-o", str(out)], cfg)
+    assert r.code == 0, r.err
+    assert out.read_bytes() == png
+    r = run_cli(["get", url.replace("?again", ""), "--screenshot", "-o", str(tmp_path / "none.png")], cfg)
+    assert r.code == 1 and "no screenshot" in r.err
+
+    import requests
+
+    from archiver.web.app import create_app
+    from tests.browser.servers import serve_app
+
+    engine = make_engine(settings)
+    try:
+        app = create_app(settings, make_sessionmaker(engine), replay_origin_url="http://127.0.0.1:9",
+                         runner=lambda *a, **k: None)
+        with serve_app(app) as ui:
+            page = requests.get(f"{ui}/activities/{act}", timeout=10).text
+            thumb = next(v for v in views if v["role"] == "thumbnail")
+            shot = next(v for v in views if v["role"] == "screenshot")
+            assert page.index(f"/captures/{thumb['id']}/picture.png") < page.index("Redirect chain")
+            got = requests.get(f"{ui}/captures/{shot['id']}/picture.png", timeout=10)
+            assert got.status_code == 200 and got.headers["content-type"] == "image/png" and got.content == png
+            dom = next(v for v in views if v["role"] == "dom")
+            assert requests.get(f"{ui}/captures/{dom['id']}/picture.png", timeout=10).status_code == 404
+    finally:
+        engine.dispose()
 
 
 def _independently_valid(storage: Path) -> None:
