@@ -226,6 +226,28 @@ def test_script_built_page_plain_then_browser(tmp_path, db_url, site, monkeypatc
     assert main_id
     _independently_valid(s.storage.root)
     _auditors_see_it(tmp_path, cfg, s, url, shot[3])
+    _exported(tmp_path, cfg, url)
+
+
+def _exported(tmp_path: Path, cfg: Path, url: str) -> None:
+    """The WACZ holds the screenshot, thumbnail and DOM records and the JSON; pages.jsonl marks the page."""
+    import zipfile
+
+    acts = run_cli(["activities", "--json"], cfg).json()
+    acts = acts["activities"] if isinstance(acts, dict) else acts
+    out = tmp_path / "evidence.wacz"
+    r = run_cli(["export", "--activity", str(acts[-1]["id"]), "-o", str(out)], cfg)
+    assert r.code == 0, r.err
+    with zipfile.ZipFile(out) as z:
+        pages = [json.loads(line) for line in z.read("pages/pages.jsonl").decode().splitlines()[1:]]
+        uris = [rec.rec_headers.get_header("WARC-Target-URI") for rec in ArchiveIterator(io.BytesIO(
+            z.read("archive/data.warc.gz")))]
+    page = next(p for p in pages if p["url"] == url)
+    assert page["browser"] is True and page["screenshot"] == "urn:screenshot:" + url
+    assert page["dom"] == "urn:dom:" + url
+    for uri in ("urn:screenshot:", "urn:thumbnail:", "urn:dom:"):
+        assert uri + url in uris
+    assert any(u.endswith("/data.json") for u in uris)
 
 
 def _auditors_see_it(tmp_path: Path, cfg: Path, settings, url: str, png: bytes) -> None:
