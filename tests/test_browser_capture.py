@@ -8,7 +8,10 @@ from __future__ import annotations
 import glob
 import io
 import json
+import os
+import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -62,6 +65,11 @@ class _Site(BaseHTTPRequestHandler):
             body, ctype = json.dumps({"word": WORD}).encode(), "application/json"
         elif path == "/shell.html":
             body, ctype = SHELL, "text/html; charset=utf-8"
+        elif path == "/slow.json":
+            time.sleep(3)
+            body, ctype = b"{}", "application/json"
+        elif path == "/slow.html":
+            body, ctype = b"<html><body><p>waiting</p><script>fetch('/slow.json')</script></body></html>", "text/html"
         elif path == "/hostile.html":
             body, ctype = HOSTILE.format(port=port, text="A page whose scripts reach for private addresses. " * 8
                                          ).encode(), "text/html; charset=utf-8"
@@ -199,7 +207,7 @@ def test_script_built_page_plain_then_browser(tmp_path, db_url, site, monkeypatc
 
     # auto: the page looks script-built, so the browser loads it
     url = base + "/shell.html?again"
-    cfg, s = _store(tmp_path, db_url, "auto", browser="auto")
+    cfg, s = _store(tmp_path, db_url, "auto", browser="auto", pdf=True)
     summary = _ingest_and_run(tmp_path, cfg, [url])
     assert summary["captured"] == 1 and summary["failed"] == 0, (summary, _rows(s))
     caps, targets = _rows(s)
@@ -223,6 +231,9 @@ def test_script_built_page_plain_then_browser(tmp_path, db_url, site, monkeypatc
     assert shot[0] == "resource" and shot[3].startswith(b"\x89PNG\r\n\x1a\n")
     assert shot[2] is not None and shot[2] == _record_id(s.storage.root, url)
     _looks_like_the_page(shot[3], by_uri["urn:thumbnail:" + url][3])
+    from pypdf import PdfReader  # capture.pdf: the page printed, with the script-built words
+
+    assert WORD in PdfReader(io.BytesIO(by_uri["urn:pdf:" + url][3])).pages[0].extract_text()
     assert main_id
     _independently_valid(s.storage.root)
     _auditors_see_it(tmp_path, cfg, s, url, shot[3])
@@ -258,7 +269,7 @@ def _auditors_see_it(tmp_path: Path, cfg: Path, settings, url: str, png: bytes) 
     act = acts[-1]["id"]
     link = next(li for li in run_cli(["show", str(act), "--json"], cfg).json()["links"] if li["url"] == url)
     views = link["captures"][0]["views"]
-    assert [v["role"] for v in views] == ["screenshot", "thumbnail", "dom"]
+    assert [v["role"] for v in views] == ["screenshot", "thumbnail", "dom", "pdf"]
     assert all(v["sha256"] and v["url"] == f"urn:{v['role']}:{url}" for v in views)
     assert link["captures"][0]["browser_requests"] >= 1
     out = tmp_path / "shot.png"
@@ -346,3 +357,64 @@ def test_without_chromium_auto_falls_back_and_always_fails(tmp_path, db_url, sit
     assert [c[0] for c in caps] == ["target", "target"]  # both plain captures kept, nothing else
     notices = [line for line in err.splitlines() if "capturing without a browser" in line]
     assert len(notices) == 1 and "no-chromium" in notices[0], err
+
+
+def _our_chromium() -> int:
+    """The pid of the Chromium browser process this test process started (through Playwright's driver)."""
+    def parent(pid: int) -> int:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+            if not any(a.endswith(b"chromium") for a in args[:1]) or any(a.startswith(b"--type=") for a in args):
+                continue
+            pid = int(entry)
+            while pid > 1:
+                pid = parent(pid)
+                if pid == os.getpid():
+                    return int(entry)
+        except (OSError, ValueError, IndexError):
+            continue
+    raise AssertionError("no Chromium of ours is running")
+
+
+def test_a_crashed_browser_fails_the_visit_and_is_started_again(tmp_path, site, browser):
+    base, _ = site
+    s = load_settings(None, env={}, overrides={"storage": {"root": str(tmp_path / "storage")},
+                                                 "fetch": {"allow_private_addresses": True}})
+    with recorder_for(s) as (rec, sink):
+        browser.use(rec)
+        assert browser.visit(base + "/shell.html").error is None  # (the browser is up)
+        launched = browser.launches
+        threading.Timer(1.0, lambda: os.kill(_our_chromium(), signal.SIGKILL)).start()
+        crashed = browser.visit(base + "/slow.html")
+        assert crashed.error_type == "BrowserCrashed" and "crashed" in crashed.error, crashed.error
+        again = browser.visit(base + "/shell.html")
+    assert again.error is None and WORD.encode() in again.dom
+    assert browser.launches == launched + 1
+
+
+@pytest.mark.parametrize("mode,error_type,outcome", [
+    ("auto", "BrowserCrashed", "failed"), ("always", "BrowserCrashed", "failed"),
+    ("auto", "BrowserTimeout", "captured"), ("always", "BrowserTimeout", "failed")])
+def test_what_a_failed_visit_does_to_the_item(mode, error_type, outcome):
+    """A broken browser fails the item (tried again later); a page that never finishes fails it only
+    under always (under auto the plain capture stands, the failure noted). The plain capture is kept."""
+    from datetime import datetime, timezone
+
+    from archiver.capture.browse import _with_visit
+    from archiver.capture.browser import Visited
+    from archiver.model import CaptureResult, Outcome, WarcRef
+
+    ref = WarcRef("warcs/x.warc.gz", 0, 10, "<urn:uuid:1>", "http://127.0.0.1/", datetime.now(timezone.utc), 200)
+    plain = CaptureResult(Outcome.CAPTURED, response=ref, final_url=ref.url)
+    got = _with_visit(plain, Visited(ref.url, error="it went wrong", error_type=error_type), why="screenshot",
+                      mode=mode, tools=None)
+    assert got.outcome.value == outcome and got.response is ref
+    assert got.browser.status == "failed" and got.browser.error_type == error_type
+    assert "browser: it went wrong" in got.reason

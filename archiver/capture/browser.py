@@ -201,6 +201,8 @@ class Browser:
                 out.error = f"the page did not finish within capture.page_timeout_s ({self.cap.page_timeout_s:.0f} s)"
                 out.error_type = "BrowserTimeout"
             except Exception as exc:
+                if browser.is_connected():  # Playwright may see the page fail before the browser's end
+                    await asyncio.sleep(0.5)
                 crashed = not browser.is_connected()
                 out.error = ("the browser crashed: " if crashed else "the page failed in the browser: ") \
                     + _first_line(exc)
