@@ -65,6 +65,8 @@ class _Site(BaseHTTPRequestHandler):
             body, ctype = json.dumps({"word": WORD}).encode(), "application/json"
         elif path == "/shell.html":
             body, ctype = SHELL, "text/html; charset=utf-8"
+        elif path == "/loop.html":
+            body, ctype = b"<html><body><p>busy</p><script>while (true) {}</script></body></html>", "text/html"
         elif path == "/slow.json":
             time.sleep(3)
             body, ctype = b"{}", "application/json"
@@ -418,3 +420,22 @@ def test_what_a_failed_visit_does_to_the_item(mode, error_type, outcome):
     assert got.outcome.value == outcome and got.response is ref
     assert got.browser.status == "failed" and got.browser.error_type == error_type
     assert "browser: it went wrong" in got.reason
+
+
+def test_a_page_that_loops_forever_ends_at_the_time_limit(tmp_path, site, browser):
+    base, _ = site
+    s = load_settings(None, env={}, overrides={"storage": {"root": str(tmp_path / "storage")},
+                                                 "fetch": {"allow_private_addresses": True}})
+    normal = browser.cap
+    browser.cap = normal.model_copy(update={"page_timeout_s": 3.0})
+    try:
+        with recorder_for(s) as (rec, sink):
+            browser.use(rec)
+            started = time.monotonic()
+            stuck = browser.visit(base + "/loop.html")
+            took = time.monotonic() - started
+            assert stuck.error_type == "BrowserTimeout" and "page_timeout_s" in stuck.error
+            assert took < 3.0 + 12  # the limit, and at worst the context's close time
+            assert browser.visit(base + "/shell.html").error is None  # the next page is fine
+    finally:
+        browser.cap = normal
