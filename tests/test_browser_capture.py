@@ -240,6 +240,41 @@ def test_script_built_page_plain_then_browser(tmp_path, db_url, site, monkeypatc
     _independently_valid(s.storage.root)
     _auditors_see_it(tmp_path, cfg, s, url, shot[3])
     _exported(tmp_path, cfg, url)
+    _dossier(tmp_path, cfg, s)
+
+
+def _dossier(tmp_path: Path, cfg: Path, settings) -> None:
+    """The printed dossier holds every activity's text and every capture's sha256, and the screenshot."""
+    from pypdf import PdfReader
+
+    out = tmp_path / "dossier.pdf"
+    reports = run_cli(["reports", "--json"], cfg).json()
+    reports = reports["reports"] if isinstance(reports, dict) else reports
+    r = run_cli(["dossier", "--report", str(reports[-1]["id"]), "-o", str(out), "--json"], cfg)
+    assert r.code == 0, r.err
+    assert r.json()["screenshots"] == 1
+    pdf = PdfReader(out)
+    text = "".join("".join(p.extract_text() or "" for p in pdf.pages).split())  # no whitespace: lines wrap
+    engine = make_engine(settings)
+    try:
+        with make_sessionmaker(engine)() as s:
+            from archiver.db.tables import Activity, Report
+
+            rid = reports[-1]["id"]
+            acts = s.scalars(select(Activity).where(Activity.report_id == rid)).all()
+            shas = [c.sha256 for c in s.scalars(select(Capture).where(Capture.role == "target")) if c.target
+                    and any(li.activity.report_id == rid for li in c.target.links)]
+    finally:
+        engine.dispose()
+    assert acts and shas
+    for a in acts:
+        assert "".join(a.text.split()) in text
+    for sha in shas:
+        assert sha in text
+    assert sum(len(p.images) for p in pdf.pages) >= 1  # the screenshot is a picture in the PDF
+    html = tmp_path / "dossier.html"
+    assert run_cli(["dossier", "--report", str(rid), "-o", str(html)], cfg).code == 0
+    assert "data:image/png;base64," in html.read_text(encoding="utf-8") and "<script" not in html.read_text()
 
 
 def _exported(tmp_path: Path, cfg: Path, url: str) -> None:
