@@ -334,6 +334,12 @@ def _auditors_see_it(tmp_path: Path, cfg: Path, settings, url: str, png: bytes) 
             assert got.status_code == 200 and got.headers["content-type"] == "image/png" and got.content == png
             dom = next(v for v in views if v["role"] == "dom")
             assert requests.get(f"{ui}/captures/{dom['id']}/picture.png", timeout=10).status_code == 404
+            reports = run_cli(["reports", "--json"], cfg).json()
+            rid = (reports["reports"] if isinstance(reports, dict) else reports)[-1]["id"]
+            assert f"/reports/{rid}/dossier.html" in requests.get(f"{ui}/reports/{rid}", timeout=10).text
+            d = requests.get(f"{ui}/reports/{rid}/dossier.html", timeout=10)
+            assert d.status_code == 200 and "img-src data:" in d.headers["content-security-policy"]
+            assert shot["sha256"] and link["captures"][0]["sha256"] in d.text and "data:image/png" in d.text
     finally:
         engine.dispose()
 
