@@ -20,10 +20,6 @@ from .config import Settings
 from .db.tables import Capture, Extraction, Target
 from .model import CaptureResult
 
-BROWSER_ROLES = ("browser", "screenshot", "thumbnail", "dom", "pdf")
-PICTURE_ROLES = ("screenshot", "thumbnail", "dom", "pdf")
-
-
 def save_browser(session: Session, target: Target, main: Capture | None, result: CaptureResult, *,
                  run_id: int | None) -> list[Capture]:
     """One row per record of the visit, children of the page's capture row ``main``."""

@@ -24,7 +24,7 @@ from archiver.capture.browser import Browser
 from archiver.capture.browser_route import Document
 from archiver.config import load_settings
 from archiver.db.session import make_engine, make_sessionmaker
-from archiver.db.tables import Capture, Extraction, Target
+from archiver.db.tables import Capture, Target
 from tests.conftest import run_cli, write_config
 from tests.servers.targets import recorder_for
 
@@ -44,6 +44,15 @@ fetch('/data.json').then(r => r.json()).then(j => {
   document.body.appendChild(b);
 });
 </script></body></html>"""
+
+# images that load only when scrolled into view: native lazy loading, and one an observer adds
+LAZY = b"""<!doctype html><html><body><p>Top of a long page.</p><div style="height:6000px"></div>
+<img loading="lazy" src="/lazy.png" width="20" height="20"><div id="sentinel">end</div>
+<script>new IntersectionObserver((es, o) => { if (es[0].isIntersecting) { const i = new Image();
+  i.src = '/observed.png'; document.body.appendChild(i); o.disconnect(); } }).observe(document.getElementById('sentinel'));
+</script></body></html>"""
+PNG_1PX = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c"
+                        "63f8cfc0f01f0005000201a3e8c5df0000000049454e44ae426082")
 
 HOSTILE = """<!doctype html><html><head><title>Hostile</title></head><body><p>{text}</p>
 <img src="file:///etc/passwd">
@@ -65,6 +74,10 @@ class _Site(BaseHTTPRequestHandler):
             body, ctype = json.dumps({"word": WORD}).encode(), "application/json"
         elif path == "/shell.html":
             body, ctype = SHELL, "text/html; charset=utf-8"
+        elif path == "/lazy.html":
+            body, ctype = LAZY, "text/html"
+        elif path.endswith(".png"):
+            body, ctype = PNG_1PX, "image/png"
         elif path == "/loop.html":
             body, ctype = b"<html><body><p>busy</p><script>while (true) {}</script></body></html>", "text/html"
         elif path == "/slow.json":
@@ -258,7 +271,7 @@ def _dossier(tmp_path: Path, cfg: Path, settings) -> None:
     engine = make_engine(settings)
     try:
         with make_sessionmaker(engine)() as s:
-            from archiver.db.tables import Activity, Report
+            from archiver.db.tables import Activity
 
             rid = reports[-1]["id"]
             acts = s.scalars(select(Activity).where(Activity.report_id == rid)).all()
@@ -480,3 +493,15 @@ def test_a_page_that_loops_forever_ends_at_the_time_limit(tmp_path, site, browse
             assert browser.visit(base + "/shell.html").error is None  # the next page is fine
     finally:
         browser.cap = normal
+
+
+def test_images_that_load_when_scrolled_into_view_are_recorded(tmp_path, site, browser):
+    base, _ = site
+    s = load_settings(None, env={}, overrides={"storage": {"root": str(tmp_path / "storage")},
+                                                 "fetch": {"allow_private_addresses": True}})
+    with recorder_for(s) as (rec, sink):
+        browser.use(rec)
+        visited = browser.visit(base + "/lazy.html")
+    assert visited.error is None, visited.error
+    recorded = {r.url for r in visited.traffic.records}
+    assert {base + "/lazy.png", base + "/observed.png"} <= recorded, recorded

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from ..capture.browser_records import ROLES as VIEW_ROLES  # what the browser showed: screenshot, thumbnail, dom, pdf
 from ..errors import NotFound
 from ..persist import url_hash
 from .base import iso_utc as _iso
@@ -173,7 +174,6 @@ def capture_dict(capture: Capture, full: bool = False, with_text: bool = False) 
     return d
 
 
-VIEW_ROLES = ("screenshot", "thumbnail", "dom", "pdf")  # what the browser showed (browser_rows.py)
 
 
 def browser_views(capture: Capture, siblings: Iterable[Capture]) -> dict[str, Any]:
