@@ -66,6 +66,41 @@ class FetchSettings(_Section):
     requisites: RequisiteSettings = RequisiteSettings()
 
 
+BrowserMode = Literal["never", "auto", "always"]
+
+
+class CaptureSettings(_Section):
+    """When and how a page is also loaded in headless Chromium (capture/browser.py)."""
+
+    browser: BrowserMode = "auto"  # auto: HTML targets when Chromium is installed (shells above all)
+    browser_hosts: dict[str, BrowserMode] = Field(default_factory=dict)  # host (and its subdomains) -> mode
+    chromium_path: Path = Path("/usr/bin/chromium")  # Debian's chromium; never a downloaded browser
+    auto_screenshot: bool = True  # auto: every HTML target gets its screenshot, not only shells
+    shell_text_chars: int = Field(200, ge=0)  # auto: less visible text than this + a script = a shell
+    pdf: bool = False  # also print the page to PDF (a resource record)
+    page_timeout_s: float = Field(60.0, gt=0)  # the whole visit of one page: load, scroll, idle, pictures
+    idle_timeout_s: float = Field(5.0, ge=0)  # wait at most this long for the network to go quiet
+    concurrency: int = Field(2, ge=1)  # pages open at once in the one browser
+    max_requests_per_page: int = Field(500, ge=1)  # the browser's requests past this are refused
+    max_resource_bytes: int = Field(50_000_000, gt=0)  # a response handed to the browser is cut here
+    max_screenshot_px: int = Field(20_000, ge=900)  # a full-page screenshot is at most this tall
+    memory_mb: int = Field(1024, ge=128)  # JavaScript heap ceiling per renderer (V8 max-old-space)
+    viewport_width: int = Field(1366, ge=320)
+    viewport_height: int = Field(900, ge=240)
+    thumbnail_width: int = Field(400, ge=64)
+
+    @field_validator("browser_hosts")
+    @classmethod
+    def _host_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for h, mode in v.items():
+            h = str(h).strip().lower()
+            if not h or "/" in h or " " in h:
+                raise ValueError(f"{h!r} is not a host")
+            out[h] = mode
+        return out
+
+
 class ArchiveSource(_Section):
     name: str
     cdx_url: str
@@ -162,6 +197,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
     fetch: FetchSettings = FetchSettings()
+    capture: CaptureSettings = CaptureSettings()
     resolver: ResolverSettings = ResolverSettings()
     extract: ExtractSettings = ExtractSettings()
     watch: WatchSettings = WatchSettings()
@@ -214,7 +250,7 @@ def _env_layer(env: Mapping[str, str]) -> dict:
     return layer
 
 
-_PATH_KEYS = (("storage", "root"), ("resolver", "overrides"), ("export", "signing_key"))
+_PATH_KEYS = (("storage", "root"), ("capture", "chromium_path"), ("resolver", "overrides"), ("export", "signing_key"))
 
 
 def _anchor_paths(data: dict, base: Path) -> dict:

@@ -238,6 +238,8 @@ def _child_main(settings: Settings, run_id: int | None, jobs, out, threads: int,
             while (job := jobs.get()) is not None:
                 pool.submit(one, *job)
     finally:
+        if tools.browser is not None:
+            tools.browser.close()
         tools.sink.close()
         if getattr(tools.sink, "db_connection", None) is not None:
             tools.sink.db_connection.close()

@@ -122,6 +122,19 @@ class Resolution:
 
 
 @dataclass(frozen=True)
+class BrowserResult:
+    """What loading the page in headless Chromium gave (capture/browse.py)."""
+
+    status: str  # browsed | failed | skipped (no Chromium, in auto mode)
+    reason: str | None = None  # why the browser ran ("looks script-built", "screenshot"), or why it failed
+    records: tuple[WarcRef, ...] = ()  # the browser's own response / revisit records, in request order
+    resources: tuple[tuple[str, WarcRef], ...] = ()  # (screenshot | thumbnail | dom | pdf, resource record)
+    refused: tuple[tuple[str, str], ...] = ()  # (url, why) requests of the page that were not sent
+    error_type: str | None = None
+    final_url: str | None = None  # where the page ended (pushState, a script's navigation)
+
+
+@dataclass(frozen=True)
 class CaptureResult:
     outcome: Outcome  # CAPTURED, DEAD, REFUSED or FAILED
     response: WarcRef | None = None  # the target's response (or revisit) record
@@ -135,6 +148,7 @@ class CaptureResult:
     reason: str | None = None
     error_type: str | None = None
     not_evidence_reason: str | None = None  # soft-404, parked domain, interstitial...
+    browser: BrowserResult | None = None  # the page loaded in a browser too (capture.browser)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class PendingCapture:
         self.values, self.id, self.revisit_of = values, None, revisit_of
 
 
-def _new_capture(session: Session, ref: WarcRef, **kw):
+def add_capture(session: Session, ref: WarcRef, **kw):
     """A Capture row: added to the session, or, in a batch, kept as values for one bulk insert."""
     batch = session.info.get(_BATCH)
     if batch is None:
@@ -154,7 +154,7 @@ def _add_row(session: Session, model: type, values: dict) -> None:
         batch.rows.setdefault(model, []).append(values)
 
 
-def _after_ids(session: Session, fn) -> None:
+def after_ids(session: Session, fn) -> None:
     """Run ``fn`` once the rows added so far have ids: now (one flush), or at the batch's flush."""
     batch = session.info.get(_BATCH)
     if batch is None:
@@ -174,12 +174,12 @@ def save_hops(session: Session, target: Target, hops: tuple[HopRecord, ...], *, 
         if hop.warc is None:
             _add_row(session, Hop, values)
             continue
-        cap = _new_capture(session, hop.warc, role="hop", target_id=target.id, run_id=run_id)
+        cap = add_capture(session, hop.warc, role="hop", target_id=target.id, run_id=run_id)
 
         def add_hop(values=values, cap=cap) -> None:
             values["capture_id"] = cap.id
             _add_row(session, Hop, values)
-        _after_ids(session, add_hop)
+        after_ids(session, add_hop)
 
 
 def save_capture(session: Session, target: Target, result: CaptureResult, *, run_id: int | None):
@@ -187,16 +187,16 @@ def save_capture(session: Session, target: Target, result: CaptureResult, *, run
     Capture, or in a batch a PendingCapture whose ``id`` is set when the batch is written)."""
     if result.response is None:
         return None
-    main = _new_capture(session, result.response, role="target", target_id=target.id, run_id=run_id,
+    main = add_capture(session, result.response, role="target", target_id=target.id, run_id=run_id,
                         source=result.source, archive_name=result.archive_name, memento_url=result.memento_url,
                         memento_datetime=result.memento_datetime,
                         not_evidence_reason=result.not_evidence_reason)
     if result.requisites:
         def add_requisites() -> None:
             for ref in result.requisites:
-                _new_capture(session, ref, role="requisite", target_id=target.id, run_id=run_id, parent_id=main.id,
+                add_capture(session, ref, role="requisite", target_id=target.id, run_id=run_id, parent_id=main.id,
                              source=result.source, archive_name=result.archive_name)
-        _after_ids(session, add_requisites)
+        after_ids(session, add_requisites)
     return main
 
 

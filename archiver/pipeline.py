@@ -375,6 +375,8 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             raise
         finally:
+            if tools is not None and tools.browser is not None:
+                tools.browser.close()
             if tools is not None and hasattr(tools.sink, "close"):
                 tools.sink.close()
                 if getattr(tools.sink, "db_connection", None) is not None:

@@ -43,6 +43,7 @@ class Tools:
     run_id: int | None = None
     probe: Callable[[str], Any] | None = None  # soft-404 probe (evidence.make_probe), or None
     sleep: Callable[[float], None] = time.sleep  # waits inside a resolution (rate-limit quick retries)
+    browser: Any = None  # the pass's Chromium, made on first use (capture/browse.py), closed with the pass
     counters: dict = field(default_factory=dict)
     _once: dict = field(default_factory=dict)  # key -> [done Event, result, exception], oldest first
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -236,24 +237,33 @@ def _recover(target_id: int, tools: Tools, url: str) -> tuple[CaptureResult | No
 
 def capture_fetch(snap: Snapshot, tools: Tools) -> Captured:
     from .capture import capture_url
+    from .capture.browse import after_plain_capture  # the browser hook: loads the page too when it should
 
     settings, started = tools.settings, utcnow()
     url = snap.final_url or snap.url
-    result, fresh = tools.once(url, lambda: capture_url(url, recorder=tools.recorder, settings=settings,
-                                                        probe=tools.probe))
+    result, fresh = tools.once(url, lambda: after_plain_capture(
+        capture_url(url, recorder=tools.recorder, settings=settings, probe=tools.probe), tools=tools))
     good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     # dead, refused, not evidence, or not reachable at all (DNS, refused, reset, TLS, timeout): look
     # in the web archives now, in this pass (issue 8 §2)
-    recovered, missing = (None, "") if good else _recover(snap.id, tools, result.final_url or url)
+    if good:
+        recovered, missing = None, ""
+    elif result.browser is not None and result.browser.status == "failed" and result.response is not None:
+        recovered, missing = None, "the plain capture is kept"  # the page answered: no archive copy wanted
+    else:
+        recovered, missing = _recover(snap.id, tools, result.final_url or url)
     return Captured(started, result, fresh, recovered, missing)
 
 
 def capture_apply(session: Session, target: Target, done: Captured, tools: Tools, attempt: int) -> str:
+    from .browser_rows import save_browser
+
     settings, result, recovered, missing = tools.settings, done.result, done.recovered, done.missing
     good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     if result.hops:
         persist.save_hops(session, target, result.hops, stage="capture", attempt=attempt, run_id=tools.run_id)
     main = persist.save_capture(session, target, result, run_id=tools.run_id)
+    save_browser(session, target, main, result, run_id=tools.run_id)
     if result.response is not None and done.fresh:
         tools.count("bytes", (result.response.payload_length or 0)
                     + sum(r.payload_length or 0 for r in result.requisites))
@@ -303,15 +313,20 @@ def capture_target(session: Session, target: Target, tools: Tools) -> str:
 # ---- extract -------------------------------------------------------------------------------
 
 def extract_target(session: Session, target: Target, tools: Tools) -> str:
+    from .browser_rows import extract_rendered
     from .extract import extract_capture
 
     started = utcnow()
     pending = session.scalars(
         select(Capture).outerjoin(Extraction, Extraction.capture_id == Capture.id)
-        .where(Capture.target_id == target.id, Capture.role == "target", Extraction.id.is_(None))
+        .where(Capture.target_id == target.id, Capture.role.in_(("target", "dom")), Extraction.id.is_(None))
+        .order_by(Capture.id)  # a page before its rendered DOM, which is compared with it
     ).all()
     for cap in pending:
-        extract_capture(session, cap, tools.settings.extract, tools.settings.storage.root)
+        if cap.role == "dom":
+            extract_rendered(session, cap, tools.settings)
+        else:
+            extract_capture(session, cap, tools.settings.extract, tools.settings.storage.root)
     target.stage = "done"
     persist.record_attempt(session, target, stage="extract", outcome="extracted", run_id=tools.run_id,
                            started=started, message=f"{len(pending)} capture(s)")

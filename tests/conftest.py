@@ -58,6 +58,16 @@ def _no_outside_dns(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", _local_getaddrinfo)
 
 
+@pytest.fixture(autouse=True)
+def _no_browser_capture(request, monkeypatch):
+    """capture.browser is "auto" by default: in-process pipelines of tests that did not ask for the
+    browser (marker ``browser_capture``) capture without it, whatever settings they built."""
+    if request.node.get_closest_marker("browser_capture") is None:
+        import archiver.capture.browse as browse
+
+        monkeypatch.setattr(browse, "browser_mode", lambda url, settings: "never")
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path):
     """A database URL for one test: a temp SQLite file, or a fresh PostgreSQL schema."""
@@ -87,6 +97,8 @@ def write_config(tmp_path: Path, db_url: str, *, name: str = "config.yaml", **se
         "storage": {"root": str(tmp_path / "storage")},
         "fetch": {"allow_private_addresses": True, "politeness_delay_s": 0, "timeout_s": 5,
                   "retry_base_s": 0},
+        # no Chromium unless a test asks for it (tests/test_browser_capture.py): the suite stays fast
+        "capture": {"browser": "never"},
     }
     for key, value in sections.items():
         data.setdefault(key, {}).update(value)
@@ -163,6 +175,7 @@ def cli(config_file):
 # ---- every store a test leaves behind must verify and export (issue 8, "Done when") ----------------
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "browser_capture: the pipeline may load pages in Chromium (capture.browser)")
     config.addinivalue_line("markers", "tampers: the test damages its store, or fills it with stand-in bytes, "
                             "on purpose (its store is not checked after it)")
 

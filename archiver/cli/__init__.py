@@ -21,7 +21,7 @@ COMMANDS = {
     "init": "admin", "config": "admin", "ingest": "ingest", "reports": "listing", "activities": "listing",
     "show": "listing", "run": "run", "status": "status", "search": "search", "get": "get",
     "schedule": "schedule", "demo": "demo", "health": "health", "serve": "serve",
-    "export": "export", "verify": "verify", "verify-export": "verify", "dumps": "dumps",
+    "export": "export", "dossier": "dossier", "verify": "verify", "verify-export": "verify", "dumps": "dumps",
 }
 
 

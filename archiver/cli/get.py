@@ -9,6 +9,8 @@ summary use too). Which capture and why goes to stderr (``--json``: the capture'
 fields and ``chosen_because`` on stdout; the body then only with ``-o``).
 ``--list`` lists every capture. The record is read at its stored offset;
 chunking and Content-Encoding are undone, the bytes are otherwise exactly as served.
+``--screenshot`` writes the chosen capture's full-page screenshot (PNG) instead, when the
+page was loaded in the browser (``capture.browser``).
 """
 from __future__ import annotations
 
@@ -79,10 +81,13 @@ def get(ctx: typer.Context,
         list_all: bool = typer.Option(False, "--list", help="List every capture of URL (which one get serves, and why)."),
         json_out: bool = typer.Option(False, "--json", help="The chosen capture's fields and chosen_because "
                                                             "(the body only with -o)."),
-        output: Path = typer.Option(None, "-o", "--output", help="Write to FILE instead of stdout.")):
+        output: Path = typer.Option(None, "-o", "--output", help="Write to FILE instead of stdout."),
+        screenshot: bool = typer.Option(False, "--screenshot", help="The capture's full-page screenshot (PNG) "
+                                                                  "instead of its body.")):
     from ..capture.read import db_locator, open_payload
     from ..db import queries
     from ..db.tables import Capture
+    from ..errors import NotFound
 
     if at and latest:
         raise InputError("--at and --latest choose differently: give one of them")
@@ -96,6 +101,16 @@ def get(ctx: typer.Context,
             return
         chosen = next(c for c in doc["captures"] if c["id"] == doc["chosen_capture_id"])
         cap = session.get(Capture, chosen["id"])
+        if screenshot:
+            from sqlalchemy import select
+
+            shot = session.scalar(select(Capture).where(Capture.parent_id == cap.id, Capture.role == "screenshot")
+                                  .order_by(Capture.id.desc()).limit(1))
+            if shot is None:
+                raise NotFound(f"capture {cap.id} of {cap.url} has no screenshot (the page was not loaded in "
+                               "the browser: see capture.browser)")
+            chosen = {**queries.capture_dict(shot, full=True), "page_capture_id": cap.id}
+            cap = shot
         source = session.get(Capture, cap.revisit_of_id) if cap.is_revisit and cap.revisit_of_id else cap
         warc_file, offset = source.warc_file, source.offset
     if json_out and output is None:

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from ..capture.browser_records import ROLES as VIEW_ROLES  # what the browser showed: screenshot, thumbnail, dom, pdf
 from ..errors import NotFound
 from ..persist import url_hash
 from .base import iso_utc as _iso
@@ -173,6 +174,19 @@ def capture_dict(capture: Capture, full: bool = False, with_text: bool = False) 
     return d
 
 
+
+
+def browser_views(capture: Capture, siblings: Iterable[Capture]) -> dict[str, Any]:
+    """The browser's records of a page capture: ``views`` (screenshot, thumbnail, rendered DOM, PDF
+    resource records) and ``browser_requests`` (its response records), for ``show`` and the UI."""
+    children = [c for c in siblings if c.parent_id == capture.id]
+    views = [{"role": c.role, "id": c.id, "url": c.url, "timestamp": _iso(c.captured_at),
+              "content_type": c.content_type, "sha256": c.sha256, "payload_length": c.payload_length,
+              "warc_file": c.warc_file, "offset": c.offset, "length": c.length, "record_id": c.record_id}
+             for c in sorted(children, key=lambda c: c.id) if c.role in VIEW_ROLES]
+    return {"views": views, "browser_requests": sum(1 for c in children if c.role == "browser")}
+
+
 def link_dict(link: Link, full: bool = False) -> dict[str, Any]:
     t = link.target
     captures = [c for c in t.captures if c.role == "target"]
@@ -182,7 +196,7 @@ def link_dict(link: Link, full: bool = False) -> dict[str, Any]:
         "url_normalized": link.url_normalized, "target_id": t.id, "is_short": bool(t.is_short),
         "final_url": t.final_url, "resolution_method": t.resolution_method, "status": t.status,
         "status_reason": t.status_reason, "hops": _hops(t, full),
-        "captures": [capture_dict(c, full, with_text=full) for c in captures],
+        "captures": [{**capture_dict(c, full, with_text=full), **browser_views(c, t.captures)} for c in captures],
         "chosen_capture_id": chosen.id if chosen is not None else None, "chosen_because": because,
         **answers(t),
     }

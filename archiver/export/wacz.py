@@ -5,7 +5,9 @@
     indexes/index.idx         one line per block: first key, offset, length, sha256 (the block index)
     pages/pages.jsonl         one page per target record, at its index line's timestamp (the record's
                               WARC-Date: for a copy recovered from an archive, when we copied it; the
-                              summary gives the archive's date)
+                              summary gives the archive's date); a page loaded in the browser is
+                              marked ``"browser": true`` with the URIs of its ``screenshot``,
+                              ``thumbnail``, ``dom`` (and ``pdf``) resource records
     evidence/summary.json     what was cited, how it resolved, what was captured, digests
     evidence/summary.html     the same for people: standalone, escaped, no scripts
     datapackage.json          resources with sha256 and size (Frictionless data package)
@@ -44,6 +46,7 @@ from . import cdxj, sign, summary
 from .evidence import Selection
 from .manifest import iso
 from ..capture.read import confined_warc_path
+from ..db.queries import VIEW_ROLES
 from .verify import check_capture
 
 WACZ_VERSION = "1.1.1"
@@ -155,6 +158,11 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
     packaged: dict[tuple[str, int], tuple[int, int]] = {}  # (warc_file, offset) -> where it is in the package
     total = sum(c.length for c in _distinct(selection.captures))
     handles: dict[str, object] = {}
+    # what the browser showed of each page (screenshot, DOM... resource records, by the page's capture id)
+    views = {}
+    for c in selection.captures:
+        if c.parent_id is not None and c.role in VIEW_ROLES:
+            views.setdefault(c.parent_id, {})[c.role] = c.url
     try:
         with pkg.zf.open(pkg.info(WARC_PATH, zipfile.ZIP_STORED), "w", force_zip64=total > ZIP64_AT) as w:
             def tee(data: bytes) -> None:
@@ -182,7 +190,11 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
                 if c.role == "target":
                     title = _title(session, c)
                     # the page's ts is its index line's (the record's WARC-Date), so replay finds it exactly
-                    pages.append({"id": str(c.id), "url": c.url, "ts": _page_ts(facts.date, c), "title": title})
+                    page = {"id": str(c.id), "url": c.url, "ts": _page_ts(facts.date, c), "title": title}
+                    if c.id in views:  # loaded in a browser: where its screenshot and DOM are in the WARC
+                        page["browser"] = True
+                        page.update({role: uri for role, uri in sorted(views[c.id].items())})
+                    pages.append(page)
     finally:
         for fh in handles.values():
             fh.close()

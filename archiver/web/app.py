@@ -175,10 +175,11 @@ def create_app(settings: Settings, session_factory=None, replay_origin_url: str 
     async def _http(request: Request, exc: StarletteHTTPException):
         return _error(request, exc.status_code, str(exc.detail))
 
-    from . import routes_api, routes_pages
+    from . import routes_api, routes_pages, routes_views
 
     app.include_router(routes_api.router)
     app.include_router(routes_pages.router)
+    app.include_router(routes_views.router)
     app.add_middleware(HeadAsGet)  # outermost: routing and the guard see a GET
     return app
 

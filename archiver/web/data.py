@@ -31,7 +31,10 @@ PRIVATE = ("warc_file", "offset", "length")
 
 
 def public(capture: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in capture.items() if k not in PRIVATE}
+    out = {k: v for k, v in capture.items() if k not in PRIVATE}
+    if "views" in out:  # the browser's screenshot, DOM... records of a page capture (queries.browser_views)
+        out["views"] = [public(v) for v in out["views"]]
+    return out
 
 
 def _public_links(activity: dict[str, Any]) -> dict[str, Any]:

@@ -243,7 +243,8 @@ def capture_settings(root, **fetch):
 
     base = {"allow_private_addresses": True, "politeness_delay_s": 0, "timeout_s": 5, "total_timeout_s": 10}
     base.update(fetch)
-    return load_settings(None, env={}, overrides={"storage": {"root": str(root)}, "fetch": base})
+    return load_settings(None, env={}, overrides={"storage": {"root": str(root)}, "fetch": base,
+                                                   "capture": {"browser": "never"}})
 
 
 @contextmanager
