@@ -7,7 +7,9 @@
 The shape of issue 8 §7, by default: 1,000 distinct ~30 KB pages (no requisites) on 10
 loopback hosts (127.0.0.2 … 127.0.0.11, bench/sites.py), each answer delayed 20 ms;
 ``fetch.concurrency: 20``, ``per_host_concurrency: 2``, ``politeness_delay_s: 0``, SQLite.
-Everything else is the shipped default (requisites and the soft-404 probe on).
+``capture.browser: never`` (wget renders nothing either: this measures recording what the server
+sends; bench/browser.py measures the browser). Everything else is the shipped default
+(requisites and the soft-404 probe on, ``fetch.processes: auto``).
 
 archiver runs as whole processes, as a user runs it: ``init`` and ``ingest`` of a text
 report listing the pages (set-up, timed apart), then ``run --stage resolve`` and
@@ -100,6 +102,8 @@ fetch:
   per_host_concurrency: {args.per_host}
   politeness_delay_s: 0
   allow_private_addresses: true
+capture:
+  browser: never
 """)
     months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
               "November", "December"]
