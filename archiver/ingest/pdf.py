@@ -196,7 +196,7 @@ def _count_pages(reader, limit: int, label: str) -> None:
 
 def _open_reader(data: bytes, label: str, max_pages: int = UNLIMITED.max_pdf_pages):
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -211,7 +211,9 @@ def _open_reader(data: bytes, label: str, max_pages: int = UNLIMITED.max_pdf_pag
         return reader
     except InputError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+    except LimitReachedError as exc:  # pypdf's own bounds on hostile files
+        raise InputError(f"{label}: PDF over a resource limit ({str(exc).splitlines()[0]})") from exc
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise InputError(f"{label}: corrupt PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
 
 
