@@ -103,9 +103,17 @@ def child_bare(path: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "chars": chars}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(args) -> None:
     out = child_bare(args.child) if args.bare else child_ingest(args.child, args.db)
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 

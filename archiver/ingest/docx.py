@@ -151,7 +151,7 @@ def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]
         raise InputError(f"{label}: corrupt DOCX ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
     except Exception as exc:  # lxml/opc errors on damaged parts: translate once, here
         raise InputError(f"{label}: unreadable DOCX ({type(exc).__name__})") from exc
-    blocks: list[Block] = BlockList(limits.max_blocks, label)
+    blocks: list[Block] = BlockList(limits, label)
     cache: dict = {}
     try:
         for item in document.iter_inner_content():

@@ -267,7 +267,7 @@ class _Target:
 def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]:
     text = decode(data, name)
     base = name if name.lower().startswith(("http://", "https://")) else ""
-    stream = _Stream(base, BlockList(limits.max_blocks, name or "report"))
+    stream = _Stream(base, BlockList(limits, name or "report"))
     target = _Target(stream)
     parser = etree.HTMLParser(target=target, no_network=True)
     for i in range(0, len(text), _FEED):

@@ -19,6 +19,9 @@ from ..model import Block
 from ..sanitize import strip_nul
 
 
+_MARGIN = 10_000
+
+
 @dataclass(frozen=True)
 class Limits:
     max_report_bytes: int
@@ -34,25 +37,38 @@ class Limits:
 
     @property
     def max_blocks(self) -> int:
-        """Blocks a reader may produce: every block is an activity, a line of links or a heading, and a
-        break sits between two of them at most; the margin is for headers and section headings."""
-        return 2 * (self.max_activities + self.max_links) + 10_000
+        """Blocks (breaks aside) a reader may produce: each is an activity, a line of links or a
+        heading; the margin is for the header and section headings."""
+        return self.max_activities + self.max_links + _MARGIN
+
+    @property
+    def max_hyperlinks(self) -> int:
+        """Hyperlinks the format attaches to blocks (each is a link, or in the header)."""
+        return self.max_links + _MARGIN
 
 
 UNLIMITED = Limits(*(2**62,) * 5)
 
 
 class BlockList(list):
-    """A reader's output that refuses (InputError) to hold more than ``cap`` blocks."""
+    """A reader's output that refuses (InputError) to hold more blocks or hyperlinks than the
+    limits can use: the report is refused while it is read, not after."""
 
-    def __init__(self, cap: int, label: str) -> None:
+    def __init__(self, limits: Limits, label: str) -> None:
         super().__init__()
-        self.cap, self.label = cap, label
+        self.limits, self.label = limits, label
+        self.blocks = self.hyperlinks = 0
 
     def append(self, block: Block) -> None:
-        if len(self) >= self.cap:
-            raise InputError(f"{self.label}: more than {self.cap} paragraphs, too many for one report "
-                             "(see ingest.max_activities and ingest.max_links)")
+        if block.kind != "break":
+            self.blocks += 1
+            self.hyperlinks += len(block.links)
+            if self.blocks > self.limits.max_blocks:
+                raise InputError(f"{self.label}: more than {self.limits.max_blocks} paragraphs, too many for one "
+                                 "report (see ingest.max_activities and ingest.max_links)")
+            if self.hyperlinks > self.limits.max_hyperlinks:
+                raise InputError(f"{self.label}: more than {self.limits.max_hyperlinks} hyperlinks, more than "
+                                 f"ingest.max_links ({self.limits.max_links})")
         super().append(block)
 
     def extend(self, blocks) -> None:

@@ -230,7 +230,7 @@ def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]
             raise InputError(f"{label}: corrupt PDF ({type(exc).__name__}: {str(exc)[:80]})") from exc
     sizes = [ln.size for lines, _ in pages for ln in lines]
     body = statistics.median(sizes) if sizes else 10.0
-    b = _Blocks(BlockList(limits.max_blocks, label))
+    b = _Blocks(BlockList(limits, label))
     page_end = False
     for n, (lines, annots) in enumerate(pages):
         _attach(lines, annots)

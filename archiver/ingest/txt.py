@@ -31,8 +31,8 @@ def _level(indent: str) -> int:
 
 
 class _Builder:
-    def __init__(self, cap: int, label: str) -> None:
-        self.blocks: list[Block] = BlockList(cap, label)
+    def __init__(self, limits: Limits, label: str) -> None:
+        self.blocks: list[Block] = BlockList(limits, label)
         self.kind: str | None = None
         self.level = 0
         self.lines: list[str] = []
@@ -73,7 +73,7 @@ def _lines(text: str) -> Iterator[str]:
 
 
 def parse_lines(text: str, markdown: bool = False, limits: Limits = UNLIMITED, label: str = "report") -> list[Block]:
-    b = _Builder(limits.max_blocks, label)
+    b = _Builder(limits, label)
     for raw in _lines(text):
         line = raw.rstrip()
         if not line.strip():
