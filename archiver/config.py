@@ -160,6 +160,16 @@ class ResolverSettings(_Section):
         return out
 
 
+class IngestSettings(_Section):
+    """Bounds on one report: a report over any of them is refused with one line (exit 2)."""
+
+    max_report_bytes: int = Field(50_000_000, gt=0)  # file or download size
+    max_unzipped_bytes: int = Field(100_000_000, gt=0)  # DOCX: all parts inflated (zip bombs)
+    max_pdf_pages: int = Field(5_000, gt=0)
+    max_activities: int = Field(100_000, gt=0)
+    max_links: int = Field(100_000, gt=0)
+
+
 class ExtractSettings(_Section):
     max_text_chars: int = Field(2_000_000, gt=0)
     max_html_bytes: int = Field(20_000_000, gt=0)  # HTML is parsed whole: bigger pages are cut first
@@ -199,6 +209,7 @@ class Settings(_Section):
     fetch: FetchSettings = FetchSettings()
     capture: CaptureSettings = CaptureSettings()
     resolver: ResolverSettings = ResolverSettings()
+    ingest: IngestSettings = IngestSettings()
     extract: ExtractSettings = ExtractSettings()
     watch: WatchSettings = WatchSettings()
     schedule: ScheduleSettings = ScheduleSettings()

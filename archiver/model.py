@@ -20,7 +20,7 @@ class Outcome(str, Enum):
 
 # ---- ingestion ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a long report holds 100 k+ of these
 class Block:
     """A piece of a document in reading order, as a reader found it.
 
@@ -39,14 +39,14 @@ class Block:
     link_labels: tuple[str | None, ...] = ()  # parallel to links, or () when no reader gave labels
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a long report holds 100 k+ of these
 class CitedLink:
     url_raw: str  # as written, trailing punctuation stripped
     url_normalized: str
     text_raw: str | None = None  # the text around it as it stood
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a long report holds 100 k+ of these
 class ActivityDate:
     start: date | None
     end: date | None
@@ -55,7 +55,7 @@ class ActivityDate:
     inferred: bool = False  # the year was taken from the report's context
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a long report holds 100 k+ of these
 class ParsedActivity:
     ordinal: int
     text: str

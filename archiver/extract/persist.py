@@ -12,6 +12,7 @@ from ..config import ExtractSettings, Settings
 from ..db.base import utcnow
 from ..db.tables import Capture, Extraction
 from ..model import ExtractedText
+from ..sanitize import strip_nul
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,11 @@ def extract_capture(session: Session, capture: Capture, settings: ExtractSetting
         if close is not None:
             close()
     row = capture.extraction or Extraction(capture=capture)
-    row.method, row.text, row.title = result.method, result.text, (result.title or None)
-    row.language = (result.language or None) and result.language[:16]
-    row.encoding = (result.encoding or None) and result.encoding[:40]
-    row.error, row.extracted_at = result.error, utcnow()
+    # a page's text may hold NULs (PostgreSQL refuses them: the extraction failed on every pass)
+    row.method, row.text, row.title = result.method, strip_nul(result.text), (strip_nul(result.title) or None)
+    row.language = (result.language or None) and strip_nul(result.language[:16])
+    row.encoding = (result.encoding or None) and strip_nul(result.encoding[:40])
+    row.error, row.extracted_at = strip_nul(result.error), utcnow()
     session.add(row)
     session.flush()  # the search index follows by itself (triggers / generated columns, see db/search.py)
     return row

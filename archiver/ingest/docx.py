@@ -6,11 +6,17 @@ A table row is one ``row`` block (cells joined with `` | ``): reports that
 tabulate their activities put date, description and link in one row, and
 activities.py makes a dated row one activity. Each hyperlink's label (its
 visible text) goes with its URL.
+
+python-docx inflates and parses whole parts, so the archive is checked first
+(`check_inflated`): the sizes its directory declares, then the bytes actually
+inflated, counted as they stream, against ``ingest.max_unzipped_bytes``. A 2.9 MB
+zip bomb holding a 3 GB ``document.xml`` is refused in milliseconds.
 """
 from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 import docx as python_docx
 from docx.opc.exceptions import PackageNotFoundError
@@ -21,6 +27,7 @@ from docx.text.paragraph import Paragraph
 
 from ..errors import InputError
 from ..model import Block
+from .limits import UNLIMITED, BlockList, Limits
 
 _W_BR, _W_TYPE, _W_NUMPR, _W_ILVL, _W_VAL = qn("w:br"), qn("w:type"), qn("w:numPr"), qn("w:ilvl"), qn("w:val")
 
@@ -111,15 +118,40 @@ def _row_block(row) -> Block:
     return Block(kind="row", text=" | ".join(texts), links=tuple(labelled), link_labels=tuple(labelled.values()))
 
 
-def read(data: bytes, name: str = "") -> list[Block]:
+def check_inflated(data: bytes, label: str, limit: int) -> None:
+    """Refuse a DOCX whose parts inflate to more than ``limit`` bytes (declared, then counted)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+            declared = sum(i.file_size for i in infos)
+            if declared > limit:
+                raise InputError(f"{label}: inflates to {declared} bytes, more than ingest.max_unzipped_bytes "
+                                 f"({limit}): not a report (a zip bomb?)")
+            total = 0
+            for info in infos:  # the directory may lie: count what inflating really gives
+                with z.open(info) as part:
+                    while chunk := part.read(1 << 20):
+                        total += len(chunk)
+                        if total > limit:
+                            raise InputError(f"{label}: inflates to more than ingest.max_unzipped_bytes "
+                                             f"({limit}) bytes: not a report (a zip bomb?)")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as exc:
+        raise InputError(f"{label}: corrupt DOCX ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+
+
+def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]:
     label = name or "report"
+    try:
+        check_inflated(data, label, limits.max_unzipped_bytes)
+    except zlib.error as exc:
+        raise InputError(f"{label}: corrupt DOCX ({exc})") from exc
     try:
         document = python_docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise InputError(f"{label}: corrupt DOCX ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
     except Exception as exc:  # lxml/opc errors on damaged parts: translate once, here
         raise InputError(f"{label}: unreadable DOCX ({type(exc).__name__})") from exc
-    blocks: list[Block] = []
+    blocks: list[Block] = BlockList(limits, label)
     cache: dict = {}
     try:
         for item in document.iter_inner_content():
@@ -129,6 +161,8 @@ def read(data: bytes, name: str = "") -> list[Block]:
                 blocks.append(Block(kind="break", text=""))
             else:
                 blocks.extend(_paragraph_blocks(item, cache))
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(f"{label}: unreadable DOCX ({type(exc).__name__}: {str(exc)[:80]})") from exc
     return blocks

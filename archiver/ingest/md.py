@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from ..model import Block
 from .decode import decode
+from .limits import UNLIMITED, Limits
 from .txt import parse_lines
 
 
-def read(data: bytes, name: str = "") -> list[Block]:
-    return parse_lines(decode(data, name), markdown=True)
+def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]:
+    return parse_lines(decode(data, name), markdown=True, limits=limits, label=name or "report")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from ..errors import InputError
 from ..model import Block
 from . import links
+from .limits import UNLIMITED, BlockList, Limits
 
 logging.getLogger("pypdf").addHandler(logging.NullHandler())  # pypdf warns on harmless quirks
 
@@ -131,8 +132,8 @@ def _covered(line: _Line, x1: float, x2: float) -> str | None:
 
 
 class _Blocks:
-    def __init__(self) -> None:
-        self.out: list[Block] = []
+    def __init__(self, out: list[Block]) -> None:
+        self.out = out
         self.kind, self.level, self.lines, self.uris, self.labels = None, 0, [], [], []
 
     def open(self, kind: str, level: int, line: _Line, text: str) -> None:
@@ -162,9 +163,40 @@ class _Blocks:
             self.out.append(Block("break", ""))
 
 
-def _open_reader(data: bytes, label: str):
+def _count_pages(reader, limit: int, label: str) -> None:
+    """Refuse a PDF with more than ``limit`` pages before pypdf builds an object for each.
+
+    The declared ``/Count`` is checked first (a 200 k-page file is refused at once); it may lie,
+    so the page tree is then walked, counting every leaf reference and stopping past the limit.
+    Page-tree nodes are visited once each: a tree that refers back to itself is not a loop here.
+    """
+    from pypdf.generic import IndirectObject
+
+    pages = reader.trailer["/Root"].get_object()["/Pages"].get_object()
+    declared = pages.get("/Count")
+    if isinstance(declared, int) and declared > limit:
+        raise InputError(f"{label}: {declared} pages, more than ingest.max_pdf_pages ({limit})")
+    count, stack, seen = 0, [pages], set()
+    while stack:
+        kids = stack.pop().get("/Kids")
+        for ref in kids.get_object() if kids is not None else ():
+            key = ref.idnum if isinstance(ref, IndirectObject) else None
+            node = ref.get_object()
+            if not hasattr(node, "get"):
+                continue
+            if node.get("/Kids") is not None and node.get("/Type") != "/Page":
+                if key not in seen or key is None:
+                    seen.add(key)
+                    stack.append(node)
+                continue
+            count += 1
+            if count > limit:
+                raise InputError(f"{label}: more than ingest.max_pdf_pages ({limit}) pages")
+
+
+def _open_reader(data: bytes, label: str, max_pages: int = UNLIMITED.max_pdf_pages):
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -174,19 +206,22 @@ def _open_reader(data: bytes, label: str):
                     raise InputError(f"{label}: encrypted PDF (a password is needed to open it)")
             except (FileNotDecryptedError, NotImplementedError) as exc:
                 raise InputError(f"{label}: encrypted PDF ({exc})") from exc
+        _count_pages(reader, max_pages, label)
         _ = len(reader.pages)
         return reader
     except InputError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+    except LimitReachedError as exc:  # pypdf's own bounds on hostile files
+        raise InputError(f"{label}: PDF over a resource limit ({str(exc).splitlines()[0]})") from exc
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise InputError(f"{label}: corrupt PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
 
 
-def read(data: bytes, name: str = "") -> list[Block]:
+def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]:
     label = name or "report"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reader = _open_reader(data, label)
+        reader = _open_reader(data, label, limits.max_pdf_pages)
         try:
             pages = [(_lines(p), _annotations(p)) for p in reader.pages]
         except InputError:
@@ -195,7 +230,7 @@ def read(data: bytes, name: str = "") -> list[Block]:
             raise InputError(f"{label}: corrupt PDF ({type(exc).__name__}: {str(exc)[:80]})") from exc
     sizes = [ln.size for lines, _ in pages for ln in lines]
     body = statistics.median(sizes) if sizes else 10.0
-    b = _Blocks()
+    b = _Blocks(BlockList(limits, label))
     page_end = False
     for n, (lines, annots) in enumerate(pages):
         _attach(lines, annots)

@@ -17,6 +17,7 @@ from ..errors import InputError
 from .decode import looks_binary
 
 FORMATS = ("txt", "md", "html", "pdf", "docx")
+MAX_ZIP_ENTRIES = 10_000  # a DOCX holds tens of parts; zipfile keeps an object per entry of the directory
 _HTML = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
 _HTML_TAGS = re.compile(rb"<(?:p|div|ul|ol|li|h[1-6]|a\s+href|br|table)\b", re.I)
 _MD = re.compile(r"^(?:#{1,6}\s|\s*[-*+]\s+\[|.*\]\(https?://)", re.M)
@@ -27,6 +28,14 @@ def extension(name: str) -> str:
     return PurePosixPath(path.replace("\\", "/")).suffix.lower().lstrip(".")
 
 
+def _zip_entries(data: bytes) -> int | None:
+    """How many files the zip's end record says it holds (65535: a ZIP64 count, "many"); None: no end record."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        return None
+    return int.from_bytes(data[end + 10:end + 12], "little")
+
+
 def detect_format(data: bytes, name: str = "") -> str:
     ext = extension(name)
     label = name or "report"
@@ -35,6 +44,9 @@ def detect_format(data: bytes, name: str = "") -> str:
     if b"%PDF-" in data[:1024]:
         return "pdf"
     if data[:4] == b"PK\x03\x04":
+        entries = _zip_entries(data)
+        if entries is not None and entries > MAX_ZIP_ENTRIES:
+            raise InputError(f"{label}: a zip archive of {entries} files, not a DOCX document")
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 if "word/document.xml" in z.namelist():

@@ -26,10 +26,7 @@ from ..config import Settings
 from ..db.tables import Activity, Link, Report
 from ..errors import FetchError, InputError, TooManyHops
 from . import store
-
-# A report is a document people wrote; anything larger than this is not one (and would
-# be read into memory whole: the readers need random access).
-MAX_REPORT_BYTES = 200_000_000
+from .limits import Limits
 
 
 @dataclass(frozen=True)
@@ -63,10 +60,12 @@ def read_source(source: str, settings: Settings) -> tuple[bytes, str, str]:
         raise InputError(f"{source}: file not found")
     if path.is_dir():
         raise InputError(f"{source}: is a folder, not a report file")
+    # a report is read into memory whole (the readers need random access): refuse what is too big first
+    limit = settings.ingest.max_report_bytes
     try:
         size = path.stat().st_size
-        if size > MAX_REPORT_BYTES:
-            raise InputError(f"{source}: {size} bytes is too large for a report (limit {MAX_REPORT_BYTES})")
+        if size > limit:
+            raise InputError(f"{source}: {size} bytes, larger than ingest.max_report_bytes ({limit})")
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{source}: cannot read ({exc.strerror or exc})") from exc
@@ -77,7 +76,7 @@ def _fetch(url: str, settings: Settings) -> bytes:
     """GET a report through the fetch policy, following redirects one checked hop at a time."""
     from ..net.http import HttpClient  # the network is only needed for URLs
 
-    limit = min(settings.fetch.max_bytes, MAX_REPORT_BYTES)
+    limit = min(settings.fetch.max_bytes, settings.ingest.max_report_bytes)
     with HttpClient(settings.fetch) as client:
         for _hop in range(settings.fetch.max_hops + 1):
             fetched, data = client.get_bytes(url, max_bytes=limit)
@@ -110,7 +109,7 @@ def ingest_bytes(session_factory: Callable[[], Session], data: bytes, source: st
             return _unchanged(session, display, known)
     name = source if source_kind == "url" else Path(source).name
     try:
-        parsed = parse_report(data, name)
+        parsed = parse_report(data, name, Limits.from_settings(settings.ingest))
     except InputError as exc:  # name the report as the user gave it
         message = str(exc)
         if message.startswith(name + ":") and name != display:

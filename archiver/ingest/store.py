@@ -1,16 +1,24 @@
 """Persist a ParsedReport: report, activities, links and their targets, in ONE transaction.
 
 The caller owns the session and commits; nothing is half-written because every
-row of a report is added before that single commit. Targets are shared between
-reports: one row per normalized URL (``url_hash`` unique), created with an
-``INSERT ... ON CONFLICT DO NOTHING`` so that two ingests running at once do not
-fail on each other's new targets.
+row of a report is added before that single commit. Rows go to the database in
+batches of `BATCH` activities (their targets, activities, links), so that the
+row dictionaries of a 100 k-link report are never all built at once. Targets are
+shared between reports: one row per normalized URL (``url_hash`` unique), created
+with an ``INSERT ... ON CONFLICT DO NOTHING`` so that two ingests running at once
+do not fail on each other's new targets.
+
+Looking targets up: on PostgreSQL one ``url_hash = ANY(%s)`` with the batch as one
+array parameter. The ``IN (500 parameters)`` form, once psycopg prepared it on the
+server (its fifth run), took 0.56 s a chunk: 45 of the 47 s of a 40 k-link ingest.
+SQLite keeps ``IN`` (no arrays), in chunks under its bound-parameter limit.
 """
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,7 +28,8 @@ from ..model import ParsedReport
 from ..persist import url_hash
 from . import links as linkmod
 
-_CHUNK = 500  # bind-parameter friendly batch size for IN (...)
+_CHUNK = 500  # bind-parameter friendly batch size for IN (...) on SQLite
+BATCH = 2000  # activities stored per round of inserts
 
 
 def find_by_sha256(session: Session, sha256: str) -> Report | None:
@@ -46,6 +55,11 @@ def ensure_targets(session: Session, normalized: Iterable[str], shorteners: Sequ
 
 
 def _existing(session: Session, hashes: list[str]) -> dict[str, int]:
+    if not hashes:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = bindparam("hashes", hashes, type_=ARRAY(String))
+        return dict(session.execute(select(Target.url_hash, Target.id).where(Target.url_hash == any_(wanted))).all())
     out: dict[str, int] = {}
     for i in range(0, len(hashes), _CHUNK):
         chunk = hashes[i:i + _CHUNK]
@@ -60,16 +74,22 @@ def save_report(session: Session, parsed: ParsedReport, source: str, source_kind
                     title=parsed.title, meta=parsed.meta, size_bytes=size, previous_id=previous_id)
     session.add(report)
     session.flush()
-    targets = ensure_targets(session, (cl.url_normalized for a in parsed.activities for cl in a.links), shorteners)
+    acts = parsed.activities
+    for i in range(0, len(acts), BATCH):
+        _save_batch(session, report.id, acts[i:i + BATCH], shorteners)
+    return report
+
+
+def _save_batch(session: Session, report_id: int, acts: Sequence, shorteners: Sequence[str]) -> None:
+    targets = ensure_targets(session, (cl.url_normalized for a in acts for cl in a.links), shorteners)
     # Core bulk inserts (executemany with RETURNING): the ORM unit of work is 5x slower for
     # the thousands of rows of a long report, and nothing here needs the identity map.
-    act_rows = [{"report_id": report.id, "ordinal": pa.ordinal, "text": pa.text, "date_start": pa.date.start,
+    act_rows = [{"report_id": report_id, "ordinal": pa.ordinal, "text": pa.text, "date_start": pa.date.start,
                  "date_end": pa.date.end, "date_text": pa.date.text, "date_precision": pa.date.precision,
-                 "date_inferred": pa.date.inferred} for pa in parsed.activities]
+                 "date_inferred": pa.date.inferred} for pa in acts]
     act_ids = session.scalars(insert(Activity).returning(Activity.id, sort_by_parameter_order=True), act_rows).all()
     link_rows = [{"activity_id": act_id, "position": pos, "url_raw": cl.url_raw, "text_raw": cl.text_raw,
                   "url_normalized": cl.url_normalized, "target_id": targets[cl.url_normalized]}
-                 for act_id, pa in zip(act_ids, parsed.activities) for pos, cl in enumerate(pa.links)]
+                 for act_id, pa in zip(act_ids, acts) for pos, cl in enumerate(pa.links)]
     if link_rows:
         session.execute(insert(Link), link_rows)
-    return report

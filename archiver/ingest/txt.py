@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import re
 
+from typing import Iterator
+
 from ..model import Block
 from . import links
 from .decode import decode
+from .limits import UNLIMITED, BlockList, Limits
 
 _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?P<mark>[-*+•–—●▪◦·‣⁃]|\d{1,3}[.)]|[a-zA-Z][.)])[ \t]+(?P<text>\S.*)$")
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
 _MD_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 _SHORT = 45  # wrapped lines are longer than this; shorter ones end where the author ended them
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_LINE = re.compile(r"([^\r\n\f]*)(\r\n|\r|\n|\f|$)")
 
 
 def _level(indent: str) -> int:
@@ -27,8 +31,8 @@ def _level(indent: str) -> int:
 
 
 class _Builder:
-    def __init__(self) -> None:
-        self.blocks: list[Block] = []
+    def __init__(self, limits: Limits, label: str) -> None:
+        self.blocks: list[Block] = BlockList(limits, label)
         self.kind: str | None = None
         self.level = 0
         self.lines: list[str] = []
@@ -56,9 +60,21 @@ def _line_break(prev: str, line: str) -> bool:
     return len(prev) < _SHORT and prev[-1:] not in ".,;:!?" and line[:1].isupper()
 
 
-def parse_lines(text: str, markdown: bool = False) -> list[Block]:
-    b = _Builder()
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").split("\n"):
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time (a list of them all costs ~60 bytes a line); a form
+    feed (page break) ends a line and adds a blank one."""
+    for m in _LINE.finditer(text):
+        yield m.group(1)
+        end = m.group(2)
+        if end == "\f":
+            yield ""
+        elif not end:
+            return
+
+
+def parse_lines(text: str, markdown: bool = False, limits: Limits = UNLIMITED, label: str = "report") -> list[Block]:
+    b = _Builder(limits, label)
+    for raw in _lines(text):
         line = raw.rstrip()
         if not line.strip():
             b.gap()
@@ -92,5 +108,5 @@ def parse_lines(text: str, markdown: bool = False) -> list[Block]:
     return b.blocks
 
 
-def read(data: bytes, name: str = "") -> list[Block]:
-    return parse_lines(decode(data, name))
+def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]:
+    return parse_lines(decode(data, name), limits=limits, label=name or "report")
