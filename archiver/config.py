@@ -39,6 +39,7 @@ class StorageSettings(_Section):
     root: Path = Path("storage")
     warc_prefix: str = "archiver"
     warc_max_bytes: int = Field(1_000_000_000, gt=0)
+    warc_gzip_level: int = Field(6, ge=1, le=9)
 
 
 class RequisiteSettings(_Section):

@@ -150,3 +150,25 @@ def test_threads_share_one_sink(tmp_path):
     spans = sorted((r.offset, r.length) for r in refs)
     for (o1, l1), (o2, _) in zip(spans, spans[1:]):
         assert o1 + l1 == o2  # contiguous, never interleaved
+
+
+def test_gzip_level_is_the_configured_one_and_members_stay_standard(tmp_path):
+    """storage.warc_gzip_level trades size for speed; any level reads back with warcio and gzip."""
+    import gzip
+
+    text = b"<p>The ministry published the plan for water and gas contracts.</p>\n" * 400
+    sizes = {}
+    for level in (1, 9):
+        s = settings_for(tmp_path / str(level), warc_gzip_level=level)
+        sink = WarcSink(s)
+        rec = sink.builder.create_warc_record("http://example.org/p", "resource", payload=BytesIO(text),
+                                              length=len(text), warc_content_type="text/html")
+        [ref] = sink.write_records([rec])
+        sink.close()
+        sizes[level] = ref.length
+        path = s.storage.root / ref.warc_file
+        with open(path, "rb") as fh:
+            [_, got] = [r.content_stream().read() for r in ArchiveIterator(fh)]
+        assert got == text
+        assert text in gzip.decompress(path.read_bytes())
+    assert sizes[1] > sizes[9]

@@ -46,7 +46,7 @@ WARC_VERSION = "WARC/1.1"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 SPOOL_BYTES = 1 << 20  # records of one exchange staged in memory up to this size
 OPEN_SUFFIX = ".open"
-_GZIP_LEVEL = 6  # warcio uses 9: several times slower for a few % on HTML; members stay standard gzip
+_GZIP_LEVEL = 6  # the default of storage.warc_gzip_level (warcio uses 9: several times slower for a few %)
 # WARC 1.1 §5.9: WARC-Payload-Digest "shall not be used on records without a well-defined payload";
 # a metadata block (warc-fields, a PEM chain) has none. warcio adds one to every type but these.
 _NO_PAYLOAD_DIGEST = ("warcinfo", "revisit", "metadata")
@@ -76,9 +76,9 @@ def _writer_to(out) -> _Writer:
 class _GzipMember:
     """File-like that compresses everything written to it into one gzip member."""
 
-    def __init__(self, out: BinaryIO):
+    def __init__(self, out: BinaryIO, level: int = _GZIP_LEVEL):
         self._out = out
-        self._z = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._z = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
 
     def write(self, data: bytes) -> int:
         self._out.write(self._z.compress(data))
@@ -165,7 +165,7 @@ class WarcSink:
             spans = []
             for rec in records:
                 start = tmp.tell()
-                member = _GzipMember(tmp)
+                member = _GzipMember(tmp, self.settings.storage.warc_gzip_level)
                 _writer_to(member).write_record(rec)
                 member.finish()
                 spans.append((start, tmp.tell() - start))
@@ -264,7 +264,7 @@ class WarcSink:
         self._fh, self._name, self._hash, self._size, self._records = fh, name, hashlib.sha256(), 0, 0
         info = self.builder.create_warcinfo_record(name, self._warcinfo())
         with tempfile.TemporaryFile(dir=self.dir) as tmp:
-            member = _GzipMember(tmp)
+            member = _GzipMember(tmp, self.settings.storage.warc_gzip_level)
             _Writer(member, gzip=False, warc_version=WARC_VERSION).write_record(info)
             member.finish()
             tmp.seek(0)
