@@ -67,18 +67,29 @@ class _Ended:
 
 
 class _Zlib:
-    """gzip (concatenated members too, RFC 1952) or deflate (zlib-wrapped by the RFC, raw in practice)."""
+    """gzip (concatenated members too, RFC 1952) or deflate (zlib-wrapped by the RFC, raw in practice:
+    told apart by the zlib header's check bits, as browsers do)."""
 
     def __init__(self, gzip: bool):
         self._gzip = gzip
-        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
+        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None  # deflate: after 2 bytes
         self._pending = b""
-        self._started = False
 
     def put(self, data: bytes) -> None:
         self._pending = self._pending + data if self._pending else data
 
+    def _choose(self, final: bool) -> bool:
+        if self._obj is None:
+            if len(self._pending) < 2 and not final:
+                return False
+            cmf, flg = (self._pending + b"\0\0")[:2]
+            wrapped = cmf & 0x0F == 8 and (cmf << 8 | flg) % 31 == 0
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return True
+
     def get(self, n: int) -> bytes:
+        if not self._choose(final=False):
+            return b""
         while self._pending:
             later_member = self._obj.eof
             if later_member:
@@ -93,19 +104,18 @@ class _Zlib:
                 if later_member:  # padding after the last member, as browsers read it: ignored
                     self._obj = _Ended()
                     return b""
-                if not self._gzip and not self._started:
-                    self._started = True
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    self._pending = data
-                    continue
                 raise DecodeError(f"corrupt {'gzip' if self._gzip else 'deflate'} data ({exc})") from exc
-            self._started = True
             self._pending = self._obj.unused_data if self._obj.eof else self._obj.unconsumed_tail
             if out:
                 return out
         return b""
 
     def end(self, n: int) -> bytes:
+        if self._obj is None:
+            self._choose(final=True)
+            out = self.get(n)
+            if out:
+                return out
         # zlib keeps at most a match's worth of output once all input is consumed
         return b"" if self._obj.eof else self._obj.flush(n)[:n]
 
