@@ -178,7 +178,7 @@ def _replay_raw(client, fetcher: ArchiveFetcher, archive, url: str, replay_url: 
                                getattr(f, "peer_ip", None))
         except FetchError as exc:
             spool.close()
-            raise ArchiveUnavailable(f"{archive.name}: {exc}") from exc
+            raise ArchiveUnavailable(f"{archive.name}: {replay_url}: {exc}") from exc  # the hop that failed
         except BaseException:  # blocked, rate limited: the spool is not handed on
             spool.close()
             raise
