@@ -49,7 +49,7 @@ def cli(tree: Path, cap: int, config: Path, *args: str, env: dict | None = None,
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", WRAPPER, "--config", str(config), *args],
                           env={**os.environ, "PYTHONPATH": str(tree), **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=limit)
+                          text=True, timeout=timeout, preexec_fn=limit, cwd=str(tree))  # -c puts the cwd first
     took = time.monotonic() - started
     peak = next((int(line.split("=")[1]) / 1024 for line in proc.stderr.splitlines()
                  if line.startswith("PEAK_RSS_KB=")), float("nan"))

@@ -128,3 +128,45 @@ def test_dumps_import_skips_a_2_gib_line(tmp_path):
     assert got.returncode == 0, got.stderr
     doc = json.loads(got.stdout)
     assert doc["entries"] == 4 and doc["overlong_lines"] == 1
+
+
+# ---- the same bounds, in-process (fast) ------------------------------------------------------------
+
+def test_small_api_responses_are_refused_past_max_bytes_decoded():
+    """CDX, TimeMaps and reports by URL go through HttpClient.get_bytes: bounded while inflating."""
+    from archiver.config import FetchSettings
+    from archiver.errors import TooLarge
+    from archiver.net.http import HttpClient
+
+    body = gzip_bomb_bytes(0, prefix=gzip_bomb_bytes(1 * GIB))  # a 1 GiB bomb inside a gzip: 3 kB sent
+    with WireServer() as srv:
+        url = srv.route("/cdx", Reply([response_head("200 OK", [("Content-Encoding", "gzip, gzip"),
+                                                                ("Content-Length", str(len(body)))]), body]))
+        with HttpClient(FetchSettings(allow_private_addresses=True, timeout_s=5)) as client:
+            with pytest.raises(TooLarge, match="larger than 1000000 bytes"):
+                client.get_bytes(url, max_bytes=1_000_000)
+
+
+def test_a_record_whose_warc_headers_never_end_is_unreadable_not_read_whole():
+    import io
+    import time
+
+    from archiver.export.records import RecordUnreadable, read_record
+
+    member = gzip_bomb_bytes(1 * GIB, fill=b"a", prefix=b"WARC/1.1\r\nWARC-Type: response\r\nX: ")
+    started = time.monotonic()
+    with pytest.raises(RecordUnreadable, match="no end of headers"):
+        read_record(io.BytesIO(member), 0, len(member))
+    assert time.monotonic() - started < 10  # it stopped after 1 MiB; it did not inflate the gigabyte
+
+
+def test_bounded_lines_skip_what_is_too_long():
+    import gzip
+    import io
+
+    from archiver.bounded import OVERLONG, bounded_lines
+
+    data = b"short\n" + b"x" * 100 + b"\n" + b"y" * 10 + b"\nlast"
+    assert list(bounded_lines(io.BytesIO(data), 10)) == [b"short\n", OVERLONG, b"y" * 10 + b"\n", b"last"]
+    stream = gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(data)))
+    assert list(bounded_lines(stream, 10))[1] is OVERLONG
