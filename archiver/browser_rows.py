@@ -38,7 +38,7 @@ def extract_rendered(session: Session, dom: Capture, settings: Settings) -> Extr
     """The rendered DOM's text, kept when longer than the plain page's (else an empty extraction)."""
     from .extract import extract_capture
 
-    row = extract_capture(session, dom, settings.extract, settings.storage.root)
+    row = extract_capture(session, dom, settings, settings.storage.root)
     parent = session.get(Capture, dom.parent_id) if dom.parent_id else None
     plain = parent.extraction.text if parent is not None and parent.extraction is not None else None
     if row.text and len(row.text.strip()) <= len((plain or "").strip()):

@@ -174,6 +174,7 @@ class IngestSettings(_Section):
 class ExtractSettings(_Section):
     max_text_chars: int = Field(2_000_000, gt=0)
     max_html_bytes: int = Field(20_000_000, gt=0)  # HTML is parsed whole: bigger pages are cut first
+    max_pdf_bytes: int = Field(100_000_000, gt=0)  # pypdf holds much of a PDF in memory: bigger ones are not read
 
 
 class WatchSettings(_Section):

@@ -17,6 +17,7 @@ useful line, and an exit code for the CLI::
     ├── ArchiveError    (file, offset) WARC write/read problems
     │   └── IntegrityError             digest mismatch
     ├── StoreError                     blob store failures
+    ├── DatabaseUnavailable            the database server cannot be reached
     ├── LockHeld                       another run holds the database lock
     ├── HostNotReady    (host, until)  a host asked us to wait (429/503): the item waits, in the pass
     └── NotFound                       lookups from CLI/web           exit 1
@@ -84,6 +85,12 @@ class IntegrityError(ArchiveError):
 
 class StoreError(ArchiverError):
     pass
+
+
+class DatabaseUnavailable(ArchiverError):
+    """The database server did not answer (down, wrong host or port): a failure, exit 1. A
+    database that cannot be opened as configured (an SQLite path we may not write) is a
+    ConfigError instead."""
 
 
 class LockHeld(ArchiverError):

@@ -326,7 +326,7 @@ def extract_target(session: Session, target: Target, tools: Tools) -> str:
         if cap.role == "dom":
             extract_rendered(session, cap, tools.settings)
         else:
-            extract_capture(session, cap, tools.settings.extract, tools.settings.storage.root)
+            extract_capture(session, cap, tools.settings, tools.settings.storage.root)
     target.stage = "done"
     persist.record_attempt(session, target, stage="extract", outcome="extracted", run_id=tools.run_id,
                            started=started, message=f"{len(pending)} capture(s)")

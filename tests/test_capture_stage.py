@@ -103,8 +103,11 @@ def test_redirect_to_refused_address_refused_on_that_hop(tmp_path, monkeypatch):
         with recorder_for(s) as (rec, sink):
             res = capture_url(public.url(f"/redirect?to={private.url('/final')}"), recorder=rec, settings=s)
         assert private.hits == []
-    assert res.outcome is Outcome.REFUSED and "127.0.0.2 is a loopback address" in res.reason
-    assert [h.status_code for h in res.hops] == [302] and res.final_url == private.url("/final")
+    assert res.outcome is Outcome.REFUSED
+    # the refused hop is named and recorded, not the URL the chain started from
+    assert res.reason == f"redirect 1 to {private.url('/final')}: refused: 127.0.0.2 is a loopback address"
+    assert [(h.status_code, h.kind) for h in res.hops] == [(302, "redirect"), (None, "error")]
+    assert res.hops[1].url == res.final_url == private.url("/final") and "loopback" in res.hops[1].note
 
 
 def test_loopback_refused_when_not_allowed(tmp_path, sites):
@@ -153,3 +156,31 @@ def test_politeness_delay_between_requests_to_one_host():
         t.join()
     starts.sort()
     assert all(b - a >= 0.14 for a, b in zip(starts, starts[1:]))
+
+
+@pytest.mark.parametrize("location,named,why", [
+    ("ftp://files.example/plan.pdf", "ftp://files.example/plan.pdf", "scheme 'ftp' is not http or https"),
+    ("javascript:alert(1)", "javascript:alert(1)", "scheme 'javascript'"),
+    ("http://[2002:a00:1::]:9/x", "http://[2002:a00:1::]:9/x", "6to4 address for 10.0.0.1"),
+])
+def test_a_refusal_on_a_later_hop_names_that_hop(tmp_path, monkeypatch, location, named, why):
+    real = policy.address_problem  # 127.0.0.1 stands in for a public host
+    monkeypatch.setattr(policy, "address_problem", lambda ip: None if ip == "127.0.0.1" else real(ip))
+    s = capture_settings(tmp_path, allow_private_addresses=False)
+    with serve() as public:
+        first = public.url("/r1")  # 301 /r2, then /r2 redirects to the forbidden place
+        public_redirect = public.url("/redirect?to=") + location
+        with recorder_for(s) as (rec, sink):
+            res = capture_url(public_redirect, recorder=rec, settings=s)
+    assert res.outcome is Outcome.REFUSED, res.reason
+    assert res.reason.startswith(f"redirect 1 to {named}: refused: ") and why in res.reason, res.reason
+    assert first not in res.reason and res.hops[-1].url == named and res.hops[-1].kind == "error"
+
+
+def test_too_many_hops_names_the_hop_not_followed(tmp_path):
+    s = capture_settings(tmp_path, max_hops=1)
+    with serve() as site:
+        with recorder_for(s) as (rec, sink):
+            res = capture_url(site.url("/r1"), recorder=rec, settings=s)  # /r1 -> /r2 -> /final
+    assert res.outcome is Outcome.FAILED
+    assert res.reason == f"more than 1 redirects (fetch.max_hops): not followed to {site.url('/final')}"

@@ -455,3 +455,26 @@ def test_is_shortener_considers_the_port(web, env):
     assert is_shortener("http://[::1]:9000/x", plain) and not is_shortener("http://[::1]/x", plain)
     assert is_shortener("https://t.co/x", plain) and not is_shortener("http://t.co/x", plain)
     assert not is_shortener("https://maps.app.goo.gl/x", plain) and not is_shortener("not a url", plain)
+
+
+def test_a_refusal_after_a_redirect_names_the_refused_hop(tmp_path):
+    """goo.gl → goo.gl/other → a forbidden address: the reason names the hop refused, not the link."""
+    from archiver.errors import FetchRefused
+
+    settings = load_settings(None, env={}, overrides={"storage": {"root": str(tmp_path)}})
+    forbidden = "http://goo.gl/third"
+
+    class Recorder:
+        def fetch(self, url, **_):
+            if url == forbidden:
+                raise FetchRefused("refused: 2002:7f00:1:: is a 6to4 address for 127.0.0.1, a loopback address",
+                                   url=url)
+            nxt = {"https://goo.gl/abc": "https://goo.gl/other", "https://goo.gl/other": forbidden}[url]
+            return SimpleNamespace(url=url, status=301, reason="Moved", headers={"location": nxt}, body=b"",
+                                   warc=None, truncated=False)
+
+    res = resolve_live("https://goo.gl/abc", recorder=Recorder(), settings=settings, sleep=lambda s: None)
+    assert res.outcome is Outcome.REFUSED
+    assert res.reason == (f"redirect 2 to {forbidden}: refused: 2002:7f00:1:: is a 6to4 address for 127.0.0.1, "
+                          "a loopback address")
+    assert [h.kind for h in res.hops] == ["redirect", "redirect", "error"] and res.hops[-1].url == forbidden

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
 from typing import Callable, Iterable
 from urllib.parse import urljoin
 
@@ -58,16 +59,20 @@ def capture_url(url: str, *, recorder: Recorder, settings: Settings,
                                  reason=f"redirect loop: {chain}", error_type="TooManyHops")
         if len(visited) > settings.fetch.max_hops:
             return CaptureResult(Outcome.FAILED, hops=tuple(hops), final_url=current,
-                                 reason=f"more than {settings.fetch.max_hops} redirects", error_type="TooManyHops")
+                                 reason=f"more than {settings.fetch.max_hops} redirects (fetch.max_hops): "
+                                        f"not followed to {current}", error_type="TooManyHops")
         visited.append(current)
         seq = len(hops)
         try:
             ex = recorder.fetch(current)
-        except FetchRefused as exc:
-            return CaptureResult(Outcome.REFUSED, hops=tuple(hops), final_url=current, reason=str(exc),
-                                 error_type=type(exc).__name__)
         except FetchError as exc:
-            return CaptureResult(Outcome.FAILED, hops=tuple(hops), final_url=current, reason=str(exc),
+            # the hop that failed is named (and, past the first, recorded): a refusal on redirect 3
+            # is not one of the URL the capture started from
+            if seq:
+                hops.append(HopRecord(seq=seq, url=current, status_code=None, location=None, kind="error",
+                                      fetched_at=datetime.now(timezone.utc), note=str(exc)))
+            return CaptureResult(Outcome.REFUSED if isinstance(exc, FetchRefused) else Outcome.FAILED,
+                                 hops=tuple(hops), final_url=current, reason=at_hop(exc, current, seq),
                                  error_type=type(exc).__name__)
         location = ex.headers.get("Location")
         if 300 <= ex.status < 400 and location:
@@ -78,6 +83,12 @@ def capture_url(url: str, *, recorder: Recorder, settings: Settings,
             current = nxt
             continue
         return _final(current, ex, hops, recorder, settings, probe)
+
+
+def at_hop(exc: Exception, url: str, redirects: int) -> str:
+    """The reason for a failed request, naming the URL asked (a capture starts where the link's
+    resolution ended, often elsewhere than the link) and which redirect led there."""
+    return f"{url}: {exc}" if redirects == 0 else f"redirect {redirects} to {url}: {exc}"
 
 
 def _final(url: str, ex: Exchange, hops: list[HopRecord], recorder: Recorder, settings: Settings,

@@ -63,7 +63,7 @@ from .. import digests
 from ..errors import FetchError
 from ..evidence import check_evidence
 from ..model import CaptureResult, Outcome, WarcRef
-from ..net.decode import make_decoder
+from ..net.decode import decode_prefix
 from ..resolve import cdx, memento
 from ..resolve.cdx import ArchiveBlocked, ArchiveFetcher, ArchiveRateLimited, ArchiveUnavailable
 from ..resolve.sources import fill, template_of
@@ -178,7 +178,7 @@ def _replay_raw(client, fetcher: ArchiveFetcher, archive, url: str, replay_url: 
                                getattr(f, "peer_ip", None))
         except FetchError as exc:
             spool.close()
-            raise ArchiveUnavailable(f"{archive.name}: {exc}") from exc
+            raise ArchiveUnavailable(f"{archive.name}: {replay_url}: {exc}") from exc  # the hop that failed
         except BaseException:  # blocked, rate limited: the spool is not handed on
             spool.close()
             raise
@@ -186,12 +186,9 @@ def _replay_raw(client, fetcher: ArchiveFetcher, archive, url: str, replay_url: 
 
 
 def _decoded(rp: _Replay) -> bytes:
-    """The kept head with Content-Encoding undone (for reading, never for storing)."""
-    try:
-        dec = make_decoder(rp.header("Content-Encoding"))
-        return dec(rp.head) + dec.flush()
-    except Exception:  # a truncated or broken stream: read what we have
-        return rp.head
+    """The kept head with Content-Encoding undone (for reading, never for storing), at most
+    KEEP_BODY decoded bytes: a head of a few MB of gzip may inflate to gigabytes."""
+    return decode_prefix(rp.head, rp.header("Content-Encoding"), KEEP_BODY)
 
 
 def _iso(dt: datetime, micros: bool = False) -> str:

@@ -23,9 +23,11 @@ from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 
 from ..errors import ArchiveError
+from ..net.decode import DecodedReader
 from .warcfile import OPEN_SUFFIX
 
 Locator = Callable[[str], "tuple[str, int] | None"]
+DEFAULT_MAX_DECODED = 2_000_000_000  # fetch.max_bytes's default
 
 
 def confined_warc_path(storage_root: str | Path, warc_file: str) -> Path:
@@ -135,20 +137,33 @@ def _follow(storage_root, warc_file, offset, locate: Locator | None):
     return headers if headers is not None else record.http_headers, record
 
 
-def open_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate: Locator | None = None):
-    """(HTTP headers, payload stream) with chunking and Content-Encoding undone. Close the stream."""
+def open_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate: Locator | None = None,
+                 max_bytes: int = DEFAULT_MAX_DECODED):
+    """(HTTP headers, payload stream) with chunking and Content-Encoding undone. Close the stream.
+
+    At most ``max_bytes`` decoded bytes come out (pass ``fetch.max_bytes``): the record holds the
+    body as sent, and a few MB of gzip can inflate to gigabytes. The stream's ``truncated`` says
+    when the body decoded to more; decoding is ours (archiver.net.decode), not warcio's, which
+    inflates without a bound."""
     headers, record = _follow(storage_root, warc_file, offset, locate)
-    return headers, _RecordStream(record.content_stream(), record._archiver_fh)
+    http = record.http_headers
+    coding = http.get_header("Content-Encoding") if http is not None else None
+    stream = _RecordStream(_dechunked(record), record._archiver_fh)
+    return headers, DecodedReader(stream, coding, max_bytes)
 
 
 def raw_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate: Locator | None = None):
     """(HTTP headers, payload stream) as sent: chunking undone, Content-Encoding kept. Close the stream."""
     headers, record = _follow(storage_root, warc_file, offset, locate)
+    return headers, _RecordStream(_dechunked(record), record._archiver_fh)
+
+
+def _dechunked(record):
     stream = record.raw_stream
     http = record.http_headers
     if http is not None and "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
         stream = ChunkedDataReader(stream, raise_exceptions=False)
-    return headers, _RecordStream(stream, record._archiver_fh)
+    return stream
 
 
 def locate_record(session, record_id: str) -> "tuple[str, int] | None":

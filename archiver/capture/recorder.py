@@ -33,7 +33,7 @@ from .. import digests
 from ..config import Settings
 from ..errors import ArchiveError, FetchError, FetchTimeout
 from ..model import WarcRef
-from ..net.decode import make_decoder
+from ..net.decode import DecodeError, Decoder
 from ..net.http import HttpClient
 from .known_urls import KnownUrls
 from .warcfile import WarcSink
@@ -201,7 +201,8 @@ class Recorder:
         truncated: str | None = None
         with spool.file:
             with self.client.open(url, headers=headers, tap=spool) as f:
-                decode = make_decoder(f.headers.get("Content-Encoding"))
+                # only the first keep_body decoded bytes are made: a bomb stays on disk, encoded
+                decode = Decoder(f.headers.get("Content-Encoding"), keep_body)
                 decoding = keep_body > 0
                 try:
                     for chunk in f.iter_raw():
@@ -224,10 +225,8 @@ class Recorder:
                 if spool.header_len is None:  # urllib3 parsed headers we did not see: cannot happen on a tapped socket
                     raise FetchError("response headers were not captured", url=url)
                 if decoding:
-                    try:
-                        kept += decode.flush()
-                    except Exception:
-                        pass
+                    decode.finish()
+                    self._keep(kept, decode, b"", keep_body)
                 if spool.overflow and truncated is None:
                     truncated = "length"
                 digest = spool.digester.result()
@@ -239,15 +238,20 @@ class Recorder:
             sha256=digest.sha256, request_warc=refs[0])
 
     @staticmethod
-    def _keep(kept: bytearray, decode, data: bytes, keep_body: int) -> bool:
+    def _keep(kept: bytearray, decode: Decoder, data: bytes, keep_body: int) -> bool:
         """Decode into ``kept`` until it holds keep_body bytes; False when done (or undecodable)."""
+        decode.feed(data)
         try:
-            kept += decode(data)
-        except Exception:  # bad gzip etc.: keep the bytes as they are
+            while len(kept) < keep_body:
+                part = decode.read(keep_body - len(kept))
+                if not part:
+                    break
+                kept += part
+        except DecodeError:  # bad gzip etc.: keep the bytes as they are
             if not kept:
-                kept += data
+                kept += data[:keep_body]
             return False
-        return len(kept) < keep_body
+        return len(kept) < keep_body and not decode.over
 
     # ---- records ---------------------------------------------------------------------------
 

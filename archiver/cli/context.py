@@ -7,16 +7,18 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from rich.console import Console
+from rich.text import Text
 
 from ..config import Settings, load_settings
 from ..db.session import make_engine, make_sessionmaker, require_schema
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_err = Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
-    """One line on stderr, never a traceback."""
-    _err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    """One line on stderr, never a traceback; the message printed as written (it often quotes user
+    text: a file name, a URL), never read as rich markup."""
+    _err.print(Text.assemble(("error:", "bold red"), " ", str(message)))
 
 
 class _StderrLines(logging.Handler):

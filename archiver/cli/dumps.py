@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from ..resolve.dumps import import_dump
+from ..resolve.dumps import MAX_LINE, import_dump
 from .output import console, emit_json, progress
 
 dumps_app = typer.Typer(help="URLTeam short-link dumps (shortcode|url, BEACON; .xz/.gz/.zip).",
@@ -29,7 +29,8 @@ def import_cmd(
         result = import_dump(Session, file, name=name, prefix=prefix,
                              progress=lambda n: bar.update(task, completed=n))
     doc = {"dump_id": result.dump_id, "name": result.name, "path": result.path, "sha256": result.sha256,
-           "entries": result.entries, "skipped_lines": result.skipped_lines, "already_imported": result.already,
+           "entries": result.entries, "skipped_lines": result.skipped_lines,
+           "overlong_lines": result.overlong_lines, "already_imported": result.already,
            "prefix": result.prefix}
     if json_out:
         emit_json(doc)
@@ -37,5 +38,8 @@ def import_cmd(
     if result.already:
         console().print(f"{result.path}: already imported as '{result.name}' ({result.entries} entries); nothing added")
     else:
+        skipped = [f"{result.skipped_lines} unusable lines skipped"] if result.skipped_lines else []
+        if result.overlong_lines:
+            skipped.append(f"{result.overlong_lines} lines longer than {MAX_LINE} bytes skipped unread")
         console().print(f"imported {result.entries} entries from {result.path} as '{result.name}'"
-                        + (f" ({result.skipped_lines} unusable lines skipped)" if result.skipped_lines else ""))
+                        + (f" ({'; '.join(skipped)})" if skipped else ""))

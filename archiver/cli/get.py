@@ -116,9 +116,13 @@ def get(ctx: typer.Context,
     if json_out and output is None:
         emit_json({**chosen, "chosen_because": doc["chosen_because"]})
         return
-    _headers, payload = open_payload(settings.storage.root, warc_file, offset, locate=db_locator(Session))
+    _headers, payload = open_payload(settings.storage.root, warc_file, offset, locate=db_locator(Session),
+                                     max_bytes=settings.fetch.max_bytes)
     with payload:
         _write(payload, output)
+    if payload.truncated:
+        sys.stderr.write(f"warning: the body decodes to more than fetch.max_bytes ({settings.fetch.max_bytes} "
+                         "bytes): cut there (the WARC record holds it whole, encoded)\n")
     if json_out:
         emit_json({**chosen, "chosen_because": doc["chosen_because"], "output": str(output)})
     else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import typer
+from rich.text import Text
 
 from ..health import report_health
 from .output import console, emit_json, table
@@ -28,8 +29,8 @@ def health(
         return
     for r in doc["reports"]:
         title = r["title"] or f"report {r['report_id']}"
-        c.print(f"[bold]{title}[/] (report {r['report_id']}): {r['activities_with_evidence']} of "
-                f"{r['activities']} activities have preserved evidence ({r['coverage_pct']}%)")
+        c.print(Text.assemble((title, "bold"), f" (report {r['report_id']}): {r['activities_with_evidence']} of "
+                              f"{r['activities']} activities have preserved evidence ({r['coverage_pct']}%)"))
         if r["at_risk"]:
             lost = {(e["activity_id"], e["url"]) for e in r["lost"]}
             c.print(table("AT RISK: dead and not preserved", ["activity", "url", "status", "lost", "why"],

@@ -9,7 +9,7 @@ import typer
 from rich.panel import Panel
 
 from ..db import queries
-from .output import console, emit_json, table
+from .output import console, emit_json, literal, table
 
 _JSON = typer.Option(False, "--json", help="Machine-readable output.")
 
@@ -66,8 +66,9 @@ def show(ctx: typer.Context, activity_id: int = typer.Argument(..., metavar="ACT
     when = _date(a) or "no date"
     if a["date_text"]:
         when += f'  ("{a["date_text"]}", {a["date_precision"]})'
-    out.print(Panel(a["text"], title=f"activity {a['id']} - report {a['report_id']} #{a['ordinal']}",
-                    subtitle=when, expand=False))
+    # Panel reads a str title as markup whatever the console says: Text objects throughout
+    out.print(Panel(literal(a["text"]), title=literal(f"activity {a['id']} - report {a['report_id']} #{a['ordinal']}"),
+                    subtitle=literal(when), expand=False))
     for link in a["links"]:
         out.print(table(f"link {link['position'] + 1}: {link['url']}", ["field", "value"], [
             ("normalized", link["url_normalized"]), ("status", link["status"]),

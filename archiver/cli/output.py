@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..db.base import iso_utc
 
@@ -37,15 +38,23 @@ def emit_json_line(doc: Any) -> None:
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """The terminal console. Markup, emoji codes and highlighting are off: what we print is mostly
+    user text (report titles, file names, URLs, page text), where ``[/]`` or ``:smile:`` must come
+    out as written, never be read as styling (rich raises on ``[/]``). Style with Text objects."""
+    return Console(markup=False, emoji=False, highlight=False, soft_wrap=False)
+
+
+def literal(value: Any) -> Text:
+    """Any value as rich Text, printed literally whatever the console's settings."""
+    return value if isinstance(value, Text) else Text("" if value is None else str(value))
 
 
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
-    t = Table(title=title, show_lines=False, header_style="bold")
+    t = Table(title=None if title is None else literal(title), show_lines=False, header_style="bold")
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(literal(c), overflow="fold")
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[literal(v) for v in r])
     return t
 
 
@@ -66,8 +75,9 @@ def progress(enabled: bool) -> Iterator[Any]:
     if not enabled or not sys.stderr.isatty():
         yield _NullProgress()
         return
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=False) as p:
+    with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True, markup=False, emoji=False),
+                  transient=False) as p:
         yield p
 
 

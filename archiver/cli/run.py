@@ -5,6 +5,7 @@ import signal
 import threading
 
 import typer
+from rich.text import Text
 
 from .. import pipeline
 from .output import console, emit_json, progress, stage_bars, table
@@ -53,7 +54,7 @@ def run(
             console().print("asked the shortener again about links an archive resolved: " + ", ".join(
                 f"{k} {v}" for k, v in live.items() if v))
         for err in summary.errors[:10]:
-            console().print(f"[red]error[/]: {err}")
+            console().print(Text.assemble(("error", "red"), f": {err}"))
         if summary.failed:
             console().print(f"{summary.failed} item(s) failed; they are retried on later runs "
                             "(see `archiver status`).")

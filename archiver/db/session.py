@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import exc as exc_mod
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..errors import ConfigError, NotInitialised
+from ..errors import ConfigError, DatabaseUnavailable, NotInitialised
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -27,7 +28,12 @@ def make_engine(settings: Settings) -> Engine:
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[1] if "///" in url else ""
         if db_path and db_path != ":memory:" and "mode=memory" not in db_path:
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(db_path.split("?", 1)[0]).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"config: 'database.url': cannot create the folder {folder} "
+                                  f"({exc.strerror or exc})") from exc
         else:  # an in-memory database lives in one connection (SingletonThreadPool): no pool to size
             del kwargs["pool_size"], kwargs["max_overflow"]
         kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
@@ -133,12 +139,27 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+@contextmanager
+def database_errors(engine: Engine) -> Iterator[None]:
+    """A database that cannot be reached or opened, as one line: DatabaseUnavailable (exit 1) for
+    a server that does not answer, ConfigError (exit 2) for an SQLite file that cannot be opened
+    or written where the configuration puts it."""
+    try:
+        yield
+    except (exc_mod.OperationalError, exc_mod.InterfaceError) as exc:
+        text = str(getattr(exc, "orig", None) or exc).strip()
+        detail = text.splitlines()[0] if text else type(exc).__name__
+        where = engine.url.render_as_string(hide_password=True)
+        if engine.dialect.name == "sqlite":
+            raise ConfigError(f"database: cannot open or write {engine.url.database or where} ({detail}); "
+                              "check 'database.url' and 'storage.root'") from exc
+        raise DatabaseUnavailable(f"database: cannot connect to {where} ({detail})") from exc
+
+
 def require_schema(engine: Engine) -> None:
     """Raise NotInitialised (one line) when the database has no archiver schema."""
-    try:
+    with database_errors(engine):
         names = set(inspect(engine).get_table_names())
-    except Exception as exc:
-        raise ConfigError(f"database: cannot connect ({str(exc).splitlines()[0]})") from exc
     if "alembic_version" not in names or "reports" not in names:
         raise NotInitialised("database is not initialised: run `archiver init` first")
 

@@ -21,6 +21,7 @@ from ..errors import ArchiveError
 from .. import digests
 
 CHUNK = 1 << 16
+MAX_WARC_HEAD = 1 << 20  # a WARC header block longer than this is not one we wrote, nor anyone sane
 
 
 class RecordTruncated(ArchiveError):
@@ -89,13 +90,31 @@ class _Member(io.RawIOBase):
             if not data:
                 raise RecordTruncated("gzip member ends early (truncated file or wrong length)")
             try:
-                self.buf = self.z.decompress(data)
+                # at most CHUNK out per call (a member may inflate a thousandfold); the rest waits
+                self.buf = self.z.decompress(data, CHUNK)
+                self.pending = self.z.unconsumed_tail
             except zlib.error as exc:
                 if "check" in str(exc):  # CRC-32 or length of the decompressed data differ
                     raise RecordChanged(f"gzip checksum mismatch: the record's bytes changed ({exc})") from exc
                 raise RecordUnreadable(f"corrupt gzip data ({exc})") from exc
         if self.z.eof and (self.z.unused_data or self.raw.read(1)):
             raise RecordUnreadable("the stored length covers more than one gzip member")
+
+    def headers_end(self, limit: int) -> bool:
+        """Whether the WARC header block ends (blank line) within the first ``limit`` bytes; what
+        was read is kept for the next reads. warcio reads header lines whole: this bounds them."""
+        peeked = bytearray()
+        while len(peeked) < limit:
+            self._fill()
+            if not self.buf:
+                break
+            peeked += self.buf
+            self.buf = b""
+            if b"\r\n\r\n" in peeked or b"\n\n" in peeked:
+                self.buf = bytes(peeked)
+                return True
+        self.buf = bytes(peeked)
+        return False
 
     def read(self, n: int = -1) -> bytes:
         self._fill()
@@ -150,6 +169,8 @@ def read_record(fh: BinaryIO, offset: int, length: int,
         if not first:
             raise RecordTruncated(f"nothing at offset {offset} (file too short)")
         stream = _Member(raw, first) if first[:2] == b"\x1f\x8b" else _Plain(raw, first)
+        if not stream.headers_end(MAX_WARC_HEAD):
+            raise RecordUnreadable(f"no WARC record at this offset (no end of headers in {MAX_WARC_HEAD} bytes)")
         facts = _parse(stream)
         stream.read()  # to the end of the member: a corrupt gzip trailer (CRC) shows here
         while stream.read(CHUNK):

@@ -10,19 +10,27 @@ sha256 and record ids that evidence/summary.json states.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
 from .. import digests
+from ..bounded import OVERLONG, bounded_lines, read_capped
+from ..errors import InputError
+from ..net.decode import Decoder, DecodeError
 from . import cdxj, sign
 from .problems import Problem
 from .records import RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
 
 META = ("datapackage.json", "datapackage-digest.json")
+# A package is untrusted: a member of a few MB may inflate to gigabytes. Whole-read members
+# (JSON, *.idx) and index lines are read with these bounds, declared sizes checked first.
+MAX_JSON_BYTES = 64 << 20  # datapackage.json, its digest, evidence/summary.json, a *.idx
+MAX_INDEX_LINE = 1 << 20  # one CDXJ line
+MAX_BLOCK = 64 << 20  # one gzip block of index.cdx.gz as an *.idx line gives it
 SUMMARY = "evidence/summary.json"
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
@@ -80,13 +88,34 @@ def verify_package(path: Path) -> PackageReport:
     return report
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int = MAX_JSON_BYTES) -> bytes:
+    """A whole member of at most ``limit`` bytes, as declared and as actually inflated (zipfile
+    stops at the declared size and checks the CRC there, so a member lying small fails)."""
+    declared = zf.getinfo(name).file_size
+    if declared > limit:
+        raise _TooLarge(f"larger than {limit} bytes ({declared} bytes declared): not read")
+    with zf.open(name) as fh:
+        data = read_capped(fh, limit)
+    if data is None:
+        raise _TooLarge(f"inflates to more than {limit} bytes: not read")
+    return data
+
+
 def _read_json(zf: zipfile.ZipFile, name: str, report: PackageReport):
     try:
-        return json.loads(zf.read(name))
+        return json.loads(_read_member(zf, name))
     except KeyError:
         return None
-    except (ValueError, *_ZIP_ERRORS) as exc:
-        report.add("datapackage_invalid", f"{name} is unreadable or not JSON ({type(exc).__name__})", file=name)
+    except _TooLarge as exc:
+        report.add("datapackage_invalid", str(exc), file=name)
+        return None
+    except (ValueError, RecursionError, *_ZIP_ERRORS) as exc:
+        report.add("datapackage_invalid", f"{name} is unreadable or not JSON ({type(exc).__name__}"
+                   + (f": {exc}" if isinstance(exc, zipfile.BadZipFile) else "") + ")", file=name)
         return None
 
 
@@ -154,7 +183,7 @@ def _digest(zf, package, report) -> None:
     if algo not in ("sha256", "md5"):
         report.add("datapackage_digest_mismatch", f"unsupported hash {want!r}", file=name)
         return
-    got = digests.hash_string(zf.read("datapackage.json"), algo)
+    got = digests.hash_string(_read_member(zf, "datapackage.json"), algo)  # read (bounded) once already
     if got != want:
         report.add("datapackage_digest_mismatch", f"datapackage.json hashes to {got}, {name} says {want}", file=name)
     signed = doc.get("signedData")
@@ -184,8 +213,8 @@ def _block_index(zf, report) -> None:
     for name in sorted(n for n in zf.namelist() if n.startswith("indexes/") and n.endswith(".idx")):
         data_name = None
         try:
-            lines = zf.read(name).decode("utf-8").splitlines()
-        except (UnicodeDecodeError, *_ZIP_ERRORS) as exc:
+            lines = _read_member(zf, name).decode("utf-8").splitlines()
+        except (UnicodeDecodeError, _TooLarge, *_ZIP_ERRORS) as exc:
             report.add("index_invalid", f"cannot be read ({exc})", file=name)
             continue
         for n, line in enumerate(lines, 1):
@@ -198,6 +227,8 @@ def _block_index(zf, report) -> None:
                     continue
                 block = json.loads("{" + rest)
                 offset, length = int(block["offset"]), int(block["length"])
+                if not 0 < length <= MAX_BLOCK:
+                    raise ValueError(f"block length {length}")
                 with zf.open(data_name) as fh:
                     fh.seek(offset)
                     raw = fh.read(length)
@@ -213,8 +244,8 @@ def _block_index(zf, report) -> None:
                            file=data_name)
                 continue
             try:
-                first = gzip.decompress(raw).split(b"\n", 1)[0].decode("utf-8")
-            except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+                first = _first_line(raw).decode("utf-8")
+            except (DecodeError, UnicodeDecodeError):
                 report.add("index_invalid", f"line {n}: the block at offset {offset} is not gzip", file=data_name)
                 continue
             if not first.startswith(key + " "):
@@ -222,11 +253,28 @@ def _block_index(zf, report) -> None:
                            file=data_name)
 
 
-def _index_lines(zf, name):
+def _first_line(block: bytes) -> bytes:
+    """The first line of a gzip block, inflating no more than a line's worth (MAX_INDEX_LINE)."""
+    dec = Decoder("gzip", MAX_INDEX_LINE)
+    dec.feed(block)
+    dec.finish()
+    out = bytearray()
+    while b"\n" not in out:
+        part = dec.read(1 << 16)
+        if not part:
+            break
+        out += part
+    return bytes(out).split(b"\n", 1)[0]
+
+
+def _index_lines(zf, name, report):
+    """(line number, line) of a CDXJ member; a line longer than MAX_INDEX_LINE is reported, not read."""
     with zf.open(name) as raw:
-        stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
-        for n, line in enumerate(stream, 1):
-            if line.strip():
+        stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else io.BufferedReader(raw)
+        for n, line in enumerate(bounded_lines(stream, MAX_INDEX_LINE), 1):
+            if line is OVERLONG:
+                report.add("index_invalid", f"line {n} is longer than {MAX_INDEX_LINE} bytes", file=name)
+            elif line.strip():
                 yield n, line.decode("utf-8", "replace")
 
 
@@ -237,7 +285,7 @@ def _index(zf, report) -> tuple[dict[tuple[str, int], RecordFacts], set[tuple[st
     for name in sorted(n for n in zf.namelist() if n.startswith("indexes/") and n.endswith((".cdxj", ".cdx",
                                                                                              ".cdxj.gz", ".cdx.gz"))):
         try:
-            for n, line in _index_lines(zf, name):
+            for n, line in _index_lines(zf, name, report):
                 try:
                     _, _, fields = cdxj.parse(line)
                     entries.append((f"archive/{fields['filename']}", int(fields["offset"]), int(fields["length"]),
@@ -275,8 +323,8 @@ def _index(zf, report) -> tuple[dict[tuple[str, int], RecordFacts], set[tuple[st
 def _summary_records(zf) -> int | None:
     """How many records evidence/summary.json says the package holds (None when it cannot say)."""
     try:
-        return len(json.loads(zf.read(SUMMARY))["records"])
-    except (KeyError, TypeError, ValueError, *_ZIP_ERRORS):
+        return len(json.loads(_read_member(zf, SUMMARY))["records"])
+    except (KeyError, TypeError, ValueError, RecursionError, _TooLarge, *_ZIP_ERRORS):
         return None
 
 

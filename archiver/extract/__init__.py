@@ -7,11 +7,12 @@ generic. ``extract_capture`` (persist.py) is the stage's entry for one stored ca
 Memory stays bounded: the stream is read once; HTML is read up to
 ``extract.max_html_bytes`` (it is parsed whole), plain text is decoded incrementally up
 to ``extract.max_text_chars``, and a PDF is spooled to a temporary file (in memory while
-small) because pypdf needs to seek.
+small) because pypdf needs to seek, up to ``extract.max_pdf_bytes`` (a larger one is not
+read: pypdf would hold much of it in memory). The stream itself comes decoded and bounded
+by ``fetch.max_bytes`` (capture/read.py: a gzip body may inflate a thousandfold).
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 from typing import BinaryIO
 
@@ -56,6 +57,18 @@ def kind_of(content_type: str | None, head: bytes) -> str:
     return "none"
 
 
+def _copy_up_to(src: BinaryIO, dst, size: int) -> int:
+    """Copy at most ``size`` bytes; how many were copied."""
+    done = 0
+    while done < size:
+        chunk = src.read(min(CHUNK, size - done))
+        if not chunk:
+            break
+        dst.write(chunk)
+        done += len(chunk)
+    return done
+
+
 def extract_text(stream: BinaryIO, content_type: str | None, settings: ExtractSettings, *,
                  url: str | None = None, headers_charset: str | None = None,
                  content_language: str | None = None) -> ExtractedText:
@@ -77,7 +90,10 @@ def extract_text(stream: BinaryIO, content_type: str | None, settings: ExtractSe
     if kind == "pdf":
         with tempfile.SpooledTemporaryFile(max_size=PDF_SPOOL_MEMORY) as spool:
             spool.write(head)
-            shutil.copyfileobj(stream, spool, CHUNK)
+            size = len(head) + _copy_up_to(stream, spool, settings.max_pdf_bytes + 1 - len(head))
+            if size > settings.max_pdf_bytes:
+                return ExtractedText(method="none", error=f"PDF larger than extract.max_pdf_bytes "
+                                                          f"({settings.max_pdf_bytes} bytes): text not extracted")
             spool.seek(0)
             return extract_pdf(spool, max_chars=settings.max_text_chars)
     return ExtractedText(method="none")

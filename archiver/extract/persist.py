@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..config import ExtractSettings, Settings
+from ..config import ExtractSettings, FetchSettings, Settings
 from ..db.base import utcnow
 from ..db.tables import Capture, Extraction
 from ..model import ExtractedText
@@ -43,9 +43,10 @@ def extract_capture(session: Session, capture: Capture, settings: ExtractSetting
     from ..capture.read import locate_record, open_payload  # imported when used: keeps extract importable alone
 
     extract_settings = settings.extract if isinstance(settings, Settings) else settings
+    max_bytes = settings.fetch.max_bytes if isinstance(settings, Settings) else FetchSettings().max_bytes
 
     headers, payload = open_payload(storage_root, capture.warc_file, capture.offset,
-                                    locate=functools.partial(locate_record, session))
+                                    locate=functools.partial(locate_record, session), max_bytes=max_bytes)
     content_type = header(headers, "Content-Type") or capture.content_type
     try:
         result = extract_text_safely(payload, content_type, extract_settings, url=capture.url,

@@ -33,7 +33,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..config import FetchSettings
 from ..errors import FetchError, FetchTimeout, TooLarge
-from .decode import make_decoder
+from .decode import DecodeError, Decoder
 from .policy import check_address, check_url
 
 _local = threading.local()  # .tap: WireTap | None, .deadline: float | None (monotonic), .url: str | None
@@ -356,13 +356,25 @@ class HttpClient:
         hdrs = {"Accept-Encoding": "gzip, deflate"}
         hdrs.update(headers or {})
         with self.open(url, headers=hdrs) as fetched:
-            decode = make_decoder(fetched.headers.get("Content-Encoding"))
+            # bounded while decoding: a small gzip (or "gzip, gzip") body must not inflate past max_bytes
+            dec = Decoder(fetched.headers.get("Content-Encoding"), max_bytes)
             out = bytearray()
             for chunk in fetched.iter_raw():
-                out += decode(chunk)
-                if len(out) > max_bytes:
-                    raise TooLarge(f"response larger than {max_bytes} bytes", url=url)
-            out += decode.flush()
-            if len(out) > max_bytes:
-                raise TooLarge(f"response larger than {max_bytes} bytes", url=url)
+                dec.feed(chunk)
+                self._drain(dec, out, url)
+            dec.finish()
+            self._drain(dec, out, url)
             return fetched, bytes(out)
+
+    @staticmethod
+    def _drain(dec: Decoder, out: bytearray, url: str) -> None:
+        while True:
+            try:
+                part = dec.read(1 << 20)
+            except DecodeError as exc:
+                raise FetchError(f"bad response body: {exc}", url=url) from exc
+            if dec.over:
+                raise TooLarge(f"response larger than {dec.limit} bytes (decoded)", url=url)
+            if not part:
+                return
+            out += part

@@ -37,6 +37,7 @@ from typing import IO, Callable, Iterator
 
 from sqlalchemy import insert, select
 
+from ..bounded import OVERLONG as OVERLONG_LINE, bounded_lines
 from ..db.tables import DumpEntry, DumpSource
 from ..errors import InputError
 from .cdx import split_url
@@ -48,6 +49,8 @@ BATCH = 10_000
 _INSERT = insert(DumpEntry.__table__)
 DEFAULT_PREFIX = "https://goo.gl/"
 MAX_KEY = 512
+MAX_LINE = 1 << 16  # bytes; a longer line is no short-link mapping: skipped unread (counted)
+OVERLONG = "overlong"  # iter_mappings' target for such a line
 _DROP_QUERIES = ("si=1", "d=1")
 
 
@@ -75,6 +78,7 @@ class ImportResult:
     skipped_lines: int
     already: bool  # this file (same sha256) had been imported before
     prefix: str | None
+    overlong_lines: int = 0  # lines longer than MAX_LINE bytes, skipped unread (not in skipped_lines)
 
 
 def file_sha256(path: Path) -> str:
@@ -113,11 +117,13 @@ def _decode(line: bytes) -> str:
         return line.decode("latin-1")
 
 
-def _parse_header(stream: IO[bytes]) -> tuple[dict[str, str], bytes | None]:
+def _parse_header(lines: Iterator) -> tuple[dict[str, str], object | None]:
     """Read ``#KEY: value`` lines up to the blank line; returns (header, first data line or None)."""
     header: dict[str, str] = {}
     while True:
-        line = stream.readline()
+        line = next(lines, b"")
+        if line is OVERLONG_LINE:
+            return header, OVERLONG
         if not line:
             return header, None
         s = line.strip()
@@ -131,19 +137,24 @@ def _parse_header(stream: IO[bytes]) -> tuple[dict[str, str], bytes | None]:
 
 
 def iter_mappings(stream: IO[bytes], prefix: str | None) -> Iterator[tuple[str | None, str | None, dict]]:
-    """(key, target, header) for every line; (None, None, header) for a line we cannot use."""
-    header, first = _parse_header(stream)
+    """(key, target, header) for every line; (None, None, header) for a line we cannot use, and
+    (None, OVERLONG, header) for a line longer than MAX_LINE bytes."""
+    lines = bounded_lines(stream, MAX_LINE)
+    header, first = _parse_header(lines)
     pfx = header.get("PREFIX") or prefix or DEFAULT_PREFIX
     pfx_key = short_key(pfx if "://" in pfx else "https://" + pfx)
     if pfx_key and not pfx_key.endswith("/"):
         pfx_key += "/"
 
-    def lines():
+    def all_lines():
         if first is not None:
             yield first
-        yield from stream
+        yield from lines
 
-    for raw in lines():
+    for raw in all_lines():
+        if raw is OVERLONG_LINE or raw is OVERLONG:
+            yield None, OVERLONG, header
+            continue
         raw = raw.rstrip(b"\r\n")
         if not raw.strip() or raw.startswith(b"#"):
             continue
@@ -178,7 +189,7 @@ def import_dump(session_factory, path: str | os.PathLike, *, name: str | None = 
         src = DumpSource(name=name, path=str(path.resolve()), sha256=sha, prefix=None, header={}, entries=0)
         session.add(src)
         session.flush()
-        entries = skipped = 0
+        entries = skipped = overlong = 0
         header: dict = {}
         rows: list[dict] = []
         try:
@@ -186,7 +197,10 @@ def import_dump(session_factory, path: str | os.PathLike, *, name: str | None = 
                 for _member, stream in _open_decompressed(raw, path.name):
                     for key, target, header in iter_mappings(stream, prefix):
                         if key is None:
-                            skipped += 1
+                            if target is OVERLONG:
+                                overlong += 1
+                            else:
+                                skipped += 1
                             continue
                         rows.append({"dump_id": src.id, "key": key, "target": target})
                         if len(rows) >= BATCH:
@@ -207,8 +221,9 @@ def import_dump(session_factory, path: str | os.PathLike, *, name: str | None = 
         src.header = header
         src.prefix = header.get("PREFIX") or prefix or (DEFAULT_PREFIX if entries else None)
         session.commit()
-        log.info("dump %s: %d entries, %d lines skipped", path, entries, skipped)
-        return ImportResult(src.id, name, src.path, sha, entries, skipped, False, src.prefix)
+        log.info("dump %s: %d entries, %d lines skipped, %d longer than %d bytes", path, entries, skipped,
+                 overlong, MAX_LINE)
+        return ImportResult(src.id, name, src.path, sha, entries, skipped, False, src.prefix, overlong)
 
 
 @dataclass(frozen=True)

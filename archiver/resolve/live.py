@@ -184,6 +184,11 @@ def _location(ex: "Exchange", step: Step) -> str | None:
     return step.next_url
 
 
+def _at_hop(exc: Exception, url: str, redirects: int) -> str:
+    """A failed request's reason, naming the hop when it is not the link itself."""
+    return str(exc) if redirects == 0 else f"redirect {redirects} to {url}: {exc}"
+
+
 def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: Callable[[float], None] = time.sleep,
                  quick_retries: int = QUICK_RETRIES) -> Resolution:
     """Follow ``url`` hop by hop through ``recorder``; every expected outcome is a Resolution."""
@@ -207,14 +212,14 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
             ex = recorder.fetch(current, keep_body=KEEP_BODY)
         except FetchRefused as exc:
             chain.add(current, "error", note=str(exc))
-            return chain.result(Outcome.REFUSED, reason=str(exc), error_type="refused")
+            return chain.result(Outcome.REFUSED, reason=_at_hop(exc, current, redirects), error_type="refused")
         except FetchError as exc:
             chain.add(current, "error", note=str(exc) + ("; using the warning page's continue link" if fallback else ""))
             if fallback:
                 step = Step("follow", "interstitial", fallback)
             else:
                 etype = "timeout" if isinstance(exc, FetchTimeout) else "network"
-                return chain.result(Outcome.FAILED, reason=str(exc), error_type=etype)
+                return chain.result(Outcome.FAILED, reason=_at_hop(exc, current, redirects), error_type=etype)
         else:
             step = classify(ex)  # every URL fetched here is on a shortener host
             note = step.note or step.reason
@@ -251,7 +256,7 @@ def resolve_live(url: str, *, recorder: "Recorder", settings: Settings, sleep: C
             return chain.result(Outcome.FAILED, error_type="redirect_loop", reason=f"redirect loop: back to {nxt}")
         if redirects >= max_hops:
             return chain.result(Outcome.FAILED, error_type="too_many_hops",
-                                reason=f"more than {max_hops} redirects (fetch.max_hops)")
+                                reason=f"more than {max_hops} redirects (fetch.max_hops): not followed to {nxt}")
         seen.add(_norm(nxt))
         redirects += 1
         current = nxt
