@@ -5,7 +5,7 @@ import json
 import sys
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,6 +29,41 @@ def emit_json(doc: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_stream(doc: Mapping[str, Any], out=None) -> None:
+    """Exactly one JSON document on stdout, written as it is produced: a value of ``doc`` (at any depth of
+    mappings) that is an iterator or generator is written as an array one element at a time, so a listing of
+    a million rows never holds them all (lists and other values are written whole). The text is what
+    :func:`emit_json` prints for the same data."""
+    out = out or sys.stdout
+    _stream_value(doc, out, "")
+    out.write("\n")
+    out.flush()
+
+
+def _stream_value(value: Any, out, indent: str) -> None:
+    inner = indent + "  "
+    if isinstance(value, Mapping):
+        if not value:
+            out.write("{}")
+            return
+        out.write("{")
+        for n, (key, item) in enumerate(value.items()):
+            out.write(("," if n else "") + "\n" + inner + json.dumps(key, ensure_ascii=False) + ": ")
+            _stream_value(item, out, inner)
+        out.write("\n" + indent + "}")
+    elif isinstance(value, Iterator):
+        n = 0
+        for n, item in enumerate(value, start=1):
+            out.write(("[" if n == 1 else ",") + "\n" + inner)
+            if isinstance(item, Mapping) and any(isinstance(v, Iterator) for v in item.values()):
+                _stream_value(item, out, inner)
+            else:
+                out.write(json.dumps(item, default=_default, ensure_ascii=False, indent=2).replace("\n", "\n" + inner))
+        out.write("\n" + indent + "]" if n else "[]")
+    else:
+        out.write(json.dumps(value, default=_default, ensure_ascii=False, indent=2).replace("\n", "\n" + indent))
+
+
 def emit_json_line(doc: Any) -> None:
     """One compact JSON document on one line (streams of results, e.g. one per scheduled run)."""
     sys.stdout.write(json.dumps(doc, default=_default, ensure_ascii=False))
@@ -38,6 +73,13 @@ def emit_json_line(doc: Any) -> None:
 
 def console() -> Console:
     return Console(highlight=False, soft_wrap=False)
+
+
+def terminal_rows(per_row: int = 1, least: int = 5) -> int:
+    """How many rows of ``per_row`` lines fit the terminal under a table's header and a footer line."""
+    import shutil
+
+    return max(least, (shutil.get_terminal_size().lines - 6) // per_row)
 
 
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
