@@ -62,10 +62,10 @@ def _batches(session: Session, report_id: int | None, offset: int, limit: int | 
 
 
 def iter_activities(session: Session, report_id: int | None = None, *, offset: int = 0, limit: int | None = None,
-                    batch: int = BATCH) -> Iterator[dict[str, Any]]:
+                    batch: int | None = None) -> Iterator[dict[str, Any]]:
     """``queries.activity_dict`` of each activity in the window, in report order, read ``batch`` at a time
     (the session is expunged after each batch: memory stays one batch's worth)."""
-    for ids in _batches(session, report_id, offset, limit, batch):
+    for ids in _batches(session, report_id, offset, limit, batch or BATCH):
         # the batch's activities by their ids: a bounded IN (one batch), their relations by selectinload
         acts = {a.id: a for a in session.scalars(queries._activity_query().where(Activity.id.in_(ids)))}
         for i in ids:
