@@ -81,8 +81,10 @@ def counts(session: Session, report_ids: list[int] | None) -> dict[int, dict[str
 
 
 def _link_rows(extra, report_id: int | None, *columns):
-    q = (select(Report.id, Report.title, Activity.id, Activity.ordinal, Link.url_raw, Link.activity_id, Link.position,
-                Target, *columns)
+    """The link rows a list shows: plain columns, no ORM objects (a streamed list reads hundreds of thousands)."""
+    q = (select(Report.id, Report.title, Activity.id, Activity.ordinal, Link.url_raw, Target.status,
+                Target.status_reason, Target.dead_since, Target.given_up, Target.stage, Target.watch_state,
+                Target.last_checked_at, *columns)
          .join(Activity, Activity.report_id == Report.id).join(Link, Link.activity_id == Activity.id)
          .join(Target, Target.id == Link.target_id).where(extra))
     if report_id is not None:
@@ -96,34 +98,19 @@ def _total(session: Session, q) -> int:
 
 def _rows(session: Session, q, offset: int, limit: int | None) -> Iterator[Any]:
     """The rows of ``q`` from ``offset`` (at most ``limit``; None: all), in report, activity and link order,
-    read ``BATCH`` at a time: the first batch by OFFSET, the next ones after the last row's key (the links'
-    index, activity_id and position), so streaming every row never re-reads the ones before. Ordered by
-    that index, so the first pages need no sort of every row: activity ids follow report and ordinal
-    order, as ingest writes a report's activities in order in one transaction."""
-    after, left = None, limit
-    while left is None or left > 0:
-        size = BATCH if left is None else min(BATCH, left)
-        page = q.order_by(Link.activity_id, Link.position)
-        if after is None:
-            page = page.offset(offset)
-        else:
-            page = page.where(or_(Link.activity_id > after[0], and_(Link.activity_id == after[0],
-                                                                     Link.position > after[1])))
-        rows = session.execute(page.limit(size)).all()
-        yield from rows
-        if len(rows) < size:
-            return
-        after = (rows[-1][5], rows[-1][6])
-        if left is not None:
-            left -= len(rows)
+    fetched ``BATCH`` at a time from one query's cursor (a server-side cursor on PostgreSQL): the database
+    sorts once, whatever the length. Ordered by the links' index (activity_id, position): activity ids
+    follow report and ordinal order, as ingest writes a report's activities in order in one transaction."""
+    q = q.order_by(Link.activity_id, Link.position).offset(offset or None).limit(limit)
+    yield from session.execute(q.execution_options(yield_per=BATCH))
 
 
 def _risk_entry(row) -> dict[str, Any]:
-    rid, title, act_id, ordinal, url, _a, _p, t = row[:8]
-    reason = t.status_reason or (f"dead since {t.dead_since:%Y-%m-%d}" if t.dead_since else t.status)
-    lost = bool(t.given_up) or t.status == "refused" or (t.status == "dead" and t.stage == "done")
+    rid, title, act_id, ordinal, url, status, why, dead_since, given_up, stage = row[:10]
+    reason = why or (f"dead since {dead_since:%Y-%m-%d}" if dead_since else status)
+    lost = bool(given_up) or status == "refused" or (status == "dead" and stage == "done")
     return {"report_id": rid, "report_title": title, "activity_id": act_id, "activity_ordinal": ordinal,
-            "url": url, "status": t.status, "reason": reason, "lost": lost}
+            "url": url, "status": status, "reason": reason, "lost": lost}
 
 
 def iter_at_risk(session: Session, *, report_id: int | None = None, offset: int = 0, limit: int | None = None,
@@ -154,9 +141,9 @@ def iter_changed(session: Session, *, report_id: int | None = None, offset: int 
                  limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Links whose live page changed or moved since capture, with the latest check's note, streamed."""
     q = _link_rows(Target.watch_state.in_(_CHANGED), report_id, _latest_note(), _preserved())
-    for rid, title, act_id, ordinal, url, _a, _p, t, note, kept in _rows(session, q, offset, limit):
+    for rid, title, act_id, ordinal, url, *_, watch_state, checked_at, note, kept in _rows(session, q, offset, limit):
         yield {"report_id": rid, "report_title": title, "activity_id": act_id, "activity_ordinal": ordinal,
-               "url": url, "state": t.watch_state, "since": iso_utc(t.last_checked_at), "note": note,
+               "url": url, "state": watch_state, "since": iso_utc(checked_at), "note": note,
                "preserved": bool(kept)}
 
 
