@@ -65,14 +65,6 @@ def page_times(settings, engine) -> dict[str, float]:
     return out
 
 
-def baseline_code(rev: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "archiver", "alembic", "alembic.ini"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", default="20000,100000,250000")
@@ -87,6 +79,7 @@ def main(argv=None) -> None:
     from archiver.config import Settings
     from archiver.db import migrate
     from archiver.db.session import make_engine
+    from bench.baseline import baseline_code
     from tests.bigdb import build
 
     old = baseline_code(args.baseline) if args.baseline else None

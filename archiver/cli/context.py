@@ -6,17 +6,18 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 
-from rich.console import Console
+from typing import TYPE_CHECKING
 
-from ..config import Settings, load_settings
-from ..db.session import make_engine, make_sessionmaker, require_schema
-
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:  # imported when first used: `archiver --help` needs neither pydantic nor SQLAlchemy
+    from ..config import Settings
 
 
 def print_error(message: str) -> None:
     """One line on stderr, never a traceback."""
-    _err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True,
+                                                                 highlight=False)
 
 
 class _StderrLines(logging.Handler):
@@ -56,14 +57,20 @@ class AppContext:
 
     @cached_property
     def settings(self) -> Settings:
+        from ..config import load_settings
+
         return load_settings(self.config_path)
 
     @cached_property
     def engine(self):
+        from ..db.session import make_engine
+
         return make_engine(self.settings)
 
     def sessionmaker(self, require: bool = True):
         """Session factory; by default refuses an uninitialised database with one line."""
+        from ..db.session import make_sessionmaker, require_schema
+
         if require:
             require_schema(self.engine)
         return make_sessionmaker(self.engine)

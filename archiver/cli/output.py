@@ -6,17 +6,17 @@ import sys
 from collections import abc
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from ..db.base import iso_utc
+if TYPE_CHECKING:  # rich is imported where it draws: `--json` answers never load it (start-up time)
+    from rich.console import Console
+    from rich.table import Table
 
 
 def _default(o: Any):
     if isinstance(o, datetime):
+        from ..db.base import iso_utc  # here: `--help` of a command must not import SQLAlchemy
+
         return iso_utc(o)
     if isinstance(o, date):
         return o.isoformat()
@@ -95,6 +95,8 @@ def emit_json_line(doc: Any) -> None:
 
 
 def console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
@@ -106,6 +108,8 @@ def terminal_rows(per_row: int = 1, least: int = 5) -> int:
 
 
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
         t.add_column(c, overflow="fold")
@@ -131,6 +135,9 @@ def progress(enabled: bool) -> Iterator[Any]:
     if not enabled or not sys.stderr.isatty():
         yield _NullProgress()
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True), transient=False) as p:
         yield p

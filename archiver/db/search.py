@@ -255,22 +255,26 @@ def full_text_search(session: Session, query: str, limit: int = 20) -> list[dict
     clauses = parse_query(query)
     finder = _sqlite_matches if _is_sqlite(session) else _pg_matches
     matches = finder(session, clauses, limit)
+    # table columns (Core), not the ORM classes' attributes: a search then never configures the ORM's mappers
+    # (tens of milliseconds of every `archiver search`; the hits are plain rows anyway)
+    at, ct = Activity.__table__, Capture.__table__
+    a, c, e, lk = at.c, ct.c, Extraction.__table__.c, Link.__table__.c
     act_ids = [ref for kind, ref, _, _ in matches if kind == "activity"]
     ext_ids = [ref for kind, ref, _, _ in matches if kind == "capture"]
     activities = {a_id: r_id for a_id, r_id in session.execute(
-        select(Activity.id, Activity.report_id).where(Activity.id.in_(act_ids)))} if act_ids else {}
+        select(a.id, a.report_id).where(a.id.in_(act_ids)))} if act_ids else {}
     captures = {}
     linked: dict[int, list[tuple[int, int]]] = {}
     if ext_ids:
         rows = session.execute(
-            select(Extraction.id, Extraction.title, Capture.id, Capture.url, Capture.captured_at, Capture.target_id)
-            .join(Capture, Capture.id == Extraction.capture_id).where(Extraction.id.in_(ext_ids))).all()
+            select(e.id, e.title, c.id, c.url, c.captured_at, c.target_id)
+            .join(ct, c.id == e.capture_id).where(e.id.in_(ext_ids))).all()
         captures = {r[0]: r for r in rows}
         targets = {r[5] for r in rows if r[5] is not None}
         if targets:
             for target_id, a_id, r_id in session.execute(
-                    select(Link.target_id, Activity.id, Activity.report_id).join(Activity, Activity.id == Link.activity_id)
-                    .where(Link.target_id.in_(targets)).distinct().order_by(Link.target_id, Activity.id)):
+                    select(lk.target_id, a.id, a.report_id).join(at, a.id == lk.activity_id)
+                    .where(lk.target_id.in_(targets)).distinct().order_by(lk.target_id, a.id)):
                 linked.setdefault(target_id, []).append((a_id, r_id))
     hits: list[dict] = []
     for kind, ref, score, raw in matches:
