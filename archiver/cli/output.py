@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import abc
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
@@ -31,60 +30,13 @@ def emit_json(doc: Any) -> None:
 
 
 def emit_json_stream(doc: Mapping[str, Any], out=None) -> None:
-    """Exactly one JSON document on stdout, written as it is produced: a value of ``doc`` (at any depth of
-    mappings) that is an iterator or generator is written as an array one element at a time, each element
-    compact on a line of its own (a listing of a million rows is never held whole, and each row is
-    encoded by json's C encoder); everything else is laid out as :func:`emit_json` does."""
-    buf = _Buffered(out or sys.stdout)
-    _stream_value(doc, buf, "")
-    buf.write("\n")
-    buf.flush()
+    """Exactly one JSON document on stdout, written as it is produced (archiver/jsonstream.py): an iterator
+    in ``doc`` is written as an array one element at a time, each element compact on a line of its own."""
+    from ..jsonstream import write
 
-
-class _Buffered:
-    """Writes gathered into blocks of about 64 KB: one small write per row costs more than encoding it."""
-
-    def __init__(self, out):
-        self.out, self.parts, self.size = out, [], 0
-
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-        self.size += len(text)
-        if self.size > 65536:
-            self.flush(sync=False)
-
-    def flush(self, sync: bool = True) -> None:
-        self.out.write("".join(self.parts))
-        self.parts, self.size = [], 0
-        if sync:
-            self.out.flush()
-
-
-_compact = json.JSONEncoder(default=_default, ensure_ascii=False).encode
-
-
-def _stream_value(value: Any, out, indent: str) -> None:
-    inner = indent + "  "
-    if isinstance(value, abc.Mapping):
-        if not value:
-            out.write("{}")
-            return
-        out.write("{")
-        for n, (key, item) in enumerate(value.items()):
-            out.write(("," if n else "") + "\n" + inner + json.dumps(key, ensure_ascii=False) + ": ")
-            _stream_value(item, out, inner)
-        out.write("\n" + indent + "}")
-    elif isinstance(value, abc.Iterator):
-        n = 0
-        for n, item in enumerate(value, start=1):
-            out.write(("[" if n == 1 else ",") + "\n" + inner)
-            if isinstance(item, abc.Mapping) and any(isinstance(v, abc.Iterator) for v in item.values()):
-                _stream_value(item, out, inner)
-            else:
-                out.write(_compact(item))
-        out.write("\n" + indent + "]" if n else "[]")
-    else:
-        out.write(json.dumps(value, default=_default, ensure_ascii=False, indent=2).replace("\n", "\n" + indent))
+    out = out or sys.stdout
+    write(doc, out.write, default=_default)
+    out.flush()
 
 
 def emit_json_line(doc: Any) -> None:

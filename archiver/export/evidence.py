@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..db.tables import Activity, Capture, Hop, Link, Report, Target
+from ..db.tables import Activity, Capture, Extraction, Hop, Link, Report, Target
 from ..errors import NotFound
 
 EVIDENCE_ROLES = ("target", "hop", "requisite")
 # what the summary reads for every activity and record: loaded in a few queries, not one per row
 _WITH_LINKS = selectinload(Activity.links).selectinload(Link.target).selectinload(Target.hops)
-_WITH_TEXT = selectinload(Capture.extraction)
+# of the extraction only the title (the summary's and pages.jsonl's): never the texts, which can be megabytes each
+_WITH_TEXT = selectinload(Capture.extraction).load_only(Extraction.title)
 
 
 @dataclass

@@ -7,13 +7,21 @@ archive, with the memento), and the digests that tie each statement to a WARC re
 For a short link an archive resolved it gives both answers (the archive's and the
 shortener's, when it answered later) and whether they agree; for each link, which capture
 is the evidence and why (``chosen``: the rule ``archiver get`` and the web UI use).
+
+The summary of a report with tens of thousands of links is tens of megabytes: :func:`build`
+gives its activities and records as generators, and :func:`write_json` / :func:`write_html`
+write it into the package as they go (issue 10: the whole document, and every capture's
+extracted text, held at once took a 20 000-link export to 918 MB). Only the titles of the
+extractions are read (export/evidence.py).
 """
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Callable
 
 import jinja2
 
+from .. import jsonstream
 from ..db.base import iso_utc
 from ..db.queries import answers, chain_hops, choose_capture
 from ..db.tables import Capture, Hop
@@ -29,7 +37,8 @@ def _t(v):
 
 
 def build(selection: Selection, placed: dict[int, tuple[int, int]], created: str, software: str) -> dict:
-    """Plain data (JSON-ready). ``placed``: capture id -> (offset, length) in archive/data.warc.gz."""
+    """Plain data (JSON-ready) but for ``activities`` and ``records``: generators, made as they are read
+    (build again to read them twice). ``placed``: capture id -> (offset, length) in archive/data.warc.gz."""
     r = selection.report
     by_target: dict[int, list[Capture]] = {}
     for c in selection.captures:
@@ -41,8 +50,8 @@ def build(selection: Selection, placed: dict[int, tuple[int, int]], created: str
         "scope": {"kind": selection.kind, "id": selection.id},
         "report": {"id": r.id, "title": r.title, "source": r.source, "format": r.format, "sha256": r.sha256,
                    "ingested_at": _t(r.ingested_at)},
-        "activities": [_activity(a, by_target, placed) for a in selection.activities],
-        "records": [_capture(c, placed) for c in selection.captures],
+        "activities": (_activity(a, by_target, placed) for a in selection.activities),
+        "records": (_capture(c, placed) for c in selection.captures),
     }
 
 
@@ -157,3 +166,16 @@ _template = _env.from_string(_HTML)
 
 def render_html(summary: dict) -> str:
     return _template.render(s=summary)
+
+
+def write_json(summary: dict, write: Callable[[str], Any]) -> None:
+    """summary.json through ``write``, a piece at a time (as ``json.dumps(summary, indent=2)`` lays it out)."""
+    jsonstream.write(summary, write, compact_items=False)
+
+
+def write_html(summary: dict, write: Callable[[str], Any]) -> None:
+    """summary.html through ``write``, rendered a piece at a time (jinja2's ``generate``)."""
+    out = jsonstream.Buffered(write)
+    for piece in _template.generate(s=summary):
+        out.write(piece)
+    out.flush()

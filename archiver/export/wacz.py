@@ -31,10 +31,11 @@ import io
 import json
 import os
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy.orm import Session
 
@@ -91,9 +92,10 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
             header = {"format": "json-pages-1.0", "id": "pages", "title": selection.title}
             pkg.add(PAGES_PATH, "".join(json.dumps(d, ensure_ascii=False) + "\n"
                                         for d in [header, *pages]).encode("utf-8"))
-            doc = summary.build(selection, placed, created, software)
-            pkg.add("evidence/summary.json", json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
-            pkg.add("evidence/summary.html", summary.render_html(doc).encode("utf-8"))
+            for path, write in (("evidence/summary.json", summary.write_json),
+                                ("evidence/summary.html", summary.write_html)):
+                with pkg.stream(path) as put:  # written as it is made: never the whole summary at once
+                    write(summary.build(selection, placed, created, software), put)
             datapackage = _datapackage(selection, pkg.resources, pages, created, software)
             pkg.add("datapackage.json", datapackage, listed=False)
             digest = {"path": "datapackage.json", "hash": digests.hash_string(datapackage)}
@@ -123,6 +125,21 @@ class _Package:
         self.zf.writestr(self.info(path, compress), data)
         if listed:
             self.listed(path, digests.hash_string(data), len(data))
+
+    @contextmanager
+    def stream(self, path: str, compress: int = zipfile.ZIP_DEFLATED) -> Iterator[Callable[[str], None]]:
+        """A member written a piece at a time: yields ``put(text)``, which encodes, hashes and writes."""
+        digest, size = hashlib.sha256(), 0
+        with self.zf.open(self.info(path, compress), "w", force_zip64=True) as w:
+            def put(text: str) -> None:
+                nonlocal size
+                data = text.encode("utf-8")
+                w.write(data)
+                digest.update(data)
+                size += len(data)
+
+            yield put
+        self.listed(path, "sha256:" + digest.hexdigest(), size)
 
     def listed(self, path: str, hash_: str, size: int) -> None:
         self.resources.append({"name": path.rsplit("/", 1)[-1].lower(), "path": path, "hash": hash_,
