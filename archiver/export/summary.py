@@ -24,8 +24,10 @@ import jinja2
 from .. import jsonstream
 from ..db.base import iso_utc
 from ..db.queries import answers, chain_hops, choose_capture
-from ..db.tables import Capture, Hop
-from .evidence import Selection
+from sqlalchemy.orm import Session
+
+from ..db.tables import Hop
+from .evidence import Selection, iter_activities
 
 
 def _t(v):
@@ -36,11 +38,12 @@ def _t(v):
     return v
 
 
-def build(selection: Selection, placed: dict[int, tuple[int, int]], created: str, software: str) -> dict:
+def build(session: Session, selection: Selection, placed: dict[int, tuple[int, int]], created: str,
+          software: str) -> dict:
     """Plain data (JSON-ready) but for ``activities`` and ``records``: generators, made as they are read
     (build again to read them twice). ``placed``: capture id -> (offset, length) in archive/data.warc.gz."""
     r = selection.report
-    by_target: dict[int, list[Capture]] = {}
+    by_target: dict[int, list[Any]] = {}
     for c in selection.captures:
         if c.target_id is not None:
             by_target.setdefault(c.target_id, []).append(c)
@@ -50,7 +53,7 @@ def build(selection: Selection, placed: dict[int, tuple[int, int]], created: str
         "scope": {"kind": selection.kind, "id": selection.id},
         "report": {"id": r.id, "title": r.title, "source": r.source, "format": r.format, "sha256": r.sha256,
                    "ingested_at": _t(r.ingested_at)},
-        "activities": (_activity(a, by_target, placed) for a in selection.activities),
+        "activities": (_activity(a, by_target, placed) for a in iter_activities(session, selection)),
         "records": (_capture(c, placed) for c in selection.captures),
     }
 
@@ -91,13 +94,13 @@ def _hop(h: Hop) -> dict:
             "note": h.note}
 
 
-def _capture(c: Capture, placed) -> dict:
+def _capture(c, placed) -> dict:
     offset, length = placed.get(c.id, (None, None))
     return {
         "id": c.id, "role": c.role, "url": c.url, "parent_id": c.parent_id,
         "captured_at": _t(c.captured_at), "fetched_at": _t(c.fetched_at),
         "http_status": c.http_status, "content_type": c.content_type,
-        "title": c.extraction.title if c.extraction else None,
+        "title": c.title,
         "source": c.source, "archive_name": c.archive_name, "memento_url": c.memento_url,
         "memento_datetime": _t(c.memento_datetime), "ip_address": c.ip_address,
         "truncated": c.truncated, "is_revisit": c.is_revisit, "revisit_of": c.revisit_of_id,

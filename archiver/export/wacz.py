@@ -95,7 +95,7 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
             for path, write in (("evidence/summary.json", summary.write_json),
                                 ("evidence/summary.html", summary.write_html)):
                 with pkg.stream(path) as put:  # written as it is made: never the whole summary at once
-                    write(summary.build(selection, placed, created, software), put)
+                    write(summary.build(session, selection, placed, created, software), put)
             datapackage = _datapackage(selection, pkg.resources, pages, created, software)
             pkg.add("datapackage.json", datapackage, listed=False)
             digest = {"path": "datapackage.json", "hash": digests.hash_string(datapackage)}
@@ -172,6 +172,7 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
     packaged: dict[tuple[str, int], tuple[int, int]] = {}  # (warc_file, offset) -> where it is in the package
     total = sum(c.length for c in _distinct(selection.captures))
     handles: dict[str, object] = {}
+    by_id = {c.id: c for c in selection.captures}
     try:
         with pkg.zf.open(pkg.info(WARC_PATH, zipfile.ZIP_STORED), "w", force_zip64=total > ZIP64_AT) as w:
             def tee(data: bytes) -> None:
@@ -197,7 +198,7 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
                 if progress is not None:
                     progress(pos, total)
                 if c.role == "target":
-                    title = _title(session, c)
+                    title = _title(c, by_id)
                     # the page's ts is its index line's (the record's WARC-Date), so replay finds it exactly
                     pages.append({"id": str(c.id), "url": c.url, "ts": _page_ts(facts.date, c), "title": title})
     finally:
@@ -221,11 +222,11 @@ def _page_ts(warc_date: str | None, c) -> str:
     return iso(datetime.fromisoformat(warc_date.replace("Z", "+00:00")).replace(microsecond=0))
 
 
-def _title(session: Session, c) -> str:
-    """The page title we extracted; a revisit shows its original's."""
-    for cap in (c, session.get(type(c), c.revisit_of_id) if c.revisit_of_id else None):
-        if cap is not None and cap.extraction is not None and cap.extraction.title:
-            return cap.extraction.title
+def _title(c, by_id: dict) -> str:
+    """The page title we extracted; a revisit shows its original's (in the selection too)."""
+    for cap in (c, by_id.get(c.revisit_of_id)):
+        if cap is not None and cap.title:
+            return cap.title
     return c.url
 
 
@@ -240,7 +241,7 @@ def _open(root: Path, c):
 def _scope(selection: Selection) -> str:
     if selection.kind == "report":
         return f"report {selection.report.id}"
-    return f"activity {selection.activities[0].ordinal} (id {selection.id}) of report {selection.report.id}"
+    return f"activity {selection.activity_ordinal} (id {selection.id}) of report {selection.report.id}"
 
 
 def _datapackage(selection: Selection, resources: list[dict], pages: list[dict], created: str,
