@@ -9,7 +9,16 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "load_settings", "Settings", "ArchiverError"]
 
-from .config import Settings, load_settings  # noqa: E402
 from .errors import ArchiverError  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str):
+    """``Settings`` and ``load_settings`` on first use: importing the package (every CLI command does) must
+    not build the pydantic models (``archiver --help`` needs none of them; start-up time, issue 10)."""
+    if name in ("Settings", "load_settings"):
+        from . import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,9 +9,9 @@ checks that both modules agree.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from .db.base import iso_utc
@@ -19,6 +19,7 @@ from .db.tables import Activity, Capture, Link, LinkCheck, Report, Target
 
 _TROUBLED = ("dead", "failed", "refused")
 _CHANGED = ("changed", "moved")
+BATCH = 500  # rows per query when a list is streamed
 
 
 def _preserved():
@@ -36,11 +37,17 @@ def _lost():
                and_(Target.status == "dead", Target.stage == "done"))
 
 
-def counts(session: Session, report_ids: list[int]) -> dict[int, dict[str, Any]]:
+def counts(session: Session, report_ids: list[int] | None) -> dict[int, dict[str, Any]]:
     """Per report: the coverage numbers of ``archiver health`` (``activities_cited``: its ``activities``, those
     citing a link) and how many links are at risk, lost and changed. One pass over the report's links, each
     joined once to the set of targets with a preserved capture, summed per activity and then per report (no
-    ``count(DISTINCT)``, no probe per link and figure); ``report_ids`` is one page of reports."""
+    ``count(DISTINCT)``, no probe per link and figure); ``report_ids`` is one page of reports, or None for
+    every report (no list of ids then: a join over all of them)."""
+    if report_ids is None:
+        report_ids = list(session.scalars(select(Report.id).order_by(Report.id)))
+        scope = None
+    else:
+        scope = Activity.report_id.in_(report_ids)
     out = {rid: {"activities_cited": 0, "activities_with_evidence": 0, "activities_without_links": 0,
                  "coverage_pct": 0.0, "at_risk_count": 0, "lost_count": 0, "changed_count": 0}
            for rid in report_ids}
@@ -57,7 +64,7 @@ def counts(session: Session, report_ids: list[int]) -> dict[int, dict[str, Any]]
                func.sum(case((and_(risk, _lost()), 1), else_=0)).label("lost"),
                func.sum(case((Target.watch_state.in_(_CHANGED), 1), else_=0)).label("changed"))
         .select_from(Activity).join(Link, Link.activity_id == Activity.id).join(Target, Target.id == Link.target_id)
-        .outerjoin(kept, kept.c.tid == Target.id).where(Activity.report_id.in_(report_ids))
+        .outerjoin(kept, kept.c.tid == Target.id).where(true() if scope is None else scope)
         .group_by(Activity.report_id, Activity.id).subquery())
     c = per_activity.c
     rows = session.execute(select(c.rid, func.count(), func.sum(c.good), func.sum(c.risk), func.sum(c.lost),
@@ -67,14 +74,17 @@ def counts(session: Session, report_ids: list[int]) -> dict[int, dict[str, Any]]
         out[rid].update(activities_cited=acts, activities_with_evidence=good, at_risk_count=int(at_risk or 0),
                         lost_count=int(lost or 0), changed_count=int(changed or 0),
                         coverage_pct=round(100.0 * good / acts, 1) if acts else 0.0)
-    for rid, n in session.execute(select(Activity.report_id, func.count()).where(Activity.report_id.in_(report_ids))
+    for rid, n in session.execute(select(Activity.report_id, func.count()).where(true() if scope is None else scope)
                                   .group_by(Activity.report_id)):
         out[rid]["activities_without_links"] = n - out[rid]["activities_cited"]
     return out
 
 
-def _link_rows(extra, report_id: int | None):
-    q = (select(Report.id, Report.title, Activity.id, Activity.ordinal, Link.url_raw, Target)
+def _link_rows(extra, report_id: int | None, *columns):
+    """The link rows a list shows: plain columns, no ORM objects (a streamed list reads hundreds of thousands)."""
+    q = (select(Report.id, Report.title, Activity.id, Activity.ordinal, Link.url_raw, Target.status,
+                Target.status_reason, Target.dead_since, Target.given_up, Target.stage, Target.watch_state,
+                Target.last_checked_at, *columns)
          .join(Activity, Activity.report_id == Report.id).join(Link, Link.activity_id == Activity.id)
          .join(Target, Target.id == Link.target_id).where(extra))
     if report_id is not None:
@@ -82,47 +92,67 @@ def _link_rows(extra, report_id: int | None):
     return q
 
 
-def _page(session: Session, q, offset: int, limit: int, total: int | None):
-    """One page of link rows in report, activity and link order, and the total. Ordered by the links'
-    index (activity_id, position), so the first pages need no sort of every row: activity ids follow
-    report and ordinal order, as ingest writes a report's activities in order in one transaction."""
-    if total is None:
-        total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
-    rows = session.execute(q.order_by(Link.activity_id, Link.position).offset(offset).limit(limit)).all()
-    return rows, total
+def _total(session: Session, q) -> int:
+    return session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+
+
+def _rows(session: Session, q, offset: int, limit: int | None) -> Iterator[Any]:
+    """The rows of ``q`` from ``offset`` (at most ``limit``; None: all), in report, activity and link order,
+    fetched ``BATCH`` at a time from one query's cursor (a server-side cursor on PostgreSQL): the database
+    sorts once, whatever the length. Ordered by the links' index (activity_id, position): activity ids
+    follow report and ordinal order, as ingest writes a report's activities in order in one transaction."""
+    q = q.order_by(Link.activity_id, Link.position).offset(offset or None).limit(limit)
+    yield from session.execute(q.execution_options(yield_per=BATCH))
+
+
+def _risk_entry(row) -> dict[str, Any]:
+    rid, title, act_id, ordinal, url, status, why, dead_since, given_up, stage = row[:10]
+    reason = why or (f"dead since {dead_since:%Y-%m-%d}" if dead_since else status)
+    lost = bool(given_up) or status == "refused" or (status == "dead" and stage == "done")
+    return {"report_id": rid, "report_title": title, "activity_id": act_id, "activity_ordinal": ordinal,
+            "url": url, "status": status, "reason": reason, "lost": lost}
+
+
+def iter_at_risk(session: Session, *, report_id: int | None = None, offset: int = 0, limit: int | None = None,
+                 lost: bool = False) -> Iterator[dict[str, Any]]:
+    """The at-risk links (``lost``: only those lost) in report and activity order, each marked ``lost``,
+    streamed (``limit`` None: all of them)."""
+    where = _at_risk(_preserved()) if not lost else and_(_at_risk(_preserved()), _lost())
+    return map(_risk_entry, _rows(session, _link_rows(where, report_id), offset, limit))
 
 
 def at_risk(session: Session, *, report_id: int | None = None, offset: int = 0, limit: int = 100,
-            total: int | None = None):
-    """(entries, total): the at-risk links in report and activity order, each marked ``lost`` (``total``:
-    already known from :func:`counts`, not counted again)."""
-    rows, total = _page(session, _link_rows(_at_risk(_preserved()), report_id), offset, limit, total)
-    entries = []
-    for rid, title, act_id, ordinal, url, t in rows:
-        reason = t.status_reason or (f"dead since {t.dead_since:%Y-%m-%d}" if t.dead_since else t.status)
-        lost = bool(t.given_up) or t.status == "refused" or (t.status == "dead" and t.stage == "done")
-        entries.append({"report_id": rid, "report_title": title, "activity_id": act_id, "activity_ordinal": ordinal,
-                        "url": url, "status": t.status, "reason": reason, "lost": lost})
-    return entries, total
+            total: int | None = None, lost: bool = False):
+    """(entries, total): one page of :func:`iter_at_risk` (``total``: already known from :func:`counts`,
+    not counted again)."""
+    where = _at_risk(_preserved()) if not lost else and_(_at_risk(_preserved()), _lost())
+    if total is None:
+        total = _total(session, _link_rows(where, report_id))
+    return list(iter_at_risk(session, report_id=report_id, offset=offset, limit=limit, lost=lost)), total
+
+
+def _latest_note():
+    """SQL: the latest watch check's note on the row's target (a correlated subquery: no list of ids)."""
+    return (select(LinkCheck.note).where(LinkCheck.target_id == Target.id)
+            .order_by(LinkCheck.checked_at.desc(), LinkCheck.id.desc()).limit(1).scalar_subquery())
+
+
+def iter_changed(session: Session, *, report_id: int | None = None, offset: int = 0,
+                 limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Links whose live page changed or moved since capture, with the latest check's note, streamed."""
+    q = _link_rows(Target.watch_state.in_(_CHANGED), report_id, _latest_note(), _preserved())
+    for rid, title, act_id, ordinal, url, *_, watch_state, checked_at, note, kept in _rows(session, q, offset, limit):
+        yield {"report_id": rid, "report_title": title, "activity_id": act_id, "activity_ordinal": ordinal,
+               "url": url, "state": watch_state, "since": iso_utc(checked_at), "note": note,
+               "preserved": bool(kept)}
 
 
 def changed(session: Session, *, report_id: int | None = None, offset: int = 0, limit: int = 100,
             total: int | None = None):
-    """(entries, total): links whose live page changed or moved since capture, with the latest check's note."""
-    rows, total = _page(session, _link_rows(Target.watch_state.in_(_CHANGED), report_id), offset, limit, total)
-    ids = list({r[5].id for r in rows})  # one page of targets
-    notes: dict[int, str | None] = {}
-    preserved: set[int] = set()
-    if ids:
-        for tid, note in session.execute(select(LinkCheck.target_id, LinkCheck.note)
-                                         .where(LinkCheck.target_id.in_(ids))
-                                         .order_by(LinkCheck.checked_at, LinkCheck.id)):
-            notes[tid] = note
-        preserved = set(session.scalars(select(Target.id).where(Target.id.in_(ids), _preserved())))
-    entries = [{"report_id": rid, "report_title": title, "activity_id": act_id, "activity_ordinal": ordinal,
-                "url": url, "state": t.watch_state, "since": iso_utc(t.last_checked_at), "note": notes.get(t.id),
-                "preserved": t.id in preserved} for rid, title, act_id, ordinal, url, t in rows]
-    return entries, total
+    """(entries, total): one page of :func:`iter_changed`."""
+    if total is None:
+        total = _total(session, _link_rows(Target.watch_state.in_(_CHANGED), report_id))
+    return list(iter_changed(session, report_id=report_id, offset=offset, limit=limit)), total
 
 
-__all__ = ["counts", "at_risk", "changed"]
+__all__ = ["counts", "at_risk", "changed", "iter_at_risk", "iter_changed", "BATCH"]

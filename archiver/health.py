@@ -12,104 +12,80 @@ Definitions (shared by ``archiver health``, ``archiver status`` and the web UI):
   after retries, or dead and not found in any archive): only a person can still help
   (a manual override);
 * **changed**: links whose live page changed or moved since capture (watch).
+
+The figures and lists are computed in SQL by :mod:`archiver.coverage` (aggregates, and lists read a
+batch at a time), so a report of any size costs bounded memory and no list of ids as parameters
+(issue 9: 250 000 links made ``status`` and ``health`` fail with "too many SQL variables"). Each list
+(``at_risk``, ``lost``, ``changed``) is a window of ``limit`` entries from ``offset``, beside its full
+count (``at_risk_count``, ``lost_count``, ``changed_count``).
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select, true
+from typing import Any, Iterator
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .db.tables import Activity, Capture, LinkCheck, Link, Report, Target
+from . import coverage
+from .db.tables import Report
 from .errors import NotFound
 
-_TROUBLED = ("dead", "failed", "refused")
+
+def _risk(e: dict[str, Any]) -> dict[str, Any]:
+    return {"activity_id": e["activity_id"], "url": e["url"], "status": e["status"], "reason": e["reason"]}
 
 
-def _preserved_targets(session: Session, report_id: int | None) -> set[int]:
-    """Targets cited (by ``report_id``, else by any report) that have a preserved capture: a join, never a
-    list of ids as parameters (a report with 300 000 links is more than a database takes)."""
-    q = (select(Capture.target_id).join(Link, Link.target_id == Capture.target_id)
-         .where(Capture.role == "target", Capture.not_evidence.is_(False),
-                Capture.http_status >= 200, Capture.http_status < 300).distinct())
-    if report_id is not None:
-        q = q.join(Activity, Activity.id == Link.activity_id).where(Activity.report_id == report_id)
-    return set(session.scalars(q))
+def _changed(e: dict[str, Any]) -> dict[str, Any]:
+    return {"activity_id": e["activity_id"], "url": e["url"], "state": e["state"], "since": e["since"],
+            "note": e["note"], "preserved": e["preserved"]}
 
 
-def _lost(t: Target) -> bool:
-    return bool(t.given_up) or t.status == "refused" or (t.status == "dead" and t.stage == "done")
+def _lists(session: Session, rid: int, offset: int, limit: int | None,
+           mark_lost: bool) -> dict[str, Iterator[dict[str, Any]]]:
+    window = {"report_id": rid, "offset": offset, "limit": limit}
+    risk = coverage.iter_at_risk(session, **window)
+    return {"at_risk": map(_risk, risk) if not mark_lost else (_risk(e) | {"lost": e["lost"]} for e in risk),
+            "changed": map(_changed, coverage.iter_changed(session, **window)),
+            "lost": iter(()) if mark_lost else map(_risk, coverage.iter_at_risk(session, lost=True, **window))}
 
 
-def _latest_notes(session: Session, target_ids: set[int]) -> dict[int, str | None]:
-    """The latest check's note of each changed or moved target (``target_ids``: those of interest)."""
-    if not target_ids:
-        return {}
-    out: dict[int, str | None] = {}
-    for tid, note in session.execute(select(LinkCheck.target_id, LinkCheck.note)
-                                     .join(Target, Target.id == LinkCheck.target_id)
-                                     .where(Target.watch_state.in_(("changed", "moved")))
-                                     .order_by(LinkCheck.checked_at, LinkCheck.id)):
-        if tid in target_ids:
-            out[tid] = note
-    return out
-
-
-def report_health(session: Session, report_id: int | None = None) -> dict:
-    """``{"reports": [...]}`` as ``archiver health --json`` prints it."""
-    q = select(Report).order_by(Report.id)
+def report_health(session: Session, report_id: int | None = None, *, offset: int = 0, limit: int | None = None,
+                  lazy: bool = False, mark_lost: bool = False) -> dict:
+    """``{"reports": [...]}`` as ``archiver health --json`` prints it: per report its coverage, its counts, and
+    ``limit`` entries (None: all) from ``offset`` of each list. ``lazy``: the reports and their lists are
+    iterators, read from the database as they are consumed (for a streamed JSON document; the session must
+    stay open until then). ``mark_lost``: each at-risk entry says whether it is lost, and ``lost`` is left
+    empty (for a table)."""
+    q = select(Report.id, Report.title).order_by(Report.id)
     if report_id is not None:
         q = q.where(Report.id == report_id)
-    reports = session.scalars(q).all()
+    reports = session.execute(q).all()
     if report_id is not None and not reports:
         raise NotFound(f"no report with id {report_id}")
-    scope = Activity.report_id == report_id if report_id is not None else true()
-    rows = session.execute(
-        select(Activity.report_id, Activity.id, Activity.ordinal, Link.url_raw, Link.position, Target)
-        .join(Link, Link.activity_id == Activity.id).join(Target, Target.id == Link.target_id)
-        .where(scope).order_by(Activity.report_id, Activity.ordinal, Link.position)).all()
-    all_acts = dict(session.execute(select(Activity.report_id, func.count(Activity.id)).where(scope)
-                                    .group_by(Activity.report_id)).all())
-    preserved = _preserved_targets(session, report_id)
-    changed_ids = {row[5].id for row in rows if row[5].watch_state in ("changed", "moved")}
-    notes = _latest_notes(session, changed_ids)
-    by_report: dict[int, dict] = {}
-    for r in reports:
-        by_report[r.id] = {"report_id": r.id, "title": r.title, "activities": 0, "activities_with_evidence": 0,
-                           "activities_without_links": 0, "coverage_pct": 0.0, "at_risk": [], "changed": [],
-                           "lost": [], "_acts": set(), "_good": set()}
-    for rid, act_id, _ordinal, url_raw, _pos, t in rows:
-        d = by_report[rid]
-        d["_acts"].add(act_id)
-        if t.id in preserved:
-            d["_good"].add(act_id)
-        elif t.status in _TROUBLED or t.watch_state == "dead":
-            reason = t.status_reason or (f"dead since {t.dead_since:%Y-%m-%d}" if t.dead_since else t.status)
-            entry = {"activity_id": act_id, "url": url_raw, "status": t.status, "reason": reason}
-            d["at_risk"].append(entry)
-            if _lost(t):
-                d["lost"].append(entry)
-        if t.id in changed_ids:
-            d["changed"].append({"activity_id": act_id, "url": url_raw, "state": t.watch_state,
-                                 "since": t.last_checked_at, "note": notes.get(t.id),
-                                 "preserved": t.id in preserved})
-    out = []
-    for r in reports:
-        d = by_report[r.id]
-        acts, good = d.pop("_acts"), d.pop("_good")
-        d["activities"] = len(acts)
-        d["activities_with_evidence"] = len(good)
-        d["activities_without_links"] = all_acts.get(r.id, 0) - len(acts)
-        d["coverage_pct"] = round(100.0 * len(good) / len(acts), 1) if acts else 0.0
-        out.append(d)
-    return {"reports": out}
+    figures = coverage.counts(session, None if report_id is None else [report_id])
+
+    def one(rid: int, title: str | None) -> dict[str, Any]:
+        c = figures[rid]
+        lists = _lists(session, rid, offset, limit, mark_lost)
+        if not lazy:
+            lists = {k: list(v) for k, v in lists.items()}
+        return {"report_id": rid, "title": title, "activities": c["activities_cited"],
+                "activities_with_evidence": c["activities_with_evidence"],
+                "activities_without_links": c["activities_without_links"], "coverage_pct": c["coverage_pct"],
+                "at_risk_count": c["at_risk_count"], "lost_count": c["lost_count"],
+                "changed_count": c["changed_count"], "offset": offset, "limit": limit, **lists}
+
+    docs = (one(rid, title) for rid, title in reports)
+    return {"reports": docs if lazy else list(docs)}
 
 
 def summary(session: Session) -> dict:
-    """Totals over all reports, for ``archiver status``."""
-    reports = report_health(session)["reports"]
-    acts = sum(r["activities"] for r in reports)
-    good = sum(r["activities_with_evidence"] for r in reports)
-    return {"reports": len(reports), "activities": acts, "activities_with_evidence": good,
+    """Totals over all reports, for ``archiver status`` (aggregates only: no list is read)."""
+    figures = coverage.counts(session, None).values()
+    acts = sum(c["activities_cited"] for c in figures)
+    good = sum(c["activities_with_evidence"] for c in figures)
+    return {"reports": len(figures), "activities": acts, "activities_with_evidence": good,
             "coverage_pct": round(100.0 * good / acts, 1) if acts else 0.0,
-            "at_risk": sum(len(r["at_risk"]) for r in reports),
-            "lost": sum(len(r["lost"]) for r in reports),
-            "changed": sum(len(r["changed"]) for r in reports)}
+            "at_risk": sum(c["at_risk_count"] for c in figures),
+            "lost": sum(c["lost_count"] for c in figures),
+            "changed": sum(c["changed_count"] for c in figures)}

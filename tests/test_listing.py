@@ -116,7 +116,8 @@ def test_unknown_ids_are_one_line_exit_1(cli):
 
 def test_empty_database_lists_nothing(cli):
     assert cli("reports", "--json").json() == {"reports": []}
-    assert cli("activities", "--json").json() == {"activities": []}
+    assert cli("activities", "--json").json() == {"total": 0, "offset": 0, "limit": 100, "next_offset": None,
+                                                  "activities": []}
 
 
 def test_queries_directly(Session, settings):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from ..errors import ArchiverError
 from . import context as _context
@@ -24,9 +24,40 @@ COMMANDS = {
     "export": "export", "dossier": "dossier", "verify": "verify", "verify-export": "verify", "dumps": "dumps",
 }
 
+# What `archiver --help` says of each command: the first sentence of its own help (tests/test_cli_lazy.py checks
+# they agree), so that listing the commands imports none of them (their modules load SQLAlchemy, pydantic
+# models, FastAPI, ...: ~1 s of start-up).
+SUMMARIES = {
+    "init": "Create the storage folders and create or upgrade the database schema.",
+    "config": "Print the effective configuration (secrets hidden).",
+    "ingest": "Read reports (txt, md, html, pdf, docx; paths or http(s) URLs) into activities and links.",
+    "reports": "List ingested reports.",
+    "activities": "List activities with their dates and links.",
+    "show": "One activity: its text, date, links and what became of them.",
+    "run": "One pass: resolve, capture and extract every pending link, then re-check the captured links that "
+           "are due.",
+    "status": "Link states, retries, given-up links and the last runs.",
+    "search": 'Full-text search: words, "phrases", OR, -excluded.',
+    "get": "Write the evidence captured for URL: the newest capture that is evidence (or --latest, or closest "
+           "to --at); --list lists them all.",
+    "schedule": "Run the pipeline nightly (cron from config) in the foreground.",
+    "demo": "Run the whole pipeline offline against a simulated web (under a minute).",
+    "health": "Evidence coverage per report; dead unpreserved evidence first.",
+    "serve": "Serve the web interface and the replay server (archived pages on another port).",
+    "export": "Write the evidence of one activity or report as a WACZ package (records, CDXJ index, pages, "
+              "readable summary; signed when export.signing_key is set).",
+    "verify": "Re-read every stored WARC record and file, recompute digests, check the manifest chain.",
+    "verify-export": "Check a WACZ package offline: resource hashes, datapackage digest, signature, and the "
+                     "records its CDXJ index points at.",
+    "dumps": "URLTeam short-link dumps (shortcode|url, BEACON; .xz/.gz/.zip).",
+}
+
 
 class _LazyGroup(TyperGroup):
-    """The root command group: each command's module is imported when the command is asked for."""
+    """The root command group: each command's module is imported when the command is asked for; the
+    group's own help lists them from ``SUMMARIES`` without importing any."""
+
+    _listing = False
 
     def list_commands(self, ctx) -> list[str]:
         return list(COMMANDS)
@@ -35,7 +66,16 @@ class _LazyGroup(TyperGroup):
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
+        if self._listing:
+            return TyperCommand(cmd_name, help=SUMMARIES[cmd_name])
         return _load(module).get(cmd_name)
+
+    def format_help(self, ctx, formatter):
+        self._listing = True
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
 
 def _load(module: str) -> dict:
@@ -44,7 +84,7 @@ def _load(module: str) -> dict:
     if got is None:
         from importlib import import_module
 
-        sub = typer.Typer()
+        sub = typer.Typer(rich_markup_mode=None)  # plain help, as the root's (start-up time)
         import_module(f"{__name__}.{module}").register(sub)
         got = _loaded[module] = dict(typer.main.get_group(sub).commands)
     return got
@@ -61,6 +101,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     cls=_LazyGroup,
+    rich_markup_mode=None,  # plain help for the command list: typer's rich help alone imports ~0.2 s of modules
 )
 
 

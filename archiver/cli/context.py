@@ -6,19 +6,20 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING
 
-from ..config import Settings, load_settings
-from ..db.session import make_engine, make_sessionmaker, require_schema
-
-_err = Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:  # imported when first used: `archiver --help` needs neither pydantic nor SQLAlchemy
+    from ..config import Settings
 
 
 def print_error(message: str) -> None:
     """One line on stderr, never a traceback; the message printed as written (it often quotes user
     text: a file name, a URL), never read as rich markup."""
-    _err.print(Text.assemble(("error:", "bold red"), " ", str(message)))
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True).print(
+        Text.assemble(("error:", "bold red"), " ", str(message)))
 
 
 class _StderrLines(logging.Handler):
@@ -58,14 +59,20 @@ class AppContext:
 
     @cached_property
     def settings(self) -> Settings:
+        from ..config import load_settings
+
         return load_settings(self.config_path)
 
     @cached_property
     def engine(self):
+        from ..db.session import make_engine
+
         return make_engine(self.settings)
 
     def sessionmaker(self, require: bool = True):
         """Session factory; by default refuses an uninitialised database with one line."""
+        from ..db.session import make_sessionmaker, require_schema
+
         if require:
             require_schema(self.engine)
         return make_sessionmaker(self.engine)

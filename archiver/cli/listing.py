@@ -8,8 +8,12 @@ from __future__ import annotations
 import typer
 from rich.panel import Panel
 
-from ..db import queries
-from .output import console, emit_json, literal, table
+from ..db import pages, queries
+from .output import console, emit_json, emit_json_stream, literal, table, terminal_rows
+
+JSON_PAGE = 100  # activities in one --json answer unless --limit says otherwise
+TABLE_CHUNK = 50  # rows per printed table: rich lays out a whole table at once, so long listings come in parts
+LINKS_SHOWN = 5  # of each activity in the table (`show` has them all)
 
 _JSON = typer.Option(False, "--json", help="Machine-readable output.")
 
@@ -44,16 +48,43 @@ def _date(a: dict) -> str:
 
 
 def activities(ctx: typer.Context, report: int = typer.Option(None, "--report", help="Only this report's activities."),
+               limit: int = typer.Option(None, "--limit", "-n", min=0,
+                                         help=f"At most this many (0: all). Default: {JSON_PAGE} with --json, "
+                                              "what fits the terminal otherwise."),
+               offset: int = typer.Option(0, "--offset", min=0, help="Skip this many first."),
                json_out: bool = _JSON):
     with ctx.obj.sessionmaker()() as session:
-        rows = queries.list_activities(session, report_id=report)
-    if json_out:
-        emit_json({"activities": rows})
-        return
-    console().print(table("Activities", ["id", "report", "#", "date", "links", "text"],
-                          [(a["id"], a["report_id"], a["ordinal"], _date(a),
-                            "\n".join(f"{l['url']} [{l['status']}]" for l in a["links"]),
-                            _cut(a["text"], 160)) for a in rows]))
+        total = pages.count_activities(session, report)
+        if json_out:
+            limit = JSON_PAGE if limit is None else (limit or None)
+            shown = max(0, min(total - offset, limit if limit is not None else total))
+            # streamed: one document, the activities written as they are read (a batch in memory at a time)
+            emit_json_stream({"total": total, "offset": offset, "limit": limit,
+                              "next_offset": offset + shown if offset + shown < total else None,
+                              "activities": pages.iter_activities(session, report, offset=offset, limit=limit)})
+            return
+        fits = limit is None
+        limit = terminal_rows(per_row=4) if fits else (limit or max(total - offset, 0))
+        out = console()
+        if offset >= total:
+            out.print(table("Activities", ["id", "report", "#", "date", "links", "text"], []))
+        for start in range(offset, min(offset + limit, total), TABLE_CHUNK):  # bounded layout work per table
+            rows = pages.activity_lines(session, report, offset=start, limit=min(TABLE_CHUNK, offset + limit - start),
+                                        links_shown=LINKS_SHOWN)
+            out.print(table("Activities", ["id", "report", "#", "date", "links", "text"], [
+                (a["id"], a["report_id"], a["ordinal"], _date(a), _links(a), _cut(a["text"], 160)) for a in rows]))
+    shown = max(0, min(limit, total - offset))
+    if offset + shown < total or offset:
+        more = f"; next: --offset {offset + shown}" if offset + shown < total else ""
+        out.print(f"activities {offset + 1 if shown else offset}-{offset + shown} of {total}{more} "
+                  "(--limit N for more at once, --json for every field)", markup=False)
+
+
+def _links(a: dict) -> str:
+    lines = [f"{l['url']} [{l['status']}]" for l in a["links"]]
+    if a["links_total"] > len(lines):
+        lines.append(f"... and {a['links_total'] - len(lines)} more (archiver show {a['id']})")
+    return "\n".join(lines)
 
 
 def show(ctx: typer.Context, activity_id: int = typer.Argument(..., metavar="ACTIVITY_ID"), json_out: bool = _JSON):

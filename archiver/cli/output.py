@@ -5,18 +5,20 @@ import json
 import sys
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported where it draws: `--json` answers never load it (start-up time)
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 from ..db.base import iso_utc
 
 
 def _default(o: Any):
     if isinstance(o, datetime):
+        from ..db.base import iso_utc  # here: `--help` of a command must not import SQLAlchemy
+
         return iso_utc(o)
     if isinstance(o, date):
         return o.isoformat()
@@ -30,6 +32,16 @@ def emit_json(doc: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_stream(doc: Mapping[str, Any], out=None) -> None:
+    """Exactly one JSON document on stdout, written as it is produced (archiver/jsonstream.py): an iterator
+    in ``doc`` is written as an array one element at a time, each element compact on a line of its own."""
+    from ..jsonstream import write
+
+    out = out or sys.stdout
+    write(doc, out.write, default=_default)
+    out.flush()
+
+
 def emit_json_line(doc: Any) -> None:
     """One compact JSON document on one line (streams of results, e.g. one per scheduled run)."""
     sys.stdout.write(json.dumps(doc, default=_default, ensure_ascii=False))
@@ -41,15 +53,28 @@ def console() -> Console:
     """The terminal console. Markup, emoji codes and highlighting are off: what we print is mostly
     user text (report titles, file names, URLs, page text), where ``[/]`` or ``:smile:`` must come
     out as written, never be read as styling (rich raises on ``[/]``). Style with Text objects."""
+    from rich.console import Console
+
     return Console(markup=False, emoji=False, highlight=False, soft_wrap=False)
 
 
-def literal(value: Any) -> Text:
+def literal(value: Any) -> "Text":
     """Any value as rich Text, printed literally whatever the console's settings."""
+    from rich.text import Text
+
     return value if isinstance(value, Text) else Text("" if value is None else str(value))
 
 
+def terminal_rows(per_row: int = 1, least: int = 5) -> int:
+    """How many rows of ``per_row`` lines fit the terminal under a table's header and a footer line."""
+    import shutil
+
+    return max(least, (shutil.get_terminal_size().lines - 6) // per_row)
+
+
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=None if title is None else literal(title), show_lines=False, header_style="bold")
     for c in columns:
         t.add_column(literal(c), overflow="fold")
@@ -75,6 +100,9 @@ def progress(enabled: bool) -> Iterator[Any]:
     if not enabled or not sys.stderr.isatty():
         yield _NullProgress()
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True, markup=False, emoji=False),
                   transient=False) as p:

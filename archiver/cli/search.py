@@ -4,12 +4,14 @@ from __future__ import annotations
 import html
 import re
 
-import typer
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
-from ..db.search import full_text_search
+import typer
+
 from .output import console, emit_json
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
@@ -21,6 +23,8 @@ def register(app: typer.Typer) -> None:
 
 def _highlighted(snippet_html: str | None) -> Text:
     """Rich text from the escaped snippet: matches in bold, everything else literal."""
+    from rich.text import Text
+
     out = Text()
     if not snippet_html:
         return out
@@ -39,6 +43,8 @@ def search(
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="At most this many hits."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
+    from ..db.search import full_text_search  # with SQLAlchemy: after the arguments are checked
+
     Session = ctx.obj.sessionmaker()
     with Session() as session:
         hits = full_text_search(session, query, limit=limit)
@@ -49,6 +55,8 @@ def search(
     if not hits:
         out.print(f"no hits for {query!r}")
         return
+    from rich.table import Table
+
     t = Table(title=f"{len(hits)} hit(s) for {query!r}", header_style="bold", expand=True)
     for name in ("score", "kind", "report/activity", "captured"):
         t.add_column(name, no_wrap=True)

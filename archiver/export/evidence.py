@@ -4,21 +4,32 @@ For every link of the chosen activities: its target's captures (the page or docu
 each capture over time), the requisites hanging off them (images, CSS... by parent_id),
 the originals that revisit records repeat, and the records of the short link's redirect
 hops. Watch probes are left out: they are re-checks, not the evidence that was cited.
+
+What a report's export holds in memory is bounded by rows, not objects (issue 10: a
+20 000-link export reached 918 MB, then 330 MB with ORM objects for every activity, link,
+target and capture): the records are plain rows (a capture's columns and its extraction's
+title, never the text), and the activities are read a batch at a time, with their links,
+targets and hops, each time the summary is written (:func:`iter_activities`). The scope is a
+subquery (the report's or activity's links), never a list of ids as parameters; only the
+requisite/revisit closure binds ids, a bounded batch per statement.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..db.tables import Activity, Capture, Hop, Link, Report, Target
+from ..db.tables import Activity, Capture, Extraction, Hop, Link, Report, Target
 from ..errors import NotFound
 
 EVIDENCE_ROLES = ("target", "hop", "requisite")
-# what the summary reads for every activity and record: loaded in a few queries, not one per row
+BATCH = 200  # activities loaded at a time while the summary is written
+IDS_PER_QUERY = 500  # captures whose requisites or originals one query asks for
+# what the summary reads for every activity: loaded a batch at a time, in a few queries per batch
 _WITH_LINKS = selectinload(Activity.links).selectinload(Link.target).selectinload(Target.hops)
-_WITH_TEXT = selectinload(Capture.extraction)
+_COLUMNS = (*Capture.__table__.c, Extraction.title.label("title"))
 
 
 @dataclass
@@ -27,52 +38,82 @@ class Selection:
     id: int
     title: str
     report: Report
-    activities: list[Activity]
-    captures: list[Capture]  # every record to package, in package order
+    activity_ordinal: int | None  # of the activity exported (kind activity)
+    captures: list[Any]  # every record to package, in package order: rows with a capture's columns and ``title``
+
+    def activity_ids(self):
+        """SQL: the ids of the activities exported."""
+        if self.kind == "activity":
+            return select(Activity.id).where(Activity.id == self.id)
+        return select(Activity.id).where(Activity.report_id == self.id)
 
 
 def select_activity(session: Session, activity_id: int) -> Selection:
-    activity = session.get(Activity, activity_id, options=[_WITH_LINKS])
+    activity = session.get(Activity, activity_id)
     if activity is None:
         raise NotFound(f"no activity with id {activity_id}")
     report = activity.report
     title = f"Evidence for activity {activity.ordinal} of {report.title or report.source}"
-    return Selection("activity", activity.id, title, report, [activity], _captures(session, [activity]))
+    sel = Selection("activity", activity.id, title, report, activity.ordinal, [])
+    sel.captures = _captures(session, sel)
+    return sel
 
 
 def select_report(session: Session, report_id: int) -> Selection:
     report = session.get(Report, report_id)
     if report is None:
         raise NotFound(f"no report with id {report_id}")
-    activities = list(session.scalars(select(Activity).where(Activity.report_id == report.id)
-                                      .order_by(Activity.ordinal).options(_WITH_LINKS)))
-    title = f"Evidence for {report.title or report.source}"
-    return Selection("report", report.id, title, report, activities, _captures(session, activities))
+    sel = Selection("report", report.id, f"Evidence for {report.title or report.source}", report, None, [])
+    sel.captures = _captures(session, sel)
+    return sel
 
 
-def _captures(session: Session, activities: list[Activity]) -> list[Capture]:
-    target_ids = {link.target_id for a in activities for link in a.links}
-    if not target_ids:
-        return []
-    chosen: dict[int, Capture] = {}
+def iter_activities(session: Session, selection: Selection) -> Iterator[Activity]:
+    """The exported activities in order, with links, targets and hops, read ``BATCH`` at a time (each batch
+    leaves the session when the next is read)."""
+    after = 0
+    while True:
+        q = (select(Activity).where(Activity.id.in_(selection.activity_ids()), Activity.ordinal > after)
+             .order_by(Activity.ordinal).limit(BATCH).options(_WITH_LINKS))
+        batch = list(session.scalars(q))
+        yield from batch
+        if len(batch) < BATCH:
+            return
+        after = batch[-1].ordinal
+        for a in batch:  # their links, targets and hops go with them (nothing else holds them)
+            for link in a.links:
+                for h in link.target.hops:
+                    session.expunge(h)
+                session.expunge(link.target)
+                session.expunge(link)
+            session.expunge(a)
+
+
+def _rows(session: Session, where) -> list[Any]:
+    return list(session.execute(select(*_COLUMNS).outerjoin(Extraction, Extraction.capture_id == Capture.id)
+                                .where(where)))
+
+
+def _captures(session: Session, selection: Selection) -> list[Any]:
+    targets = select(Link.target_id).where(Link.activity_id.in_(selection.activity_ids()))
+    chosen: dict[int, Any] = {}
 
     def add(rows) -> list[int]:
         new = [c for c in rows if c.id not in chosen]
         chosen.update((c.id, c) for c in new)
         return [c.id for c in new]
 
-    add(session.scalars(select(Capture).options(_WITH_TEXT).where(Capture.target_id.in_(target_ids),
-                                                                  Capture.role.in_(EVIDENCE_ROLES))))
-    hop_ids = {h for h in session.scalars(select(Hop.capture_id).where(Hop.target_id.in_(target_ids)))
-               if h is not None}
-    if hop_ids:
-        add(session.scalars(select(Capture).options(_WITH_TEXT).where(Capture.id.in_(hop_ids))))
+    add(_rows(session, Capture.target_id.in_(targets) & Capture.role.in_(EVIDENCE_ROLES)))
+    add(_rows(session, Capture.id.in_(select(Hop.capture_id).where(Hop.target_id.in_(targets),
+                                                                   Hop.capture_id.is_not(None)))))
     frontier = list(chosen)
     while frontier:  # requisites of what we hold, originals of revisits we hold, until nothing new
-        children = session.scalars(select(Capture).options(_WITH_TEXT).where(Capture.parent_id.in_(frontier),
-                                                                             Capture.role != "probe"))
-        originals_ids = {chosen[i].revisit_of_id for i in frontier if i in chosen and chosen[i].revisit_of_id}
-        originals = (session.scalars(select(Capture).options(_WITH_TEXT).where(Capture.id.in_(originals_ids)))
-                     if originals_ids else [])
-        frontier = add(children) + add(originals)
+        found: list[int] = []
+        for i in range(0, len(frontier), IDS_PER_QUERY):
+            part = frontier[i:i + IDS_PER_QUERY]
+            found += add(_rows(session, Capture.parent_id.in_(part) & (Capture.role != "probe")))
+            originals = {chosen[c].revisit_of_id for c in part if chosen[c].revisit_of_id}
+            if originals:
+                found += add(_rows(session, Capture.id.in_(originals)))
+        frontier = found
     return sorted(chosen.values(), key=lambda c: (c.captured_at, c.id))

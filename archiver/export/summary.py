@@ -7,17 +7,27 @@ archive, with the memento), and the digests that tie each statement to a WARC re
 For a short link an archive resolved it gives both answers (the archive's and the
 shortener's, when it answered later) and whether they agree; for each link, which capture
 is the evidence and why (``chosen``: the rule ``archiver get`` and the web UI use).
+
+The summary of a report with tens of thousands of links is tens of megabytes: :func:`build`
+gives its activities and records as generators, and :func:`write_json` / :func:`write_html`
+write it into the package as they go (issue 10: the whole document, and every capture's
+extracted text, held at once took a 20 000-link export to 918 MB). Only the titles of the
+extractions are read (export/evidence.py).
 """
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Callable
 
 import jinja2
 
+from .. import jsonstream
 from ..db.base import iso_utc
 from ..db.queries import answers, chain_hops, choose_capture
-from ..db.tables import Capture, Hop
-from .evidence import Selection
+from sqlalchemy.orm import Session
+
+from ..db.tables import Hop
+from .evidence import Selection, iter_activities
 
 
 def _t(v):
@@ -28,10 +38,12 @@ def _t(v):
     return v
 
 
-def build(selection: Selection, placed: dict[int, tuple[int, int]], created: str, software: str) -> dict:
-    """Plain data (JSON-ready). ``placed``: capture id -> (offset, length) in archive/data.warc.gz."""
+def build(session: Session, selection: Selection, placed: dict[int, tuple[int, int]], created: str,
+          software: str) -> dict:
+    """Plain data (JSON-ready) but for ``activities`` and ``records``: generators, made as they are read
+    (build again to read them twice). ``placed``: capture id -> (offset, length) in archive/data.warc.gz."""
     r = selection.report
-    by_target: dict[int, list[Capture]] = {}
+    by_target: dict[int, list[Any]] = {}
     for c in selection.captures:
         if c.target_id is not None:
             by_target.setdefault(c.target_id, []).append(c)
@@ -41,8 +53,8 @@ def build(selection: Selection, placed: dict[int, tuple[int, int]], created: str
         "scope": {"kind": selection.kind, "id": selection.id},
         "report": {"id": r.id, "title": r.title, "source": r.source, "format": r.format, "sha256": r.sha256,
                    "ingested_at": _t(r.ingested_at)},
-        "activities": [_activity(a, by_target, placed) for a in selection.activities],
-        "records": [_capture(c, placed) for c in selection.captures],
+        "activities": (_activity(a, by_target, placed) for a in iter_activities(session, selection)),
+        "records": (_capture(c, placed) for c in selection.captures),
     }
 
 
@@ -82,13 +94,13 @@ def _hop(h: Hop) -> dict:
             "note": h.note}
 
 
-def _capture(c: Capture, placed) -> dict:
+def _capture(c, placed) -> dict:
     offset, length = placed.get(c.id, (None, None))
     return {
         "id": c.id, "role": c.role, "url": c.url, "parent_id": c.parent_id,
         "captured_at": _t(c.captured_at), "fetched_at": _t(c.fetched_at),
         "http_status": c.http_status, "content_type": c.content_type,
-        "title": c.extraction.title if c.extraction else None,
+        "title": c.title,
         "source": c.source, "archive_name": c.archive_name, "memento_url": c.memento_url,
         "memento_datetime": _t(c.memento_datetime), "ip_address": c.ip_address,
         "truncated": c.truncated, "is_revisit": c.is_revisit, "revisit_of": c.revisit_of_id,
@@ -157,3 +169,16 @@ _template = _env.from_string(_HTML)
 
 def render_html(summary: dict) -> str:
     return _template.render(s=summary)
+
+
+def write_json(summary: dict, write: Callable[[str], Any]) -> None:
+    """summary.json through ``write``, a piece at a time (as ``json.dumps(summary, indent=2)`` lays it out)."""
+    jsonstream.write(summary, write, compact_items=False)
+
+
+def write_html(summary: dict, write: Callable[[str], Any]) -> None:
+    """summary.html through ``write``, rendered a piece at a time (jinja2's ``generate``)."""
+    out = jsonstream.Buffered(write)
+    for piece in _template.generate(s=summary):
+        out.write(piece)
+    out.flush()

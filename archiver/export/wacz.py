@@ -33,10 +33,11 @@ import io
 import json
 import os
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy.orm import Session
 
@@ -94,9 +95,10 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
             header = {"format": "json-pages-1.0", "id": "pages", "title": selection.title}
             pkg.add(PAGES_PATH, "".join(json.dumps(d, ensure_ascii=False) + "\n"
                                         for d in [header, *pages]).encode("utf-8"))
-            doc = summary.build(selection, placed, created, software)
-            pkg.add("evidence/summary.json", json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
-            pkg.add("evidence/summary.html", summary.render_html(doc).encode("utf-8"))
+            for path, write in (("evidence/summary.json", summary.write_json),
+                                ("evidence/summary.html", summary.write_html)):
+                with pkg.stream(path) as put:  # written as it is made: never the whole summary at once
+                    write(summary.build(session, selection, placed, created, software), put)
             datapackage = _datapackage(selection, pkg.resources, pages, created, software)
             pkg.add("datapackage.json", datapackage, listed=False)
             digest = {"path": "datapackage.json", "hash": digests.hash_string(datapackage)}
@@ -126,6 +128,21 @@ class _Package:
         self.zf.writestr(self.info(path, compress), data)
         if listed:
             self.listed(path, digests.hash_string(data), len(data))
+
+    @contextmanager
+    def stream(self, path: str, compress: int = zipfile.ZIP_DEFLATED) -> Iterator[Callable[[str], None]]:
+        """A member written a piece at a time: yields ``put(text)``, which encodes, hashes and writes."""
+        digest, size = hashlib.sha256(), 0
+        with self.zf.open(self.info(path, compress), "w", force_zip64=True) as w:
+            def put(text: str) -> None:
+                nonlocal size
+                data = text.encode("utf-8")
+                w.write(data)
+                digest.update(data)
+                size += len(data)
+
+            yield put
+        self.listed(path, "sha256:" + digest.hexdigest(), size)
 
     def listed(self, path: str, hash_: str, size: int) -> None:
         self.resources.append({"name": path.rsplit("/", 1)[-1].lower(), "path": path, "hash": hash_,
@@ -163,6 +180,7 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
     for c in selection.captures:
         if c.parent_id is not None and c.role in VIEW_ROLES:
             views.setdefault(c.parent_id, {})[c.role] = c.url
+    by_id = {c.id: c for c in selection.captures}
     try:
         with pkg.zf.open(pkg.info(WARC_PATH, zipfile.ZIP_STORED), "w", force_zip64=total > ZIP64_AT) as w:
             def tee(data: bytes) -> None:
@@ -188,7 +206,7 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
                 if progress is not None:
                     progress(pos, total)
                 if c.role == "target":
-                    title = _title(session, c)
+                    title = _title(c, by_id)
                     # the page's ts is its index line's (the record's WARC-Date), so replay finds it exactly
                     page = {"id": str(c.id), "url": c.url, "ts": _page_ts(facts.date, c), "title": title}
                     if c.id in views:  # loaded in a browser: where its screenshot and DOM are in the WARC
@@ -216,11 +234,11 @@ def _page_ts(warc_date: str | None, c) -> str:
     return iso(datetime.fromisoformat(warc_date.replace("Z", "+00:00")).replace(microsecond=0))
 
 
-def _title(session: Session, c) -> str:
-    """The page title we extracted; a revisit shows its original's."""
-    for cap in (c, session.get(type(c), c.revisit_of_id) if c.revisit_of_id else None):
-        if cap is not None and cap.extraction is not None and cap.extraction.title:
-            return cap.extraction.title
+def _title(c, by_id: dict) -> str:
+    """The page title we extracted; a revisit shows its original's (in the selection too)."""
+    for cap in (c, by_id.get(c.revisit_of_id)):
+        if cap is not None and cap.title:
+            return cap.title
     return c.url
 
 
@@ -235,7 +253,7 @@ def _open(root: Path, c):
 def _scope(selection: Selection) -> str:
     if selection.kind == "report":
         return f"report {selection.report.id}"
-    return f"activity {selection.activities[0].ordinal} (id {selection.id}) of report {selection.report.id}"
+    return f"activity {selection.activity_ordinal} (id {selection.id}) of report {selection.report.id}"
 
 
 def _datapackage(selection: Selection, resources: list[dict], pages: list[dict], created: str,

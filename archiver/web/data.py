@@ -88,9 +88,9 @@ def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
     return queries.recent_runs(session, limit)
 
 
-def health(session: Session) -> dict[str, Any]:
-    """Exactly what ``archiver health --json`` prints."""
-    return report_health(session)
+def health(session: Session, offset: int = 0, limit: int | None = 100) -> dict[str, Any]:
+    """Exactly what ``archiver health --json`` prints (with the same ``--offset``/``--limit``)."""
+    return report_health(session, offset=offset, limit=limit)
 
 
 def health_view(session: Session, at_risk: Page, changed: Page, reports: Page) -> dict[str, Any]:

@@ -76,9 +76,9 @@ def search(q: str = Query(..., min_length=1), limit: int = Query(20, ge=1, le=20
 
 
 @router.get("/health")
-def health(s=Depends(_session)):
-    """The same document as ``archiver health --json``."""
-    return jsonable_encoder(data.health(s))
+def health(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000), s=Depends(_session)):
+    """The same document as ``archiver health --json [--offset N] [--limit N]``: each report's lists a window."""
+    return jsonable_encoder(data.health(s, offset, limit))
 
 
 @router.get("/runs")
