@@ -46,6 +46,8 @@ SUMMARIES = {
     "serve": "Serve the web interface and the replay server (archived pages on another port).",
     "export": "Write the evidence of one activity or report as a WACZ package (records, CDXJ index, pages, "
               "readable summary; signed when export.signing_key is set).",
+    "dossier": "Write a report's evidence dossier (each activity, its links, redirect chains, captures with source "
+               "and SHA-256, screenshots) as PDF (printed by Chromium) or HTML.",
     "verify": "Re-read every stored WARC record and file, recompute digests, check the manifest chain.",
     "verify-export": "Check a WACZ package offline: resource hashes, datapackage digest, signature, and the "
                      "records its CDXJ index points at.",
