@@ -54,7 +54,7 @@ class FetchSettings(_Section):
     total_timeout_s: float = Field(600.0, gt=0)
     max_bytes: int = Field(2_000_000_000, gt=0)
     concurrency: int = Field(8, ge=1)
-    processes: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
+    processes: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = 1
     per_host_concurrency: int = Field(2, ge=1)
     politeness_delay_s: float = Field(1.0, ge=0)
     allow_private_addresses: bool = False

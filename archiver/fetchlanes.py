@@ -12,9 +12,14 @@ waits are kept by one gate exactly as in a single process. What a child finds co
 pickled (the stages' dataclasses); children only read the database (revisit look-ups) and
 record the WARC files they open and finish.
 
-``fetch.processes: auto`` starts one lane per core when a stage has at least
-``AUTO_MIN_ITEMS`` items due (a child costs about half a second of start-up), and none on
-one core; a number forces that many. A child that dies fails its items in flight (retried
+``fetch.processes`` is 1 by default (no lane: everything in this process). Measured on the
+project's 2-core machine (bench/capture.py, issue 8's shape) two lanes were slower than none
+(capture 4.8-5.1 s against 3.4 s, 4.6 s of CPU against 3.0 s): every item makes a round trip
+through this process (a pickled job out, a pickled result back, thread hand-offs on both
+sides) while its host's slot is held, and that costs more than a second core gives back
+there. ``auto`` starts one lane per core when a stage has at least ``AUTO_MIN_ITEMS`` items due
+(a child costs about half a second of start-up), and none on one core; a number forces that
+many. A child that dies fails its items in flight (retried
 on a later pass, as any failure) and its hosts go to the other lanes, or back to this
 process when none is left.
 """

@@ -45,7 +45,8 @@ def _setup(tmp_path, db_url, servers, per_host, **fetch):
 
 def test_how_many_lanes_a_stage_gets(tmp_path, db_url):
     cfg = write_config(tmp_path, db_url)
-    auto = load_settings(cfg, env={})
+    assert lanes_for(load_settings(cfg, env={}), 10_000, cores=8) == 1  # the default: this process alone
+    auto = load_settings(cfg, env={"ARCHIVER__FETCH__PROCESSES": "auto"})
     assert lanes_for(auto, AUTO_MIN_ITEMS - 1, cores=2) == 1  # a small pass: not worth a process
     assert lanes_for(auto, AUTO_MIN_ITEMS, cores=2) == 2
     assert lanes_for(auto, 10_000, cores=1) == 1
