@@ -69,8 +69,9 @@ def select_report(session: Session, report_id: int) -> Selection:
 
 
 def iter_activities(session: Session, selection: Selection) -> Iterator[Activity]:
-    """The exported activities in order, with links, targets and hops, read ``BATCH`` at a time (each batch
-    leaves the session when the next is read)."""
+    """The exported activities in order, with links, targets and hops, read ``BATCH`` at a time; each batch
+    leaves the session when the next is read (``session.expunge_all``: the export's session is its own and
+    read-only)."""
     after = 0
     while True:
         q = (select(Activity).where(Activity.id.in_(selection.activity_ids()), Activity.ordinal > after)
@@ -80,13 +81,9 @@ def iter_activities(session: Session, selection: Selection) -> Iterator[Activity
         if len(batch) < BATCH:
             return
         after = batch[-1].ordinal
-        for a in batch:  # their links, targets and hops go with them (nothing else holds them)
-            for link in a.links:
-                for h in link.target.hops:
-                    session.expunge(h)
-                session.expunge(link.target)
-                session.expunge(link)
-            session.expunge(a)
+        # the batch leaves the session (its links, targets and hops with it): nothing else of the export is
+        # in the session but the report, whose columns are loaded and stay readable
+        session.expunge_all()
 
 
 def _rows(session: Session, where) -> list[Any]:
