@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, Iterator
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
@@ -38,8 +38,9 @@ def _window(report_id: int | None, offset: int, after: tuple[int, int] | None, s
     if report_id is not None:
         stmt = stmt.where(Activity.report_id == report_id)
     if after is not None:
-        rid, ordinal = after
-        stmt = stmt.where(or_(Activity.report_id > rid, and_(Activity.report_id == rid, Activity.ordinal > ordinal)))
+        # a row value: both databases seek the (report_id, ordinal) index to it (an OR of the two columns
+        # made SQLite walk the report from its first activity on every batch)
+        stmt = stmt.where(tuple_(Activity.report_id, Activity.ordinal) > tuple_(*after))
     else:
         stmt = stmt.offset(offset)
     return stmt.limit(size)
