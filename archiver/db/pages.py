@@ -8,14 +8,15 @@ activities costs one index walk, and each batch's related rows come by a join or
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Iterator
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from . import queries
-from .tables import Activity, Link, Report, Target
+from .tables import Activity, Capture, Hop, Link, Report, Target
 
 BATCH = 200  # activities read per query while streaming (their links, hops and captures come with them)
 
@@ -37,8 +38,9 @@ def _window(report_id: int | None, offset: int, after: tuple[int, int] | None, s
     if report_id is not None:
         stmt = stmt.where(Activity.report_id == report_id)
     if after is not None:
-        rid, ordinal = after
-        stmt = stmt.where(or_(Activity.report_id > rid, and_(Activity.report_id == rid, Activity.ordinal > ordinal)))
+        # a row value: both databases seek the (report_id, ordinal) index to it (an OR of the two columns
+        # made SQLite walk the report from its first activity on every batch)
+        stmt = stmt.where(tuple_(Activity.report_id, Activity.ordinal) > tuple_(*after))
     else:
         stmt = stmt.offset(offset)
     return stmt.limit(size)
@@ -63,14 +65,40 @@ def _batches(session: Session, report_id: int | None, offset: int, limit: int | 
 
 def iter_activities(session: Session, report_id: int | None = None, *, offset: int = 0, limit: int | None = None,
                     batch: int | None = None) -> Iterator[dict[str, Any]]:
-    """``queries.activity_dict`` of each activity in the window, in report order, read ``batch`` at a time
-    (the session is expunged after each batch: memory stays one batch's worth)."""
+    """``queries.activity_dict`` of each activity in the window, in report order, read ``batch`` at a time.
+
+    Each batch is five queries of plain rows (its activities, their links, targets, hops and target
+    captures, the related ones by a subquery on the batch), made into light objects with the ORM's
+    attribute names for ``queries.activity_dict``: ORM objects cost most of the time of a long listing,
+    and nothing here is written back. Memory stays one batch's worth."""
     for ids in _batches(session, report_id, offset, limit, batch or BATCH):
-        # the batch's activities by their ids: a bounded IN (one batch), their relations by selectinload
-        acts = {a.id: a for a in session.scalars(queries._activity_query().where(Activity.id.in_(ids)))}
-        for i in ids:
-            yield queries.activity_dict(acts[i])
-        session.expunge_all()
+        yield from map(queries.activity_dict, _load(session, ids))
+
+
+def _objects(session: Session, table, where, *order) -> list[SimpleNamespace]:
+    return [SimpleNamespace(**row._mapping) for row in session.execute(select(table).where(where).order_by(*order))]
+
+
+def _load(session: Session, ids: list[int]) -> list[SimpleNamespace]:
+    """The activities ``ids`` (one batch: a bounded IN), each with ``links``, each link with its ``target``,
+    each target with its ``hops`` and ``captures`` in the ORM relationships' order."""
+    a, lk, t, h, c = (x.__table__ for x in (Activity, Link, Target, Hop, Capture))
+    targets = select(lk.c.target_id).where(lk.c.activity_id.in_(ids))
+    by_target: dict[int, SimpleNamespace] = {}
+    for target in _objects(session, t, t.c.id.in_(targets)):
+        target.hops, target.captures = [], []
+        by_target[target.id] = target
+    for hop in _objects(session, h, h.c.target_id.in_(targets), h.c.stage.desc(), h.c.attempt, h.c.seq):
+        by_target[hop.target_id].hops.append(hop)
+    for cap in _objects(session, c, c.c.target_id.in_(targets), c.c.captured_at, c.c.id):
+        by_target[cap.target_id].captures.append(cap)
+    acts = {x.id: x for x in _objects(session, a, a.c.id.in_(ids))}
+    for x in acts.values():
+        x.links = []
+    for link in _objects(session, lk, lk.c.activity_id.in_(ids), lk.c.activity_id, lk.c.position):
+        link.target = by_target[link.target_id]
+        acts[link.activity_id].links.append(link)
+    return [acts[i] for i in ids]
 
 
 def activity_lines(session: Session, report_id: int | None = None, *, offset: int = 0, limit: int = 20,

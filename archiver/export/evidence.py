@@ -41,11 +41,9 @@ class Selection:
     activity_ordinal: int | None  # of the activity exported (kind activity)
     captures: list[Any]  # every record to package, in package order: rows with a capture's columns and ``title``
 
-    def activity_ids(self):
-        """SQL: the ids of the activities exported."""
-        if self.kind == "activity":
-            return select(Activity.id).where(Activity.id == self.id)
-        return select(Activity.id).where(Activity.report_id == self.id)
+    def scope(self):
+        """SQL: the condition on ``Activity`` of the activities exported."""
+        return Activity.id == self.id if self.kind == "activity" else Activity.report_id == self.id
 
 
 def select_activity(session: Session, activity_id: int) -> Selection:
@@ -69,24 +67,21 @@ def select_report(session: Session, report_id: int) -> Selection:
 
 
 def iter_activities(session: Session, selection: Selection) -> Iterator[Activity]:
-    """The exported activities in order, with links, targets and hops, read ``BATCH`` at a time (each batch
-    leaves the session when the next is read)."""
+    """The exported activities in order, with links, targets and hops, read ``BATCH`` at a time; each batch
+    leaves the session when the next is read (``session.expunge_all``: the export's session is its own and
+    read-only)."""
     after = 0
     while True:
-        q = (select(Activity).where(Activity.id.in_(selection.activity_ids()), Activity.ordinal > after)
+        q = (select(Activity).where(selection.scope(), Activity.ordinal > after)
              .order_by(Activity.ordinal).limit(BATCH).options(_WITH_LINKS))
         batch = list(session.scalars(q))
         yield from batch
         if len(batch) < BATCH:
             return
         after = batch[-1].ordinal
-        for a in batch:  # their links, targets and hops go with them (nothing else holds them)
-            for link in a.links:
-                for h in link.target.hops:
-                    session.expunge(h)
-                session.expunge(link.target)
-                session.expunge(link)
-            session.expunge(a)
+        # the batch leaves the session (its links, targets and hops with it): nothing else of the export is
+        # in the session but the report, whose columns are loaded and stay readable
+        session.expunge_all()
 
 
 def _rows(session: Session, where) -> list[Any]:
@@ -95,7 +90,7 @@ def _rows(session: Session, where) -> list[Any]:
 
 
 def _captures(session: Session, selection: Selection) -> list[Any]:
-    targets = select(Link.target_id).where(Link.activity_id.in_(selection.activity_ids()))
+    targets = select(Link.target_id).join(Activity, Activity.id == Link.activity_id).where(selection.scope())
     chosen: dict[int, Any] = {}
 
     def add(rows) -> list[int]:

@@ -172,8 +172,9 @@ def render_html(summary: dict) -> str:
 
 
 def write_json(summary: dict, write: Callable[[str], Any]) -> None:
-    """summary.json through ``write``, a piece at a time (as ``json.dumps(summary, indent=2)`` lays it out)."""
-    jsonstream.write(summary, write, compact_items=False)
+    """summary.json through ``write``, a piece at a time: each activity and record compact on a line of its own
+    (json's C encoder: an indented document of a large report took most of the export's time)."""
+    jsonstream.write(summary, write)
 
 
 def write_html(summary: dict, write: Callable[[str], Any]) -> None:
