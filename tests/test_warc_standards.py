@@ -130,29 +130,25 @@ def test_fastwarc_verifies_every_digest(store):
             assert originals[refers_to] == digest
 
 
-def _resources(store) -> dict[str, tuple[str, str]]:
-    """resource records (the browser's screenshots, DOM...): id -> (payload digest, block digest)."""
+def _fields_by_id(store, rec_type: str, *fields: str) -> dict[str, tuple]:
+    """Records of one type in the store: WARC-Record-ID -> the values of ``fields``."""
     out = {}
     for path in store.warcs:
         with open(path, "rb") as fh:
             for rec in ArchiveIterator(fh):
-                if rec.rec_type == "resource":
+                if rec.rec_type == rec_type:
                     h = rec.rec_headers
-                    out[h.get_header("WARC-Record-ID")] = (h.get_header("WARC-Payload-Digest"),
-                                                           h.get_header("WARC-Block-Digest"))
+                    out[h.get_header("WARC-Record-ID")] = tuple(h.get_header(f) for f in fields)
     return out
+
+
+def _resources(store) -> dict[str, tuple[str, str]]:
+    """resource records (the browser's screenshots, DOM...): id -> (payload digest, block digest)."""
+    return _fields_by_id(store, "resource", "WARC-Payload-Digest", "WARC-Block-Digest")
 
 
 def _revisits(store) -> dict[str, tuple[str, str]]:
-    out = {}
-    for path in store.warcs:
-        with open(path, "rb") as fh:
-            for rec in ArchiveIterator(fh):
-                if rec.rec_type == "revisit":
-                    h = rec.rec_headers
-                    out[h.get_header("WARC-Record-ID")] = (h.get_header("WARC-Payload-Digest"),
-                                                           h.get_header("WARC-Refers-To"))
-    return out
+    return _fields_by_id(store, "revisit", "WARC-Payload-Digest", "WARC-Refers-To")
 
 
 def _original_digests(store) -> dict[str, str]:
