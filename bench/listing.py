@@ -1,6 +1,6 @@
 """Listings at size: `activities`, `status`, `health` and the front page over 20 k, 100 k and 250 k links.
 
-    python bench/listing.py [--sizes 20000,100000,250000] [--database-url URL] [--baseline REV] [--timeout 300]
+    python bench/listing.py [--sizes 20000,100000,250000] [--postgres URL] [--baseline REV] [--timeout 300]
 
 Each size is one report built straight with SQL (tests/bigdb.py: activities of 10 links; every fifth link
 dead, failed and given up, refused or pending; every seventh changed since capture). Each command runs in
@@ -9,7 +9,8 @@ its own process (as a user runs it, start-up included) and prints its wall time 
 ``--baseline REV`` (default: the commit this branch started from, 4942920) runs the same commands with
 that revision's code (``git archive`` into a temporary folder) beside the current code; a command that
 fails or takes longer than ``--timeout`` seconds is shown as such. The database is a fresh SQLite file per
-size unless ``--database-url`` names an empty PostgreSQL database (its tables are dropped after each size).
+size, or with ``--postgres URL`` (a server database, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)
+a database created beside it for each size and dropped after.
 Targets (issues 9 and 10): every command answers in well under a few seconds at any size, in bounded
 memory, and none fails.
 """
@@ -68,24 +69,27 @@ def page_times(settings, engine) -> dict[str, float]:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", default="20000,100000,250000")
-    p.add_argument("--database-url")
+    p.add_argument("--postgres")
     p.add_argument("--baseline", default="4942920")
     p.add_argument("--timeout", type=float, default=300)
     args = p.parse_args(argv)
 
     import yaml
-    from sqlalchemy import MetaData
-
     from archiver.config import Settings
     from archiver.db import migrate
     from archiver.db.session import make_engine
     from bench.baseline import baseline_code
+    from bench.search import _admin
     from tests.bigdb import build
 
     old = baseline_code(args.baseline) if args.baseline else None
     for size in [int(s) for s in args.sizes.split(",")]:
         tmp = Path(tempfile.mkdtemp(prefix="bench-listing-"))
-        url = args.database_url or f"sqlite:///{(tmp / 'archiver.db').as_posix()}"
+        url = f"sqlite:///{(tmp / 'archiver.db').as_posix()}"
+        if args.postgres:
+            url = args.postgres.rsplit("/", 1)[0] + f"/bench_listing_{size}"
+            _admin(args.postgres, f"DROP DATABASE IF EXISTS bench_listing_{size}")
+            _admin(args.postgres, f"CREATE DATABASE bench_listing_{size}")
         config = tmp / "config.yaml"
         config.write_text(yaml.safe_dump({"database": {"url": url}, "storage": {"root": str(tmp / "storage")}}))
         settings = Settings(database={"url": url}, storage={"root": str(tmp / "storage")})
@@ -104,13 +108,9 @@ def main(argv=None) -> None:
             print(line, flush=True)
         for path, (took, code) in page_times(settings, engine).items():
             print(f"{'GET ' + path:40} {took:8.2f} {'':>6}   (HTTP {code})")
-        if args.database_url:
-            meta = MetaData()
-            meta.reflect(engine)
-            meta.drop_all(engine)
-            with engine.begin() as conn:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         engine.dispose()
+        if args.postgres:
+            _admin(args.postgres, f"DROP DATABASE IF EXISTS bench_listing_{size}")
 
 
 if __name__ == "__main__":

@@ -63,8 +63,7 @@ def activities(ctx: typer.Context, report: int = typer.Option(None, "--report", 
                               "next_offset": offset + shown if offset + shown < total else None,
                               "activities": pages.iter_activities(session, report, offset=offset, limit=limit)})
             return
-        fits = limit is None
-        limit = terminal_rows(per_row=4) if fits else (limit or max(total - offset, 0))
+        limit = terminal_rows(per_row=4) if limit is None else (limit or max(total - offset, 0))
         out = console()
         if offset >= total:
             out.print(table("Activities", ["id", "report", "#", "date", "links", "text"], []))
@@ -75,7 +74,8 @@ def activities(ctx: typer.Context, report: int = typer.Option(None, "--report", 
                 (a["id"], a["report_id"], a["ordinal"], _date(a), _links(a), _cut(a["text"], 160)) for a in rows]))
     shown = max(0, min(limit, total - offset))
     if offset + shown < total or offset:
-        more = f"; next: --offset {offset + shown}" if offset + shown < total else ""
+        where = f"--report {report} " if report is not None else ""
+        more = f"; next: {where}--offset {offset + shown}" if offset + shown < total else ""
         out.print(f"activities {offset + 1 if shown else offset}-{offset + shown} of {total}{more} "
                   "(--limit N for more at once, --json for every field)", markup=False)
 
