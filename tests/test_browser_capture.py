@@ -415,6 +415,25 @@ def test_without_chromium_auto_falls_back_and_always_fails(tmp_path, db_url, sit
     assert len(notices) == 1 and "no-chromium" in notices[0], err
 
 
+def test_a_chromium_that_cannot_start_is_as_good_as_missing(tmp_path, db_url, site):
+    """An executable that exits at once (no memory for a browser, a missing library): under auto the
+    plain capture stands, with one notice; under always the item fails, saying why."""
+    base, port = site
+    auto_url, always_url = f"http://localhost:{port}/shell.html", base + "/shell.html?always"
+    broken = tmp_path / "chromium-that-exits"
+    broken.write_text("#!/bin/sh\nexit 1\n")
+    broken.chmod(0o755)
+    cfg, s = _store(tmp_path, db_url, "cannot-start", browser="auto", chromium_path=str(broken),
+                    browser_hosts={"127.0.0.1": "always"})
+    err = _ingest_and_run(tmp_path, cfg, [auto_url, always_url])["stderr"]
+    _caps, targets = _rows(s)
+    status = {u: (st, why) for u, st, why in targets}
+    assert status[auto_url][0] == "captured", status[auto_url]
+    assert status[always_url][0] == "failed" and "Chromium did not start" in status[always_url][1]
+    notices = [line for line in err.splitlines() if "capturing without a browser" in line]
+    assert len(notices) == 1 and "did not start" in notices[0], err
+
+
 def _our_chromium() -> int:
     """The pid of the Chromium browser process this test process started (through Playwright's driver)."""
     def parent(pid: int) -> int:

@@ -124,6 +124,9 @@ def _with_visit(result: CaptureResult, visited: Visited, *, why: str, mode: str,
             return replace(result, outcome=Outcome.FAILED, reason=f"browser: {visited.error}",
                            error_type=visited.error_type, browser=browsed)
         note = f"browser: {visited.error}"
+        if visited.error_type == "BrowserUnavailable":
+            tools.once("browser notice", lambda: log.warning("capture.browser auto: %s; capturing without a browser",
+                                                             visited.error))
         return replace(result, browser=browsed, reason="; ".join(r for r in (result.reason, note) if r))
     # WARC 1.1 §5.7: records of one capture event carry its WARC-Date (that of the page's response)
     resources = write_resources(tools.sink, result.final_url, visited, concurrent_to=result.response.record_id,

@@ -183,7 +183,10 @@ class Browser:
             try:
                 browser = await self._launched()
             except Exception as exc:
-                return Visited(url, error=f"Chromium did not start: {_first_line(exc)}", error_type="BrowserError")
+                # as good as not installed (no memory for it, a missing library): `auto` keeps the plain
+                # capture, `always` fails the item (capture/browse.py)
+                return Visited(url, error=f"Chromium did not start: {_first_line(exc)}",
+                               error_type="BrowserUnavailable")
             router = Router(self._fetch, self._executor, document=document,
                             max_requests=self.cap.max_requests_per_page, max_hops=self.settings.fetch.max_hops,
                             max_body=self.cap.max_resource_bytes)
