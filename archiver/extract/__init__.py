@@ -21,7 +21,7 @@ from ..model import ExtractedText
 from .encoding import charset_from_content_type
 from .html import extract_html
 from .pdf import extract_pdf
-from .text import CHUNK, extract_plain, read_up_to
+from .text import copy_up_to, extract_plain, read_up_to
 
 __all__ = ["extract_text", "extract_capture", "kind_of"]
 
@@ -57,18 +57,6 @@ def kind_of(content_type: str | None, head: bytes) -> str:
     return "none"
 
 
-def _copy_up_to(src: BinaryIO, dst, size: int) -> int:
-    """Copy at most ``size`` bytes; how many were copied."""
-    done = 0
-    while done < size:
-        chunk = src.read(min(CHUNK, size - done))
-        if not chunk:
-            break
-        dst.write(chunk)
-        done += len(chunk)
-    return done
-
-
 def extract_text(stream: BinaryIO, content_type: str | None, settings: ExtractSettings, *,
                  url: str | None = None, headers_charset: str | None = None,
                  content_language: str | None = None) -> ExtractedText:
@@ -90,7 +78,7 @@ def extract_text(stream: BinaryIO, content_type: str | None, settings: ExtractSe
     if kind == "pdf":
         with tempfile.SpooledTemporaryFile(max_size=PDF_SPOOL_MEMORY) as spool:
             spool.write(head)
-            size = len(head) + _copy_up_to(stream, spool, settings.max_pdf_bytes + 1 - len(head))
+            size = len(head) + copy_up_to(stream, spool, settings.max_pdf_bytes + 1 - len(head))
             if size > settings.max_pdf_bytes:
                 return ExtractedText(method="none", error=f"PDF larger than extract.max_pdf_bytes "
                                                           f"({settings.max_pdf_bytes} bytes): text not extracted")

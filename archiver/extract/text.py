@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 from typing import BinaryIO
 
 from ..model import ExtractedText
@@ -10,16 +11,23 @@ from .encoding import SAMPLE_BYTES, choose_encoding
 CHUNK = 1 << 20
 
 
-def read_up_to(stream: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes, however the stream splits its reads."""
-    parts, got = [], 0
-    while got < size:
-        chunk = stream.read(min(CHUNK, size - got))
+def copy_up_to(src: BinaryIO, dst, size: int) -> int:
+    """Copy at most ``size`` bytes, however ``src`` splits its reads; how many were copied."""
+    done = 0
+    while done < size:
+        chunk = src.read(min(CHUNK, size - done))
         if not chunk:
             break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
+        dst.write(chunk)
+        done += len(chunk)
+    return done
+
+
+def read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, however the stream splits its reads."""
+    buf = io.BytesIO()
+    copy_up_to(stream, buf, size)
+    return buf.getvalue()
 
 
 def extract_plain(stream: BinaryIO, *, max_chars: int, head: bytes = b"",
