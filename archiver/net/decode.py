@@ -74,6 +74,7 @@ class _Zlib:
         self._gzip = gzip
         self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None  # deflate: after 2 bytes
         self._pending = b""
+        self._flushed, self._left = False, b""  # the stream's last output, kept across end() calls
 
     def put(self, data: bytes) -> None:
         self._pending = self._pending + data if self._pending else data
@@ -116,8 +117,12 @@ class _Zlib:
             out = self.get(n)
             if out:
                 return out
-        # zlib keeps at most a match's worth of output once all input is consumed
-        return b"" if self._obj.eof else self._obj.flush(n)[:n]
+        # zlib keeps at most a match's worth of output once all input is consumed; flush's argument
+        # is only a buffer size, so what does not fit this call is kept for the next
+        if not self._flushed and not self._obj.eof:
+            self._flushed, self._left = True, self._obj.flush()
+        out, self._left = self._left[:n], self._left[n:]
+        return out
 
 
 class _Brotli:
