@@ -127,10 +127,6 @@ class Lanes:
         self._reader = threading.Thread(target=self._read, name="fetch-lanes", daemon=True)
         self._reader.start()
 
-    @property
-    def count(self) -> int:
-        return len(self._busy)
-
     def fetch(self, stage: str, snap: Snap, host: str | None, tools: Any, deferrable: bool) -> Any:
         """The network half of one item in its host's lane; raises HostNotReady like a local fetch."""
         from .capture.gate import deferrable as deferrable_ctx
@@ -260,9 +256,5 @@ def _child_main(settings: Settings, run_id: int | None, jobs, out, threads: int,
             while (job := jobs.get()) is not None:
                 pool.submit(one, *job)
     finally:
-        if tools.browser is not None:
-            tools.browser.close()
-        tools.sink.close()
-        if getattr(tools.sink, "db_connection", None) is not None:
-            tools.sink.db_connection.close()
+        tools.close()
         engine.dispose()

@@ -28,7 +28,6 @@ class Item:
     host: str | None  # the host it asks first; None: no request
     deferrals: int = 0
     snap: Any = None  # the claimed row (id, url, final_url, is_short), for a stage's network half
-    until: float | None = None  # deferred: when its host said it would be ready
 
 
 class HostQueue:

@@ -81,7 +81,6 @@ class _Batch:
         self.later: list = []  # work that needs ids of rows added before it
         self.captures: list[PendingCapture] = []  # not inserted yet
         self.rows: dict[type, list[dict]] = {}  # hops and attempts, inserted after the captures
-        self.revisits: list[tuple[Capture, str]] = []  # ORM rows (outside the bulk path) to link
 
 
 def begin_batch(session: Session) -> None:
@@ -111,10 +110,6 @@ def finish_batch(session: Session) -> None:
         if rows:
             session.execute(insert(model), rows)
     session.flush()
-    if batch.revisits:
-        ids = _record_ids(session, [rid for _, rid in batch.revisits])
-        for cap, rid in batch.revisits:
-            cap.revisit_of_id = ids.get(rid)
 
 
 def _record_ids(session: Session, record_ids: list[str]) -> dict[str, int]:

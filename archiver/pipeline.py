@@ -144,7 +144,7 @@ def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, sta
             return
         try:
             if writer is not None:
-                outcome, until = _fetch(stage, item, tools, writer, lanes), None
+                outcome, until = _fetch(stage, item, tools, writer, lanes)
             else:
                 outcome, error, until = _process(Session, stage, item.target_id, tools, owner,
                                                  defer=item.deferrals < MAX_DEFERRALS)
@@ -153,7 +153,6 @@ def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, sta
             queue.done(item)
             return
         if outcome == "deferred":
-            until = until if until is not None else item.until
             queue.defer(item, until if until is not None else time.monotonic())
             continue
         if writer is None:
@@ -161,7 +160,8 @@ def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, sta
         queue.done(item)
 
 
-def _fetch(stage: str, item: Item, tools: Tools, writer: "BatchWriter", lanes: "Lanes | None" = None) -> str:
+def _fetch(stage: str, item: Item, tools: Tools, writer: "BatchWriter",
+           lanes: "Lanes | None" = None) -> tuple[str, float | None]:
     """The network half of one item (in this process, or in its host's fetch lane), its result
     handed to the writer before the queue hears the item is done, so that an idle queue and an
     idle writer mean every result is in."""
@@ -178,12 +178,11 @@ def _fetch(stage: str, item: Item, tools: Tools, writer: "BatchWriter", lanes: "
                 found = fetch(item.snap, tools)
     except HostNotReady as exc:
         log.info("%s %s: %s; run again when the host is ready", stage, item.target_id, exc)
-        item.until = exc.until
-        return "deferred"
+        return "deferred", exc.until
     except Exception as exc:  # a bug or broken infrastructure: the item is failed with it, the pass goes on
         found = Broken(exc)
     writer.put(item, found)
-    return "fetched"
+    return "fetched", None
 
 
 def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools], owner: str, *,
@@ -274,8 +273,6 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
                 with Session() as s:
                     work.renew_leases(s, owner, LEASE_S)
                 last_renew = now
-            if exhausted and queue.idle() and (writer is None or writer.idle()):
-                break
     finally:
         left = queue.close()
         for t in threads:
@@ -375,12 +372,8 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             raise
         finally:
-            if tools is not None and tools.browser is not None:
-                tools.browser.close()
-            if tools is not None and hasattr(tools.sink, "close"):
-                tools.sink.close()
-                if getattr(tools.sink, "db_connection", None) is not None:
-                    tools.sink.db_connection.close()
+            if tools is not None:
+                tools.close()
             summary.seconds = round(time.monotonic() - started, 3)
             with Session() as s:
                 row = s.get(Run, run_id)

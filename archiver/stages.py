@@ -48,6 +48,15 @@ class Tools:
     _once: dict = field(default_factory=dict)  # key -> [done Event, result, exception], oldest first
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def close(self) -> None:
+        """End the pass's browser and WARC file (and the sink's own connection, where it has one)."""
+        if self.browser is not None:
+            self.browser.close()
+        if hasattr(self.sink, "close"):
+            self.sink.close()
+            if getattr(self.sink, "db_connection", None) is not None:
+                self.sink.db_connection.close()
+
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self.counters[key] = self.counters.get(key, 0) + n

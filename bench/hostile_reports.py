@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.ingest import peak_rss_mb, scratch_store  # noqa: E402
 
 
 def html_links(n: int) -> bytes:
@@ -56,34 +57,18 @@ def shapes() -> dict:
     }
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child(path: str, db: str | None) -> None:
-    from archiver.config import load_settings
-    from archiver.db import migrate
-    from archiver.db.session import make_engine, make_sessionmaker
     from archiver.errors import ArchiverError
     from archiver.ingest import ingest_source
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(None, env={}, overrides={"database": {"url": db or f"sqlite:///{tmp}/b.db"},
-                                                          "storage": {"root": tmp}})
-        engine = make_engine(settings)
-        migrate.upgrade(engine)
+    with scratch_store(db) as (settings, Session):
         t0 = time.perf_counter()
         try:
-            r = ingest_source(make_sessionmaker(engine), path, settings)
+            r = ingest_source(Session, path, settings)
             out = {"result": f"accepted: {r.activities} activities, {r.links} links"}
         except ArchiverError as exc:
             out = {"result": f"refused: {exc}"}
         out["seconds"] = time.perf_counter() - t0
-        engine.dispose()
     out["rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 

@@ -27,7 +27,9 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -65,21 +67,31 @@ def links_report(n: int) -> bytes:
 
 # ---- child side --------------------------------------------------------------------------------
 
-def child_ingest(path: str, db_url: str | None) -> dict:
+@contextmanager
+def scratch_store(db_url: str | None) -> Iterator[tuple]:
+    """(settings, Session) of a fresh migrated store in a temporary folder (SQLite there, or ``db_url``)."""
     from archiver.config import load_settings
     from archiver.db import migrate
     from archiver.db.session import make_engine, make_sessionmaker
-    from archiver.ingest import ingest_source
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(None, env={}, overrides={"database": {"url": db_url or f"sqlite:///{tmp}/b.db"},
                                                           "storage": {"root": tmp}})
         engine = make_engine(settings)
         migrate.upgrade(engine)
+        try:
+            yield settings, make_sessionmaker(engine)
+        finally:
+            engine.dispose()
+
+
+def child_ingest(path: str, db_url: str | None) -> dict:
+    from archiver.ingest import ingest_source
+
+    with scratch_store(db_url) as (settings, Session):
         t0 = time.perf_counter()
-        result = ingest_source(make_sessionmaker(engine), path, settings)
+        result = ingest_source(Session, path, settings)
         seconds = time.perf_counter() - t0
-        engine.dispose()
     return {"seconds": seconds, "activities": result.activities, "links": result.links, "status": result.status}
 
 

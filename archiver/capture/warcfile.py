@@ -265,7 +265,7 @@ class WarcSink:
         info = self.builder.create_warcinfo_record(name, self._warcinfo())
         with tempfile.TemporaryFile(dir=self.dir) as tmp:
             member = _GzipMember(tmp, self.settings.storage.warc_gzip_level)
-            _Writer(member, gzip=False, warc_version=WARC_VERSION).write_record(info)
+            _writer_to(member).write_record(info)
             member.finish()
             tmp.seek(0)
             data = tmp.read()
