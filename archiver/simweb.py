@@ -142,14 +142,31 @@ class SimWeb:
     requests: list[LoggedRequest] = field(default_factory=list)
 
     slow_s: float = 2.0  # how long the goo.gl `slow` state waits before answering
+    # when > 0, the first `slow` answers wait (up to 60 s) until this many are in flight at once, then the
+    # gate stays open: a test can know that two clients each took a share, whatever their start-up times
+    slow_gate: int = 0
 
     archived: list[Archived] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._ratelimit_left = 0
+        self._slow_cond = threading.Condition()
+        self._slow_in_flight = 0
+        self._slow_open = False
         self._servers: dict[str, _Server] = {}
         self.codes = {name: {} for name in SHORTENER_SERVICES}
+
+    def _slow_wait(self) -> None:
+        with self._slow_cond:
+            self._slow_in_flight += 1
+            if self._slow_in_flight >= self.slow_gate:
+                self._slow_open = True
+                self._slow_cond.notify_all()
+            self._slow_cond.wait_for(lambda: self._slow_open, timeout=60)
+        time.sleep(self.slow_s)
+        with self._slow_cond:
+            self._slow_in_flight -= 1
 
     # -- lifecycle
     def __enter__(self) -> "SimWeb":
@@ -306,7 +323,7 @@ class SimWeb:
         if st == "live301":
             return 301, [("Location", target), ("Content-Length", "0")], b""
         if st == "slow":
-            time.sleep(self.slow_s)
+            self._slow_wait()
             return 302, [("Location", target), ("Content-Length", "0")], b""
         if st == "deactivated":
             body = b"" if h.command == "HEAD" else b"<html><body></body></html>"

@@ -241,6 +241,7 @@ def test_soft404_probe_runs_once_per_origin_in_a_pass(settings, Session):
 def test_two_machines_share_a_pass_without_taking_the_same_work(tmp_path, sim_config, sim, Session):
     """`archiver run` plus `archiver run --worker` at once (two processes, as on two machines)."""
     _ingest_slow_links(tmp_path, sim_config, sim, n=10, slow_s=1.0)
+    sim.slow_gate = 3  # no answer before both are asking: one process has at most 2 links in flight
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER")}
     env["ARCHIVER__FETCH__CONCURRENCY"] = "2"
     cmd = [sys.executable, "-m", "archiver", "--config", str(sim_config), "run", "--json"]

@@ -114,6 +114,7 @@ def _global(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr."),
 ):
     ctx.obj = _context.AppContext(config_path=config, verbose=verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main(argv: list[str] | None = None) -> None:

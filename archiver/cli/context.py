@@ -69,6 +69,14 @@ class AppContext:
 
         return make_engine(self.settings)
 
+    def close(self) -> None:
+        """Give the database connections back when the command ends (in-process callers such as
+        tests and the scheduler run many commands in one process; a pool left to the garbage
+        collector holds server connections meanwhile)."""
+        engine = self.__dict__.pop("engine", None)
+        if engine is not None:
+            engine.dispose()
+
     def sessionmaker(self, require: bool = True):
         """Session factory; by default refuses an uninitialised database with one line."""
         from ..db.session import make_sessionmaker, require_schema
