@@ -1,42 +1,41 @@
-"""Fetch lanes: the network half of resolve and capture spread over ``fetch.processes`` processes.
+"""Fetch lanes: a stage's items spread over ``fetch.processes`` processes, each doing them whole.
 
 Python runs one thread's Python code at a time, so one process uses about one core however
 many fetches it has in flight; recording a page (HTTP parsing, WARC records, digests, gzip)
-is CPU work. With ``fetch.processes`` above 1, that many child processes (lanes) do the
-network half of items (stages.SPLIT), each started once per stage (from a fork server that
-has imported the fetching code once, never forked from this process, which may run the web
-UI's threads) with its own HTTP client, host gate, recorder and WARC file, while the pass's own process schedules, dispatches and writes the rows
-(batchwriter.py). Each host is given to one lane, the one with fewest hosts, the first time
-one of its items comes, and stays with it: per-host limits, politeness and a host's 429/503
-waits are kept by one gate exactly as in a single process. What a child finds comes back
-pickled (the stages' dataclasses); children only read the database (revisit look-ups) and
-record the WARC files they open and finish.
+and writing its rows is CPU work. With ``fetch.processes`` above 1, that many child processes
+(lanes) each run a stage's items from end to end, as a pass does in one process: their own
+worker threads, host queue and gate, HTTP client, recorder, WARC file and database writer
+(batchwriter.py), under the pass's leases. The pass's own process only claims items, gives each
+to a lane, counts what the lanes report and renews the leases. Lanes are started once per
+stage from a fork server that has imported the fetching code once (never forked from this
+process, which may run the web UI's threads).
 
-``fetch.processes`` is 1 by default (no lane: everything in this process). Measured on the
-project's 2-core machine (bench/capture.py, issue 8's shape) two lanes were slower than none
-(capture 4.8-5.1 s against 3.4 s, 4.6 s of CPU against 3.0 s): every item makes a round trip
-through this process (a pickled job out, a pickled result back, thread hand-offs on both
-sides) while its host's slot is held, and that costs more than a second core gives back
-there. ``auto`` starts one lane per core when a stage has at least ``AUTO_MIN_ITEMS`` items due
-(a child costs about half a second of start-up), and none on one core; a number forces that
-many. A child that dies fails its items in flight (retried
-on a later pass, as any failure) and its hosts go to the other lanes, or back to this
-process when none is left.
+Each host is given to one lane, the one with fewest hosts, the first time one of its items
+comes, and stays with it: per-host limits, politeness and a host's 429/503 waits are kept by one
+gate exactly as in a single process (a page's requisites on other hosts are gated per lane).
+What goes to a lane is the claimed row (a Snap); what comes back is one small message per item
+(its outcome), never the fetched result. A lane that dies fails its items not yet reported
+(their leases are handed back: retried on a later pass, as any failure; its rows are written
+batch by batch, so what it reported is in the database) and its hosts go to the other lanes;
+when none is left the stage stops with an error.
+
+``fetch.processes`` is 1 by default (no lane: everything in this process); ``auto`` starts one
+lane per core when a stage has at least ``AUTO_MIN_ITEMS`` items due (a lane costs a fraction of
+a second to start), and none on one core; a number forces that many. bench/capture.py measures
+both on issue 8's shape.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import logging.handlers
 import multiprocessing as mp
 import os
 import threading
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .config import Settings
-from .errors import HostNotReady
+from .hostqueue import Item
 
 log = logging.getLogger(__name__)
 
@@ -95,128 +94,132 @@ def _stop_fork_server(ctx) -> None:
             pass
 
 
-class _Job:
-    __slots__ = ("done", "reply")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.reply: tuple | None = None
-
-
 class Lanes:
-    """``n`` child processes, lanes 1..n; lane 0, this process, takes hosts only once none is left."""
+    """``n`` child processes running one stage's items whole, fed host by host.
 
-    def __init__(self, settings: Settings, run_id: int | None, n: int):
+    The pass's loop uses it as it uses a HostQueue: ``put`` an item, ``waiting``, ``idle``,
+    ``close`` (returns the items whose leases are to be handed back). Results go to
+    ``report(outcome, error)``; a lane's crash (the database gone) to ``crash(exc)``; each lane's
+    counters (bytes) to ``counters(dict)`` when it ends."""
+
+    def __init__(self, settings: Settings, run_id: int | None, n: int, stage: str, owner: str, *,
+                 report: Callable[[str, "str | None"], None], crash: Callable[[BaseException], None],
+                 counters: Callable[[dict], None]):
         self._ctx = _context()
         self._out = self._ctx.Queue()
         self._lock = threading.Lock()
-        self._jobs: dict[int, tuple[int, _Job]] = {}
-        self._ids = itertools.count()
+        self._report, self._crash, self._counters = report, crash, counters
+        self._workers = max(1, settings.fetch.concurrency)
         self._host_lane: dict[str | None, int] = {}
-        self._busy = [0] * (n + 1)
+        self._outstanding: dict[int, tuple[int, Item]] = {}  # target id -> (lane, item)
+        self._left: list[Item] = []
         threads = max(1, -(-settings.fetch.concurrency // n))
         level = logging.getLogger("archiver").getEffectiveLevel()
-        self._children: list[tuple[Any, Any]] = []  # (process, its job queue), lane i + 1
-        for _ in range(n):
+        self._children: list[tuple[Any, Any]] = []  # (process, its job queue), lane i
+        for lane in range(n):
             jobs = self._ctx.Queue()
-            proc = self._ctx.Process(target=_child_main, args=(settings, run_id, jobs, self._out, threads, level),
-                                     daemon=True, name="archiver-fetch-lane")
+            proc = self._ctx.Process(target=_child_main,
+                                     args=(settings, run_id, stage, owner, lane, jobs, self._out, threads, level),
+                                     daemon=True, name=f"archiver-{stage}-lane-{lane}")
             proc.start()
             self._children.append((proc, jobs))
-        self._alive = [False] + [True] * n
+        self._alive = [True] * n
+        self._closed = [False] * n
         self._reader = threading.Thread(target=self._read, name="fetch-lanes", daemon=True)
         self._reader.start()
 
-    def fetch(self, stage: str, snap: Snap, host: str | None, tools: Any, deferrable: bool) -> Any:
-        """The network half of one item in its host's lane; raises HostNotReady like a local fetch."""
-        from .capture.gate import deferrable as deferrable_ctx
-        from .stages import SPLIT
+    @property
+    def waiting(self) -> int:
+        """Items given to lanes beyond what their threads can have in flight (about: queued there)."""
+        with self._lock:
+            return max(0, len(self._outstanding) - self._workers)
 
-        lane = self._lane_for(host)
-        try:
-            if lane == 0:
-                with deferrable_ctx() if deferrable else nullcontext():
-                    return SPLIT[stage][0](snap, tools)
-            return self._remote(lane, (stage, snap, deferrable))
-        finally:
-            with self._lock:
-                self._busy[lane] -= 1
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._outstanding
 
-    def close(self) -> None:
-        for proc, jobs in self._children:
+    def put(self, item: Item) -> None:
+        with self._lock:
+            alive = [i for i, a in enumerate(self._alive) if a]
+            if not alive:
+                raise RuntimeError("every fetch process ended")
+            lane = self._host_lane.get(item.host)
+            if lane is None or not self._alive[lane]:
+                lane = min(alive, key=lambda i: sum(1 for v in self._host_lane.values() if v == i))
+                self._host_lane[item.host] = lane
+            self._outstanding[item.target_id] = (lane, item)
+        self._children[lane][1].put((item.target_id, item.host, item.snap))
+
+    def close(self) -> list[Item]:
+        """Lanes stop taking items, finish (and write) those in flight and end; returns the items
+        never run, and those of a lane that died, whose leases are to be handed back."""
+        for lane, (proc, jobs) in enumerate(self._children):
             if proc.is_alive():
                 jobs.put(None)
         for proc, _ in self._children:
-            proc.join(timeout=60)
+            proc.join(timeout=120)
             if proc.is_alive():
                 proc.kill()
                 proc.join()
         self._out.put(None)
-        self._reader.join(timeout=10)
-        self._fail_lane(None, "the fetch process ended")
+        self._reader.join(timeout=30)
+        self._lost_lanes(lambda lane: True, "the fetch process ended")
         _stop_fork_server(self._ctx)
+        with self._lock:
+            left, self._left = self._left, []
+            return left
 
     # ---- internals -------------------------------------------------------------------------
 
-    def _lane_for(self, host: str | None) -> int:
+    def _lost_lanes(self, which: Callable[[int], bool], why: str) -> None:
+        """Fail what lanes that ended without reporting it held (not run again in this pass)."""
         with self._lock:
-            lane = self._host_lane.get(host)
-            if lane is None or not self._alive[lane]:
-                alive = [i for i in range(1, len(self._busy)) if self._alive[i]]
-                lane = min(alive, key=lambda i: (self._host_count(i), self._busy[i])) if alive else 0
-                self._host_lane[host] = lane
-            self._busy[lane] += 1
-            return lane
-
-    def _host_count(self, lane: int) -> int:
-        return sum(1 for v in self._host_lane.values() if v == lane)
-
-    def _remote(self, lane: int, job: tuple) -> Any:
-        from .batchwriter import Broken
-
-        ticket = _Job()
-        with self._lock:
-            jid = next(self._ids)
-            self._jobs[jid] = (lane, ticket)
-        proc, jobs = self._children[lane - 1]
-        jobs.put((jid,) + job)
-        while not ticket.done.wait(1.0):
-            if not proc.is_alive():
-                self._fail_lane(lane, f"the fetch process ended (exit code {proc.exitcode})")
-        kind, *rest = ticket.reply
-        if kind == "ok":
-            return rest[0]
-        if kind == "deferred":
-            message, host, until = rest
-            raise HostNotReady(message, host=host, until=until)
-        return Broken(RuntimeError(rest[0]))
-
-    def _fail_lane(self, lane: int | None, why: str) -> None:
-        with self._lock:
-            if lane is not None:
-                self._alive[lane] = False
-            gone = [(jid, t) for jid, (ln, t) in self._jobs.items() if lane is None or ln == lane]
-            for jid, _ in gone:
-                del self._jobs[jid]
-        for _, ticket in gone:
-            ticket.reply = ("broken", why)
-            ticket.done.set()
+            gone = [(tid, item) for tid, (lane, item) in self._outstanding.items() if which(lane)]
+            for tid, item in gone:
+                del self._outstanding[tid]
+                self._left.append(item)
+        for _tid, item in gone:
+            self._report("failed", f"{item.snap.url if item.snap else item.target_id}: {why}")
 
     def _read(self) -> None:
+        from queue import Empty
+
         while True:
-            msg = self._out.get()
+            try:
+                msg = self._out.get(timeout=1.0)
+            except Empty:
+                for lane, (proc, _) in enumerate(self._children):
+                    if self._alive[lane] and not self._closed[lane] and not proc.is_alive():
+                        self._alive[lane] = False
+                        log.warning("a fetch process ended (exit code %s); its items are retried on a later pass",
+                                    proc.exitcode)
+                        self._lost_lanes(lambda ln, lane=lane: ln == lane,
+                                         f"the fetch process ended (exit code {proc.exitcode})")
+                continue
             if msg is None:
                 return
-            if msg[0] == "log":
+            kind = msg[0]
+            if kind == "log":
                 record = msg[1]
                 logging.getLogger(record.name).handle(record)
-                continue
-            jid, reply = msg
-            with self._lock:
-                entry = self._jobs.pop(jid, None)
-            if entry is not None:
-                entry[1].reply = reply
-                entry[1].done.set()
+            elif kind == "done":
+                _, tid, outcome, error = msg
+                with self._lock:
+                    known = self._outstanding.pop(tid, None) is not None
+                if known:
+                    self._report(outcome, error)
+            elif kind == "left":
+                with self._lock:
+                    for tid in msg[1]:
+                        entry = self._outstanding.pop(tid, None)
+                        if entry is not None:
+                            self._left.append(entry[1])
+            elif kind == "closed":
+                _, lane, counters = msg
+                self._closed[lane] = True
+                self._counters(counters)
+            elif kind == "crash":
+                self._crash(RuntimeError(msg[1]))
 
 
 class _LogToParent(logging.handlers.QueueHandler):
@@ -224,37 +227,57 @@ class _LogToParent(logging.handlers.QueueHandler):
         self.queue.put(("log", record))
 
 
-def _child_main(settings: Settings, run_id: int | None, jobs, out, threads: int, level: int) -> None:
-    """A child lane: run network halves as the parent sends them, until it sends None."""
-    from concurrent.futures import ThreadPoolExecutor
+def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, lane: int, jobs, out,
+                threads: int, level: int) -> None:
+    """A lane: run the stage's items the parent sends, whole, until it sends None."""
+    from queue import Empty, SimpleQueue
 
-    from .capture.gate import deferrable as deferrable_ctx
+    from .batchwriter import BatchWriter
     from .db.session import make_engine, make_sessionmaker
-    from .pipeline import make_tools
-    from .stages import SPLIT
+    from .hostqueue import HostQueue
+    from .pipeline import _worker, make_tools
 
     logger = logging.getLogger("archiver")
     logger.handlers[:] = [_LogToParent(out)]
     logger.setLevel(level)
     logger.propagate = False
     engine = make_engine(settings)
-    tools = make_tools(settings, make_sessionmaker(engine), run_id)
-
-    def one(jid: int, stage: str, snap: Snap, defer: bool) -> None:
-        try:
-            with deferrable_ctx() if defer else nullcontext():
-                reply: tuple = ("ok", SPLIT[stage][0](snap, tools))
-        except HostNotReady as exc:
-            reply = ("deferred", str(exc), exc.host, exc.until)
-        except Exception as exc:  # a bug or broken infrastructure: the parent fails the item with it
-            log.error("%s %s failed in a fetch process", stage, snap.url, exc_info=True)
-            reply = ("broken", f"{type(exc).__name__}: {exc}")
-        out.put((jid, reply))
-
+    Session = make_sessionmaker(engine)
+    tools = make_tools(settings, Session, run_id)
+    gate = getattr(tools.recorder, "gate", None)
+    queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0))
+    crashes: SimpleQueue = SimpleQueue()  # (marker, exception) from a worker that met a broken database
+    writer = BatchWriter(Session, stage, tools, owner,
+                         lambda item, outcome, error: out.put(("done", item.target_id, outcome, error)))
+    workers = [threading.Thread(target=_worker, args=(queue, crashes, Session, stage, tools, owner, writer),
+                                name=f"{stage}-lane{lane}-{i}", daemon=True) for i in range(threads)]
+    for t in workers:
+        t.start()
+    told = False
+    left: list = []
     try:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lane") as pool:
-            while (job := jobs.get()) is not None:
-                pool.submit(one, *job)
+        while True:
+            try:
+                job = jobs.get(timeout=0.5)
+            except Empty:
+                job = ()
+            if job is None:
+                break
+            if job:
+                tid, host, snap = job
+                queue.put(Item(tid, host, snap=snap))
+            broken = writer.crash
+            if broken is None and not crashes.empty():
+                broken = crashes.get()[1]
+            if broken is not None and not told:
+                out.put(("crash", f"{type(broken).__name__}: {broken}"))
+                told = True
     finally:
+        left = queue.close()
+        for t in workers:
+            t.join()
+        writer.close()
+        out.put(("left", [it.target_id for it in left]))
         tools.close()
         engine.dispose()
+        out.put(("closed", lane, dict(tools.counters)))

@@ -137,14 +137,14 @@ def _item_host(stage: str, row) -> str | None:
 
 
 def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, stage: str, tools: Tools,
-            owner: str, writer: "BatchWriter | None" = None, lanes: "Lanes | None" = None) -> None:
+            owner: str, writer: "BatchWriter | None" = None) -> None:
     while True:
         item = queue.take()
         if item is None:  # closed: the stage is over
             return
         try:
             if writer is not None:
-                outcome, until = _fetch(stage, item, tools, writer, lanes)
+                outcome, until = _fetch(stage, item, tools, writer)
             else:
                 outcome, error, until = _process(Session, stage, item.target_id, tools, owner,
                                                  defer=item.deferrals < MAX_DEFERRALS)
@@ -160,22 +160,17 @@ def _worker(queue: HostQueue, results: "SimpleQueue", Session: sessionmaker, sta
         queue.done(item)
 
 
-def _fetch(stage: str, item: Item, tools: Tools, writer: "BatchWriter",
-           lanes: "Lanes | None" = None) -> tuple[str, float | None]:
-    """The network half of one item (in this process, or in its host's fetch lane), its result
-    handed to the writer before the queue hears the item is done, so that an idle queue and an
-    idle writer mean every result is in."""
+def _fetch(stage: str, item: Item, tools: Tools, writer: "BatchWriter") -> tuple[str, float | None]:
+    """The network half of one item, its result handed to the writer before the queue hears the
+    item is done, so that an idle queue and an idle writer mean every result is in."""
     from .batchwriter import Broken
     from .capture.gate import deferrable
 
     fetch = SPLIT[stage][0]
     defer = item.deferrals < MAX_DEFERRALS
     try:
-        if lanes is not None:
-            found = lanes.fetch(stage, item.snap, item.host, tools, defer)
-        else:
-            with deferrable() if defer else nullcontext():
-                found = fetch(item.snap, tools)
+        with deferrable() if defer else nullcontext():
+            found = fetch(item.snap, tools)
     except HostNotReady as exc:
         log.info("%s %s: %s; run again when the host is ready", stage, item.target_id, exc)
         return "deferred", exc.until
@@ -204,24 +199,36 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
         return
     tools = get_tools()
     workers = settings.fetch.concurrency
-    gate = getattr(tools.recorder, "gate", None)
-    queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0))
     results: SimpleQueue = SimpleQueue()
     # items leased ahead: enough to keep every worker busy and to choose among hosts, not so many
     # that other machines sharing the queue (run --worker) find nothing left to take
     window = max(2 * workers, 4)
     pass_started = utcnow()
-    writer = lanes = None
-    if stage in SPLIT:  # network in the workers, rows in one writer, many items per transaction
-        from .batchwriter import BatchWriter
-        from .fetchlanes import Lanes, lanes_for
+    writer = None
+    threads: list[threading.Thread] = []
+    n = 1
+    if stage in SPLIT:
+        from .fetchlanes import lanes_for
 
-        writer = BatchWriter(Session, stage, tools, owner, lambda item, outcome, error: results.put((outcome, error)))
         n = lanes_for(settings, total)
-        if n > 1:  # the network half on more than one core (fetchlanes.py)
-            lanes = Lanes(settings, tools.run_id, n)
-    threads = [threading.Thread(target=_worker, args=(queue, results, Session, stage, tools, owner, writer, lanes),
-                                name=f"{stage}-{i}", daemon=True) for i in range(workers)]
+    queue: Any
+    if n > 1:  # the stage's items on more than one core, each lane doing them whole (fetchlanes.py)
+        from .fetchlanes import Lanes
+
+        queue = Lanes(settings, tools.run_id, n, stage, owner,
+                      report=lambda outcome, error: results.put((outcome, error)),
+                      crash=lambda exc: results.put((_CRASH, exc)),
+                      counters=lambda c: [tools.count(k, v) for k, v in c.items()])
+    else:
+        gate = getattr(tools.recorder, "gate", None)
+        queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0))
+        if stage in SPLIT:  # network in the workers, rows in one writer, many items per transaction
+            from .batchwriter import BatchWriter
+
+            writer = BatchWriter(Session, stage, tools, owner,
+                                 lambda item, outcome, error: results.put((outcome, error)))
+        threads = [threading.Thread(target=_worker, args=(queue, results, Session, stage, tools, owner, writer),
+                                    name=f"{stage}-{i}", daemon=True) for i in range(workers)]
     for t in threads:
         t.start()
 
@@ -277,8 +284,6 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
         left = queue.close()
         for t in threads:
             t.join()
-        if lanes is not None:
-            lanes.close()
         if writer is not None:
             writer.close()  # what was fetched is written, even when the pass is stopped
         collect(block=False)

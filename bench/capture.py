@@ -107,7 +107,7 @@ fetch:
   per_host_concurrency: {args.per_host}
   politeness_delay_s: 0
   allow_private_addresses: true
-capture:
+{f"  processes: {args.processes}" + chr(10) if args.processes else ""}capture:
   browser: never
 """)
     months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -167,6 +167,7 @@ def main() -> None:
     ap.add_argument("--per-host", type=int, default=2)
     ap.add_argument("--order", choices=("interleaved", "grouped"), default="interleaved",
                     help="pages listed host after host (interleaved) or all of one host first (grouped)")
+    ap.add_argument("--processes", help="fetch.processes (default: the shipped default)")
     ap.add_argument("--database", help="SQLAlchemy URL (default: SQLite in the work folder)")
     ap.add_argument("--extract", action="store_true", help="also run the extract stage; print DB bytes per page")
     ap.add_argument("--no-wget", action="store_true")
@@ -187,6 +188,7 @@ def main() -> None:
         print(f"shape: {args.pages} distinct ~{args.kb} KB pages ({args.order}) on {args.hosts} loopback hosts, "
               f"{args.latency * 1000:.0f} ms latency each; fetch.concurrency {args.concurrency}, "
               f"per_host_concurrency {args.per_host}, politeness_delay_s 0, "
+              f"fetch.processes {args.processes or 'default'}, "
               f"{'SQLite' if not args.database else args.database.split(':')[0]}")
         ours = run_archiver(work, cfg, args)
         print("archiver (whole processes):")
