@@ -313,9 +313,11 @@ def _count(summary: RunSummary, stage: str, outcome: str) -> None:
 def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, limit: int | None = None,
         progress: ProgressFn | None = None, stop: threading.Event | None = None, kind: str = "run",
         worker: bool = False, tools_factory: Callable[..., Tools] = make_tools) -> RunSummary:
-    """One pass over all pending work (or one stage). Raises LockHeld if another pass is running."""
+    """One pass over all pending work, or the steps ``stage`` names (one, or several separated by
+    commas, run in pipeline order). Raises LockHeld if another pass is running."""
     stop = stop or threading.Event()
-    stages = STAGES if stage is None else tuple(st for st in (stage,) if st in STAGES)
+    steps = parse_steps(stage)
+    stages = tuple(st for st in STAGES if st in steps)
     owner = work.worker_id()
     started = time.monotonic()
     with Session() as s:
@@ -334,7 +336,7 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
         status, error = "failed", None
         tools = None
         try:
-            if stage in (None, "resolve"):
+            if "resolve" in steps:
                 _import_dumps(settings, Session)
 
             def get_tools() -> Tools:
@@ -365,7 +367,7 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
                     break
                 _run_stage(st, Session, get_tools, owner, settings=settings, limit=limit, stop=stop,
                            progress=on_progress, heartbeat=heartbeat, summary=summary)
-            if stage in (None, "watch") and not stop.is_set():
+            if "watch" in steps and not stop.is_set():
                 from .watch import recheck_due
 
                 summary.watch = recheck_due(Session, recorder=get_tools().recorder, client=get_tools().client,
@@ -386,6 +388,19 @@ def run(settings: Settings, Session: sessionmaker, *, stage: str | None = None, 
                 row.counts = summary_dict(summary)
                 s.commit()
     return summary
+
+
+def parse_steps(stage: str | None) -> tuple[str, ...]:
+    """The steps a ``--stage`` value names ("capture", "resolve,capture"; None: all of them). Pure;
+    raises ValueError naming what is not a step."""
+    if stage is None:
+        return STEPS
+    names = tuple(dict.fromkeys(part.strip() for part in stage.split(",")))
+    bad = [n for n in names if n not in STEPS]
+    if bad or not names:
+        raise ValueError(f"--stage takes {', '.join(STEPS)} or several of them separated by commas "
+                         f"(got {stage!r})")
+    return names
 
 
 def _import_dumps(settings: Settings, Session: sessionmaker) -> None:

@@ -119,21 +119,24 @@ fetch:
     return cfg
 
 
-def run_archiver(work: Path, cfg: Path, args) -> list[Timed]:
+def run_archiver(work: Path, cfg: Path, args, one_process: bool) -> tuple[list[Timed], list[Timed]]:
+    """(set-up, measured): init and ingest, then resolve and capture (and extract) as one
+    ``run --stage resolve,capture`` process or as one process per stage."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cli = [sys.executable, "-m", "archiver", "--config", str(cfg)]
     setup = [Timed("init", cli + ["init", "--json"], cwd=work, env=env),
              Timed("ingest", cli + ["ingest", "--json", str(work / "report.txt")], cwd=work, env=env)]
     stages = ["resolve", "capture"] + (["extract"] if args.extract else [])
-    timed = [Timed(f"run --stage {st}", cli + ["run", "--stage", st, "--json"], cwd=work, env=env) for st in stages]
+    groups = [",".join(stages)] if one_process else stages
+    timed = [Timed(f"run --stage {st}", cli + ["run", "--stage", st, "--json"], cwd=work, env=env) for st in groups]
     for t in timed:
         if t.doc.get("errors") or t.doc.get("failed"):
             raise SystemExit(f"{t.name}: {t.doc.get('failed')} failed, errors: {t.doc.get('errors')[:3]}\n"
                              f"{t.stderr[-2000:]}")
-    captured = timed[1].doc.get("captured")
+    captured = sum(t.doc.get("captured", 0) for t in timed)
     if captured != args.pages:
-        raise SystemExit(f"captured {captured} of {args.pages} pages\n{timed[1].stderr[-2000:]}")
-    return setup + timed
+        raise SystemExit(f"captured {captured} of {args.pages} pages\n{timed[-1].stderr[-2000:]}")
+    return setup, timed
 
 
 def run_wget(work: Path, urls: list[str]) -> Timed | None:
@@ -167,6 +170,9 @@ def main() -> None:
     ap.add_argument("--per-host", type=int, default=2)
     ap.add_argument("--order", choices=("interleaved", "grouped"), default="interleaved",
                     help="pages listed host after host (interleaved) or all of one host first (grouped)")
+    ap.add_argument("--mode", choices=("both", "one", "per-stage"), default="both",
+                    help="resolve and capture in one `run --stage resolve,capture` process, one process per "
+                         "stage, or both (each on a fresh store)")
     ap.add_argument("--processes", help="fetch.processes (default: the shipped default)")
     ap.add_argument("--database", help="SQLAlchemy URL (default: SQLite in the work folder)")
     ap.add_argument("--extract", action="store_true", help="also run the extract stage; print DB bytes per page")
@@ -184,23 +190,30 @@ def main() -> None:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-capture-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        cfg = write_setup(work, urls, args)
         print(f"shape: {args.pages} distinct ~{args.kb} KB pages ({args.order}) on {args.hosts} loopback hosts, "
               f"{args.latency * 1000:.0f} ms latency each; fetch.concurrency {args.concurrency}, "
               f"per_host_concurrency {args.per_host}, politeness_delay_s 0, "
               f"fetch.processes {args.processes or 'default'}, "
               f"{'SQLite' if not args.database else args.database.split(':')[0]}")
-        ours = run_archiver(work, cfg, args)
-        print("archiver (whole processes):")
-        for t in ours:
-            print(t.line())
-        measured = [t for t in ours if t.name in ("run --stage resolve", "run --stage capture")]
-        a_wall, a_cpu = sum(t.wall for t in measured), sum(t.cpu for t in measured)
-        print(f"  {'resolve + capture':<24} wall {a_wall:7.2f} s   CPU {a_cpu:6.2f} s   "
-              f"({args.pages / a_wall:.0f} pages/s, {a_cpu / args.pages * 1000:.2f} ms CPU per page)")
-        print(f"  WARC bytes {warc_bytes(work) / 1e6:.1f} MB; database {db_bytes(work) / 1e6:.1f} MB "
-              f"({db_bytes(work) / args.pages / 1024:.1f} KB per page"
-              f"{', text extracted' if args.extract else ', before extraction'})")
+        modes = {"one": [True], "per-stage": [False], "both": [True, False]}[args.mode]
+        walls = {}
+        for one in modes:
+            where = work / ("one" if one else "per-stage")
+            where.mkdir(parents=True, exist_ok=True)
+            if args.database and len(modes) > 1:
+                raise SystemExit("--database: give --mode one or per-stage (one database, one run)")
+            cfg = write_setup(where, urls, args)
+            setup, measured = run_archiver(where, cfg, args, one)
+            print(f"archiver, {'one process for both stages' if one else 'one process per stage'}:")
+            for t in setup + measured:
+                print(t.line())
+            a_wall, a_cpu = sum(t.wall for t in measured), sum(t.cpu for t in measured)
+            walls[one] = a_wall
+            print(f"  {'resolve + capture':<24} wall {a_wall:7.2f} s   CPU {a_cpu:6.2f} s   "
+                  f"({args.pages / a_wall:.0f} pages/s, {a_cpu / args.pages * 1000:.2f} ms CPU per page)")
+            print(f"  WARC bytes {warc_bytes(where) / 1e6:.1f} MB; database {db_bytes(where) / 1e6:.1f} MB "
+                  f"({db_bytes(where) / args.pages / 1024:.1f} KB per page"
+                  f"{', text extracted' if args.extract else ', before extraction'})")
         if not args.no_wget:
             w = run_wget(work, urls)
             if w is None:
@@ -208,7 +221,9 @@ def main() -> None:
             else:
                 print("wget:")
                 print(w.line())
-                print(f"ratio (wget wall / archiver resolve + capture wall): {w.wall / a_wall:.1f}x")
+                for one, a_wall in walls.items():
+                    print(f"ratio (wget wall / archiver resolve + capture wall, "
+                          f"{'one process' if one else 'a process per stage'}): {w.wall / a_wall:.1f}x")
         print(f"machine at the end: {machine()}")
     finally:
         stop()

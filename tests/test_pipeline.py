@@ -298,3 +298,19 @@ def test_a_pass_remembers_a_bounded_number_of_results(monkeypatch):
     assert len(tools._once) <= 64
     assert tools.once("k999", lambda: calls.append("again")) == (999, False)  # recent: not run again
     assert tools.once("k0", lambda: "again") == ("again", True)  # long forgotten: runs again
+
+
+def test_stage_takes_a_list_run_in_pipeline_order(tmp_path, sim_config, sim, Session):
+    """`run --stage capture,resolve` runs resolve then capture in one process, and nothing else."""
+    _ingest_report(tmp_path, sim_config, sim)
+    bad = run_cli(["run", "--stage", "resolve,fetch"], sim_config)
+    assert bad.code == 2 and "fetch" in bad.err and "Traceback" not in bad.err
+    r = run_cli(["run", "--json", "--stage", "capture,resolve"], sim_config)
+    assert r.code in (0, 1), r.err
+    doc = r.json()
+    assert doc["resolved"] > 0 and doc["captured"] > 0 and doc["extracted"] == 0 and not doc["watch"]
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(Extraction)) == 0
+        assert s.scalars(select(Run.stage).order_by(Run.id.desc())).first() == "capture,resolve"
+        stages = {t.stage for t in s.scalars(select(Target))}
+        assert "resolve" not in stages  # every short link went on to capture in the same process

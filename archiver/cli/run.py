@@ -18,13 +18,16 @@ def register(app: typer.Typer) -> None:
 
 def run(
     ctx: typer.Context,
-    stage: str = typer.Option(None, "--stage", help="Run one stage alone: resolve, capture, extract (or watch: re-check captured links)."),
+    stage: str = typer.Option(None, "--stage", help="Run only these steps: resolve, capture, extract, watch (re-check captured links); "
+                        "several separated by commas, e.g. resolve,capture."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most N items per stage."),
     worker: bool = typer.Option(False, "--worker", help="Join a pass as an extra worker (no run lock)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary only."),
 ):
-    if stage is not None and stage not in pipeline.STEPS:
-        raise typer.BadParameter(f"--stage must be one of {', '.join(pipeline.STEPS)} (got {stage!r})")
+    try:
+        pipeline.parse_steps(stage)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     settings = ctx.obj.settings
     Session = ctx.obj.sessionmaker()
     stop = threading.Event()

@@ -231,7 +231,7 @@ class Run(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="run")  # run | schedule | demo
-    stage: Mapped[Optional[str]] = mapped_column(String(16))  # None = all stages
+    stage: Mapped[Optional[str]] = mapped_column(String(64))  # None = all stages; else one or a list: resolve,capture
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|partial|failed|interrupted
