@@ -140,6 +140,8 @@ def parked_reason(page: Page, low: str | None = None) -> str | None:
     hit = next((p for p in PARKING_PHRASES if p in low), None)
     if hit:
         return f"parked or for-sale domain ('{hit}')"
+    if not any(p in low for p in PARKING_HOSTS):  # no parking host named at all: no link to one
+        return None
     links = re.findall(r"(?:href|src)\s*=\s*[\"']?https?://([^/\"'\s>]+)", low)
     for h in links:
         if any(h == p or h.endswith("." + p) for p in PARKING_HOSTS):
