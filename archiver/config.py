@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -205,6 +205,97 @@ class ExportSettings(_Section):
     signing_key: Path | None = None
 
 
+class WebhookSettings(_Section):
+    """An HTTP POST of the pass summary as JSON (notify/webhook.py; schema in docs/notify.md)."""
+
+    url: str | None = None  # None: no webhook
+    headers: dict[str, str] = Field(default_factory=dict)  # sent with each POST (a token); never logged
+    timeout_s: float = Field(10.0, gt=0)
+    retries: int = Field(3, ge=0)  # after the first try, on a network error, 408, 429 or 5xx
+    backoff_s: float = Field(2.0, ge=0)  # wait before retry n: backoff_s * 2**(n-1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        return v
+
+    @field_validator("headers")
+    @classmethod
+    def _one_line(cls, v: dict[str, str]) -> dict[str, str]:
+        for k, val in v.items():
+            if any(c in str(k) + str(val) for c in "\r\n"):
+                raise ValueError(f"header {k!r} holds a line break")
+        return v
+
+
+class EmailSettings(_Section):
+    """The pass summary by SMTP (notify/mail.py)."""
+
+    host: str | None = None  # None: no email
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True  # upgrade the connection with STARTTLS (port 587); refused if the server cannot
+    ssl: bool = False  # TLS from the first byte (port 465) instead
+    ca_file: Path | None = None  # PEM certificates to trust instead of the system's (a private relay)
+    username: str | None = None
+    password: str | None = None  # better: the environment variable named by password_env
+    password_env: str = "ARCHIVER_SMTP_PASSWORD"  # read (as is) when password is null
+    from_address: str | None = None
+    to: list[str] = Field(default_factory=list)
+    subject_prefix: str = "[archiver]"
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(2, ge=0)  # after the first try, on a network error or an SMTP 4xx answer
+    backoff_s: float = Field(5.0, ge=0)
+
+    @field_validator("from_address")
+    @classmethod
+    def _one_address(cls, v: str | None) -> str | None:
+        return v if v is None else _address(v)
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        return [_address(a) for a in v]
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.host is not None and (not self.from_address or not self.to):
+            raise ValueError("an email host needs from_address and at least one address in to")
+        if self.ssl and self.starttls:
+            raise ValueError("ssl and starttls exclude each other: set starttls: false with ssl: true")
+        if self.username and not (self.ssl or self.starttls):
+            raise ValueError("a username needs starttls or ssl: the password is never sent in clear")
+        if any(c in self.subject_prefix for c in "\r\n"):
+            raise ValueError("subject_prefix holds a line break")
+        return self
+
+
+def _address(v: str) -> str:
+    """One plain address (``name@host``, or ``Name <name@host>``); no line breaks (header injection)."""
+    from email.utils import parseaddr
+
+    if any(c in v for c in "\r\n") or "@" not in parseaddr(v)[1]:
+        raise ValueError(f"{v!r} is not an email address")
+    return v
+
+
+class NotifySettings(_Section):
+    """Who hears about a pass (scheduled, or ``run --notify``): see notify/__init__.py."""
+
+    always: bool = False  # also send when the pass changed nothing
+    max_items: int = Field(100, ge=1)  # list at most this many links per kind (the totals are always given)
+    # the webhook's address is held to the fetch policy; None: as fetch.allow_private_addresses
+    allow_private_addresses: bool | None = None
+    webhook: WebhookSettings = WebhookSettings()
+    email: EmailSettings = EmailSettings()
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -217,6 +308,7 @@ class Settings(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     web: WebSettings = WebSettings()
     export: ExportSettings = ExportSettings()
+    notify: NotifySettings = NotifySettings()
     config_path: Path | None = None  # where the settings came from, for warcinfo
 
     @property
@@ -231,6 +323,14 @@ class Settings(_Section):
         if url and "@" in url and ":" in url.split("@")[0].split("//")[-1]:
             scheme, rest = url.split("//", 1)
             data["database"]["url"] = scheme + "//***@" + rest.split("@", 1)[1]
+        notify = data["notify"]
+        if notify["email"]["password"]:
+            notify["email"]["password"] = "***"
+        notify["webhook"]["headers"] = {k: "***" for k in notify["webhook"]["headers"]}
+        if notify["webhook"]["url"]:  # a webhook's path is often its secret (chat services)
+            from .notify.webhook import public_origin
+
+            notify["webhook"]["url"] = public_origin(notify["webhook"]["url"])
         return data
 
 
@@ -272,6 +372,9 @@ def _anchor_paths(data: dict, base: Path) -> dict:
         sec = data.get(section)
         if isinstance(sec, dict) and isinstance(sec.get(key), str) and not Path(sec[key]).is_absolute():
             sec[key] = str(base / sec[key])
+    email = (data.get("notify") or {}).get("email") if isinstance(data.get("notify"), dict) else None
+    if isinstance(email, dict) and isinstance(email.get("ca_file"), str) and not Path(email["ca_file"]).is_absolute():
+        email["ca_file"] = str(base / email["ca_file"])
     res = data.get("resolver")
     if isinstance(res, dict) and isinstance(res.get("dumps"), list):
         res["dumps"] = [str(base / d) if isinstance(d, str) and not Path(d).is_absolute() else d for d in res["dumps"]]
@@ -288,7 +391,14 @@ def _format_error(err: ValidationError) -> str:
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
         return f"config: unknown key '{key}'"
-    return f"config: '{key}': {first['msg']} (got {first.get('input')!r})"
+    msg = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    if isinstance(value, (dict, list, BaseModel)) or any(s in key for s in _SECRET_KEYS):
+        return f"config: '{key}': {msg}"  # never echo a section (it may hold a password) or a secret
+    return f"config: '{key}': {msg} (got {value!r})"
+
+
+_SECRET_KEYS = ("password", "headers", "token", "webhook.url")
 
 
 def find_config_path(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> Path | None:

@@ -174,6 +174,7 @@ class RunSummary:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     watch: dict = field(default_factory=dict)  # re-checks by state (alive, changed, moved, dead, ...)
+    stages: dict = field(default_factory=dict)  # {stage: {outcome: n}}: items done per stage (/metrics)
 
     @property
     def ok(self) -> bool:

@@ -296,6 +296,8 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
 
 
 def _count(summary: RunSummary, stage: str, outcome: str) -> None:
+    per_stage = summary.stages.setdefault(stage, {})
+    per_stage[outcome] = per_stage.get(outcome, 0) + 1
     if outcome in ("resolved",):
         summary.resolved += 1
     elif outcome in ("captured", "recovered"):
@@ -414,4 +416,4 @@ def summary_dict(summary: RunSummary) -> dict:
     return {"run_id": summary.run_id, "resolved": summary.resolved, "captured": summary.captured,
             "extracted": summary.extracted, "dead": summary.dead, "refused": summary.refused,
             "failed": summary.failed, "bytes": summary.bytes, "seconds": summary.seconds,
-            "watch": summary.watch, "errors": summary.errors[:50], "ok": summary.ok}
+            "watch": summary.watch, "stages": summary.stages, "errors": summary.errors[:50], "ok": summary.ok}

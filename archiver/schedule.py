@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import sessionmaker
 
-from . import pipeline
+from . import notify, pipeline
 from .config import Settings
 from .errors import ConfigError, LockHeld
 
@@ -37,7 +37,8 @@ def make_trigger(settings: Settings, cron: str | None = None, interval_s: float 
 
 def nightly_job(settings: Settings, Session: sessionmaker, stop: threading.Event,
                 on_result: Callable[[dict], None] | None = None) -> None:
-    """One scheduled pass: the pipeline, whose last step re-checks the links that are due."""
+    """One scheduled pass: the pipeline, whose last step re-checks the links that are due; then the
+    summary of what changed goes to the ``notify:`` targets (a failed target does not fail the job)."""
     try:
         summary = pipeline.run(settings, Session, stop=stop, kind="schedule")
     except LockHeld as exc:
@@ -46,6 +47,11 @@ def nightly_job(settings: Settings, Session: sessionmaker, stop: threading.Event
             on_result({"skipped": str(exc)})
         return
     doc = pipeline.summary_dict(summary)
+    if notify.configured(settings):
+        if stop.is_set():  # shutting down: no retries and timeouts to wait out now
+            log.warning("notify: pass %s was interrupted by a stop; its summary is not sent", summary.run_id)
+        else:
+            doc["notify"] = notify.send_pass(settings, Session, summary.run_id)
     if on_result:
         on_result(doc)
 

@@ -22,6 +22,8 @@ def run(
                         "several separated by commas, e.g. resolve,capture."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most N items per stage."),
     worker: bool = typer.Option(False, "--worker", help="Join a pass as an extra worker (no run lock)."),
+    notify_out: bool = typer.Option(False, "--notify", help="Send the pass's summary to the notify: targets "
+                                    "(webhook, email), as a scheduled pass does."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary only."),
 ):
     try:
@@ -29,6 +31,13 @@ def run(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = ctx.obj.settings
+    if notify_out:
+        from .. import notify
+        from ..errors import ConfigError
+
+        if not notify.configured(settings):
+            raise ConfigError("--notify: no notify target is configured (set notify.webhook.url or "
+                              "notify.email.host)")
     Session = ctx.obj.sessionmaker()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if threading.current_thread() is threading.main_thread() else None
@@ -40,6 +49,8 @@ def run(
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     doc = pipeline.summary_dict(summary)
+    if notify_out:  # never changes the exit code: a failed target is one warning line and recorded on the run
+        doc["notify"] = notify.send_pass(settings, Session, summary.run_id)
     if json_out:
         emit_json(doc)
     else:
@@ -58,6 +69,10 @@ def run(
                 f"{k} {v}" for k, v in live.items() if v))
         for err in summary.errors[:10]:
             console().print(Text.assemble(("error", "red"), f": {err}"))
+        if "notify" in doc:
+            sent = doc["notify"]
+            console().print("notify: " + (sent["skipped"] if "skipped" in sent else ", ".join(
+                f"{name} {'sent' if r['ok'] else 'failed'}" for name, r in sent.items())), markup=False)
         if summary.failed:
             console().print(f"{summary.failed} item(s) failed; they are retried on later runs "
                             "(see `archiver status`).")

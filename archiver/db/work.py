@@ -75,6 +75,16 @@ def count_due(session: Session, stage: str, now: datetime | None = None) -> int:
     return session.scalar(select(func.count()).select_from(Target).where(*_due(stage, now))) or 0
 
 
+def oldest_due(session: Session, stage: str, now: datetime | None = None) -> datetime | None:
+    """Since when the longest-waiting due item of ``stage`` has waited: its retry time, else when its
+    link was first seen (the lag /metrics shows); None when nothing is due."""
+    from sqlalchemy import func
+
+    now = now or utcnow()
+    return session.scalar(select(func.min(func.coalesce(Target.next_try_at, Target.created_at)))
+                          .where(*_due(stage, now)))
+
+
 def claim(session: Session, stage: str, owner: str, *, limit: int, lease_s: float = 900.0,
           now: datetime | None = None, due_before: datetime | None = None) -> list[int]:
     """Lease up to `limit` due targets of `stage` to `owner`; returns their ids (committed).

@@ -308,10 +308,11 @@ class HttpClient:
 
     @contextmanager
     def open(self, url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None,
-             tap: WireTap | None = None) -> Iterator[Fetched]:
+             tap: WireTap | None = None, body: bytes | None = None) -> Iterator[Fetched]:
         """One request; redirects never followed; the body is streamed by ``Fetched.iter_raw``.
 
-        ``tap`` (optional) sees the exact bytes sent and received on the socket.
+        ``tap`` (optional) sees the exact bytes sent and received on the socket; ``body`` is sent
+        with the request (a webhook's POST, notify/webhook.py).
         Raises FetchRefused (policy), FetchTimeout, FetchError.
         """
         check_url(url, self.fetch)
@@ -322,7 +323,8 @@ class HttpClient:
             with _translated(url):
                 # the adapter, not session.send: even with allow_redirects=False, requests reads a
                 # redirect's whole body (to prepare the next hop), which would defeat streaming
-                prep = self.session.prepare_request(requests.Request(method, url, headers=dict(headers or {})))
+                prep = self.session.prepare_request(
+                    requests.Request(method, url, headers=dict(headers or {}), data=body))
                 resp = self._adapter.send(prep, stream=True, timeout=(self.fetch.timeout_s, self.fetch.timeout_s),
                                           verify=self.fetch.verify_tls, proxies={})
             conn = getattr(resp.raw, "_connection", None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -77,7 +77,7 @@ class HeadAsGet:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+    return request.url.path.startswith(("/api/", "/metrics")) or "application/json" in request.headers.get("accept", "")
 
 
 def create_app(settings: Settings, session_factory=None, replay_origin_url: str | None = None,
@@ -174,6 +174,16 @@ def create_app(settings: Settings, session_factory=None, replay_origin_url: str 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         return _error(request, exc.status_code, str(exc.detail))
+
+    from .metrics import make_registry, render
+
+    app.state.metrics = make_registry(session_factory, settings)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics():
+        """Prometheus exposition (web/metrics.py), behind the same guard as the JSON API."""
+        body, content_type = render(app.state.metrics)
+        return Response(body, media_type=content_type)
 
     from . import routes_api, routes_pages, routes_views
 
