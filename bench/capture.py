@@ -181,7 +181,7 @@ def main() -> None:
     args = ap.parse_args()
 
     print(f"machine: {machine()}")
-    bases, stop = start_sites(args.hosts, args.latency, args.kb)
+    bases, stop = start_sites(args.hosts, args.latency, args.kb, warm=args.pages + args.hosts)
     per = [[f"{b}/p/{h + args.hosts * i}" for i in range(-(-args.pages // args.hosts))] for h, b in enumerate(bases)]
     if args.order == "interleaved":
         urls = [u for row in zip(*per) for u in row][: args.pages]
