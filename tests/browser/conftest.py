@@ -73,3 +73,22 @@ def page(browser):
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="session")
+def scripted_capture(tmp_path_factory):
+    """A script-built page (tests/servers/scripted.py) captured by `archiver run` through the browser, once
+    per session; the site is gone afterwards, so replay can only answer from the WARC."""
+    from tests.servers.scripted import scripted_site
+
+    from .captured import capture_pages
+
+    with scripted_site() as site:
+        url = site.url("/shell.html")
+        captured = capture_pages(tmp_path_factory.mktemp("scripted"), [url],
+                                 web={"tokens": [{"token": SCRIPTED_TOKEN, "role": "reader"}]})
+    captured.page = url
+    return captured
+
+
+SCRIPTED_TOKEN = "scripted-replay-Vq3Lm8Xr2Tn6Kw9Zb4"

@@ -153,6 +153,8 @@ def test_snapshot_frame_reads_and_sends_nothing(fresh, page):
     _assert_nothing_stolen(fresh)
     assert _heard(fresh) == ""  # not even "nothing-read": no channel out (fetch, image, beacon, WebSocket, navigation)
     assert page.url.startswith(fresh.base + "/activities/")  # the interface page was not navigated away
+    # it ran under its own site's scope (web/replay_scope.py), which opens evil.test's records and nothing else
+    assert any("/o/" in f.url and f.url.endswith("mp_/http://evil.test/steal") for f in page.frames), page.frames
     assert "hostile: blocked" in said and "hostile: nothing read" in said and "hostile: read" not in said, said
 
 
