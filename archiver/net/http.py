@@ -308,8 +308,9 @@ class HttpClient:
 
     @contextmanager
     def open(self, url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None,
-             tap: WireTap | None = None) -> Iterator[Fetched]:
-        """One request; redirects never followed; the body is streamed by ``Fetched.iter_raw``.
+             tap: WireTap | None = None, data: bytes | None = None) -> Iterator[Fetched]:
+        """One request (``data``: its body, for a POST); redirects never followed; the body is streamed by
+        ``Fetched.iter_raw``.
 
         ``tap`` (optional) sees the exact bytes sent and received on the socket.
         Raises FetchRefused (policy), FetchTimeout, FetchError.
@@ -322,7 +323,8 @@ class HttpClient:
             with _translated(url):
                 # the adapter, not session.send: even with allow_redirects=False, requests reads a
                 # redirect's whole body (to prepare the next hop), which would defeat streaming
-                prep = self.session.prepare_request(requests.Request(method, url, headers=dict(headers or {})))
+                prep = self.session.prepare_request(requests.Request(method, url, headers=dict(headers or {}),
+                                                                    data=data))
                 resp = self._adapter.send(prep, stream=True, timeout=(self.fetch.timeout_s, self.fetch.timeout_s),
                                           verify=self.fetch.verify_tls, proxies={})
             conn = getattr(resp.raw, "_connection", None)

@@ -6,7 +6,9 @@
 * ``/shell.html`` fetches ``/data.json`` and writes a paragraph holding ``WORD``;
 * ``/app/`` is a single-page app: it fetches ``/api/items.json``, shows item 42 and moves its URL to
   ``/app/items/42`` with ``history.pushState`` (``/app/items/42`` itself is never asked for by it);
-* ``/post.html`` sends ``POST /api/echo`` (a JSON body) and writes the answer, which holds ``POST_WORD``.
+* ``/post.html`` sends ``POST /api/echo`` (a JSON body) and writes the answer, which holds ``POST_WORD``;
+* ``/many.html?h=HOST:PORT,HOST:PORT&n=N`` loads N images and fetches N pages (``/p/...``, as
+  tests/servers/counting.py serves them) from each host named.
 
 Every request is kept in ``hits`` (method, path); every POST body in ``posts``.
 """
@@ -20,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 WORD = "plumbiferous"  # only the script-built paragraph of /shell.html holds it
 SPA_WORD = "tessellarium"  # only item 42, as the app renders it
 POST_WORD = "brachistochrone"  # only the answer to the POST
-POST_BODY = json.dumps({"query": "budget", "page": 2}).encode()
+POST_BODY = b'{"query":"budget","page":2}'  # as the page's JSON.stringify sends it
 
 SHELL = b"""<!doctype html><html><head><title>Budget</title></head><body>
 <div id="root"></div>
@@ -78,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if path in pages:
             return self._send(*pages[path])
+        if path == "/many.html":
+            return self._send(_many(self.path), "text/html; charset=utf-8")
         self._send(b"<html><body><p>not here</p></body></html>", "text/html", 404)
 
     def do_POST(self):  # noqa: N802
@@ -90,6 +94,17 @@ class _Handler(BaseHTTPRequestHandler):
         asked = json.loads(body or b"{}")
         self._send(json.dumps({"answer": f"{POST_WORD} ({asked.get('query')}, page {asked.get('page')})"}).encode(),
                    "application/json")
+
+
+def _many(raw_path: str) -> bytes:
+    from urllib.parse import parse_qs, urlsplit
+
+    q = parse_qs(urlsplit(raw_path).query)
+    hosts, n = q.get("h", [""])[0].split(","), int(q.get("n", ["4"])[0])
+    imgs = "".join(f'<img src="http://{h}/p/img-{i}" width="4" height="4">' for h in hosts for i in range(n))
+    urls = json.dumps([f"http://{h}/p/xhr-{i}" for h in hosts for i in range(n)])
+    return (f"<!doctype html><html><body><p>A page asking several hosts for many things.</p>{imgs}"
+            f"<script>{urls}.forEach(u => fetch(u).catch(() => {{}}));</script></body></html>").encode()
 
 
 class ScriptedSite(ThreadingHTTPServer):
