@@ -103,6 +103,22 @@ def test_a_scripts_post_is_recorded_with_its_body(captured):
     assert "__wb_method=post" in key and "query=budget" in key and "page=2" in key, key
     fields = json.loads(fields)
     assert fields["method"] == "POST" and "query=budget" in fields["requestBody"]
+    # the WACZ's index keys it the same way (ReplayWeb.page finds the answer by it), and verify-export accepts it
+    import gzip
+    import zipfile
+
+    from tests.conftest import run_cli
+
+    wacz = captured.cfg.parent / "post.wacz"
+    assert run_cli(["export", "--activity", "2", "-o", str(wacz)], captured.cfg).code == 0
+    r = run_cli(["verify-export", str(wacz)], captured.cfg)
+    assert r.code == 0, r.out + r.err
+    with zipfile.ZipFile(wacz) as z:
+        ours = [x for x in gzip.decompress(z.read("indexes/index.cdx.gz")).decode().splitlines() if "/api/echo" in x]
+    assert len(ours) == 1
+    our_key, _, our_fields = ours[0].split(" ", 2)
+    assert our_key == key and {k: json.loads(our_fields)[k] for k in ("method", "requestBody")} == {
+        "method": "POST", "requestBody": fields["requestBody"]}
 
 
 def test_the_browsers_requests_keep_each_hosts_politeness(tmp_path):

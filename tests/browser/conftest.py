@@ -77,17 +77,18 @@ def shot(page, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def scripted_capture(tmp_path_factory):
-    """A script-built page (tests/servers/scripted.py) captured by `archiver run` through the browser, once
-    per session; the site is gone afterwards, so replay can only answer from the WARC."""
+    """Script-built pages (tests/servers/scripted.py: /shell.html, activity 1; /post.html, activity 2) captured by
+    `archiver run` through the browser, once per session; the site is gone afterwards, so replay can only answer
+    from the WARC."""
     from tests.servers.scripted import scripted_site
 
     from .captured import capture_pages
 
     with scripted_site() as site:
-        url = site.url("/shell.html")
-        captured = capture_pages(tmp_path_factory.mktemp("scripted"), [url],
+        url, post = site.url("/shell.html"), site.url("/post.html")
+        captured = capture_pages(tmp_path_factory.mktemp("scripted"), [url, post],
                                  web={"tokens": [{"token": SCRIPTED_TOKEN, "role": "reader"}]})
-    captured.page = url
+    captured.page, captured.post_page = url, post
     return captured
 
 

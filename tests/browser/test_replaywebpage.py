@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.evidence_fixtures import IMAGE, IMAGE_BYTES, PAGE, build_evidence
-from tests.servers.scripted import WORD
+from tests.servers.scripted import POST_WORD, WORD
 
 from .conftest import shot
 
@@ -194,6 +194,25 @@ def test_script_built_page_replays_in_replaywebpage(scripted_capture, tmp_path, 
         built = frame.wait_for_selector("#built")
         assert WORD in built.text_content()
         shot(page, "replaywebpage-scripted")
+        assert outside == []
+    finally:
+        ctx.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_script_post_replays_in_replaywebpage(scripted_capture, tmp_path, browser):
+    """The page whose script POSTs a JSON query: ReplayWeb.page answers it from the package."""
+    url, cap = scripted_capture.post_page, scripted_capture
+    site = _site(tmp_path, "post.wacz", url, cap.stamps[url])
+    r = run_cli(["export", "--activity", "2", "-o", str(site / "post.wacz")], cap.cfg)
+    assert r.code == 0, r.err
+    server = _serve(site)
+    ctx, page, outside, console = _open(browser, server)
+    try:
+        frame = _replay_frame(page, url, console, outside)
+        frame.wait_for_function("() => document.getElementById('out').textContent !== 'waiting'")
+        assert frame.text_content("#out").startswith(f"Found: {POST_WORD}"), (console, outside)
         assert outside == []
     finally:
         ctx.close()

@@ -14,7 +14,7 @@ from archiver.db.session import make_engine, make_sessionmaker
 from archiver.web.access import Access
 from archiver.web.app import create_app
 from archiver.web.replay import ReplayServer
-from tests.servers.scripted import WORD
+from tests.servers.scripted import POST_WORD, WORD
 
 from .conftest import SCRIPTED_TOKEN, shot
 from .servers import free_socket, serve_app
@@ -43,13 +43,13 @@ def _login(page, base):
         page.click("form.card button[type=submit]")
 
 
-def _built(page, url: str):
+def _built(page, url: str, selector: str = "#built", done=lambda text: True):
     """The replayed page's frame, once its script wrote the paragraph (or what the frames hold, to fail with)."""
     for _ in range(150):
         for f in page.frames:
             if f.url.endswith("mp_/" + url):
-                el = f.query_selector("#built")
-                if el is not None:
+                el = f.query_selector(selector)
+                if el is not None and done(el.text_content()):
                     return f, el.text_content()
         page.wait_for_timeout(100)
     raise AssertionError(f"no paragraph built in {[f.url for f in page.frames]}")
@@ -87,3 +87,14 @@ def test_pywb_frame_page_shows_what_the_script_built(served, scripted_capture, p
     shot(popup, "script-replay-pywb")
     assert WORD in text, text
     assert not [e for e in errors if "CORS" in e], errors
+
+
+def test_a_scripts_post_is_answered_from_the_warc(served, scripted_capture, page):
+    """The page's script POSTs a JSON query and writes the answer: replayed, pywb finds the recorded answer by
+    method and body (the replay index keys POSTs with cdxj-indexer's post_append)."""
+    _login(page, served)
+    errors = _errors(page)
+    page.goto(f"{served}/activities/2")
+    _frame, text = _built(page, scripted_capture.post_page, "#out", lambda t: t != "waiting")
+    shot(page, "script-replay-post")
+    assert text.startswith(f"Found: {POST_WORD}"), (text, errors)
