@@ -65,6 +65,9 @@ def test_a_single_page_app_is_kept_under_its_url_with_where_it_ended(captured):
     note = [r for r in recs if r["type"] == "metadata" and r["uri"] == url and r["to"] == page["id"]]
     assert len(note) == 1 and note[0]["ctype"] == "application/warc-fields"
     assert note[0]["body"] == f"browser-final-url: {final}\r\n".encode()
+    from tests.conftest import check_store  # `verify` and every activity's WACZ accept the note and the POST
+
+    assert check_store(captured.settings, captured.cfg.parent) == []
     # a page that stayed where it was loaded gets no such note
     post_page = next(r for r in recs if r["type"] == "response" and r["uri"] == captured.site.url("/post.html"))
     assert not [r for r in recs if r["type"] == "metadata" and r["to"] == post_page["id"]
