@@ -20,12 +20,15 @@ class Captured:
     cfg: Path
     settings: Settings
     stamps: dict[str, str]  # page URL -> its capture's 14-digit timestamp
+    err: str = ""  # what `run` said on stderr
 
 
-def capture_pages(tmp: Path, urls: list[str], **sections) -> Captured:
-    """init, ingest one activity per URL, run with the browser; every page captured and browsed."""
+def capture_pages(tmp: Path, urls: list[str], capture: dict | None = None, **sections) -> Captured:
+    """init, ingest one activity per URL, run with the browser (unless ``capture`` says otherwise); every page
+    captured."""
     cfg = write_config(tmp, f"sqlite:///{(tmp / 'archiver.db').as_posix()}",
-                       capture={"browser": "always", "idle_timeout_s": 2, "page_timeout_s": 30}, **sections)
+                       capture={"browser": "always", "idle_timeout_s": 2, "page_timeout_s": 30, **(capture or {})},
+                       **sections)
     assert run_cli(["init"], cfg).code == 0
     report = tmp / "report.txt"
     report.write_text("".join(f"- On {n + 1} May 2018 the council met.\n  {u}\n" for n, u in enumerate(urls)),
@@ -42,4 +45,4 @@ def capture_pages(tmp: Path, urls: list[str], **sections) -> Captured:
         engine.dispose()
     stamps = {u: datetime_to_ts(at) for u, at in rows if isinstance(at, datetime)}
     assert set(urls) <= set(stamps), stamps
-    return Captured(cfg, settings, stamps)
+    return Captured(cfg, settings, stamps, r.err)

@@ -7,6 +7,7 @@
 * ``/app/`` is a single-page app: it fetches ``/api/items.json``, shows item 42 and moves its URL to
   ``/app/items/42`` with ``history.pushState`` (``/app/items/42`` itself is never asked for by it);
 * ``/post.html`` sends ``POST /api/echo`` (a JSON body) and writes the answer, which holds ``POST_WORD``;
+* ``/video.html`` shows ``/clip.mp4`` (``CLIP``) in a ``<video>``;
 * ``/many.html?h=HOST:PORT,HOST:PORT&n=N`` loads N images and fetches N pages (``/p/...``, as
   tests/servers/counting.py serves them) from each host named.
 
@@ -45,6 +46,11 @@ fetch('/api/items.json').then(r => r.json()).then(items => {
 });
 </script></body></html>"""
 
+# a small MP4 as far as anyone looking at it can tell (an ftyp box, then filler): no decoder is involved
+CLIP = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 64
+VIDEO_PAGE = b"""<!doctype html><html><head><title>Council session</title></head><body>
+<h1>The council session, recorded</h1><video controls width="320" src="/clip.mp4"></video></body></html>"""
+
 POST_PAGE = b"""<!doctype html><html><head><title>Search</title></head><body>
 <div id="out">waiting</div>
 <script>
@@ -77,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/api/items.json": (json.dumps([{"id": 41, "name": "roads"}, {"id": 42, "name": SPA_WORD}]).encode(),
                                 "application/json"),
             "/post.html": (POST_PAGE, "text/html; charset=utf-8"),
+            "/video.html": (VIDEO_PAGE, "text/html; charset=utf-8"),
+            "/clip.mp4": (CLIP, "video/mp4"),
         }
         if path in pages:
             return self._send(*pages[path])
