@@ -171,6 +171,12 @@ def test_an_open_replay_still_checks_host_names(tmp_path):
         assert _get(server, "/cdx/search/cdx?url=site.test", headers={"Host": "evil.example"}).status_code == 400
         raw = _get(server, f"/web/20170512100000id_/{PAGE}")
         assert raw.status_code == 200 and raw.headers["Content-Security-Policy"].startswith("sandbox;")
+        # without tokens a framed page gets its scope all the same (no grant before it)
+        framed = _get(server, f"/web/20170512100000mp_/{PAGE}", headers={"Sec-Fetch-Dest": "iframe"})
+        prefix = framed.headers["Location"].split("/web/", 1)[0]
+        assert framed.status_code == 302 and prefix.startswith("/o/")
+        own = _get(server, f"{prefix}/web/20170512100000mp_/http://site.test/style.css", headers={"Origin": "null"})
+        assert own.status_code == 200 and own.headers["Access-Control-Allow-Origin"] == "null"
 
 
 # ---- a replayed page's scripts read its own site's records, and nothing else (archiver/web/replay_scope.py) -------
