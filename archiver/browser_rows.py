@@ -34,6 +34,19 @@ def save_browser(session: Session, target: Target, main, result: CaptureResult, 
     persist.after_ids(session, add)
 
 
+def save_media(session: Session, target: Target, main, result: CaptureResult, *, run_id: int | None) -> None:
+    """capture.media's rows, children of ``main`` as the browser's: ``media_fetch`` for each response yt-dlp's
+    requests got, ``media`` for each file it kept (capture/media.py)."""
+    if main is None or not (result.media or result.media_fetched):
+        return
+
+    def add() -> None:
+        for role, ref in [("media_fetch", r) for r in result.media_fetched] + list(result.media):
+            persist.add_capture(session, ref, role=role, target_id=target.id, run_id=run_id, parent_id=main.id,
+                                source=result.source, archive_name=result.archive_name)
+    persist.after_ids(session, add)
+
+
 def extract_rendered(session: Session, dom: Capture, settings: Settings) -> Extraction:
     """The rendered DOM's text, kept when longer than the plain page's (else an empty extraction)."""
     from .extract import extract_capture

@@ -89,6 +89,8 @@ class CaptureSettings(_Section):
     viewport_width: int = Field(1366, ge=320)
     viewport_height: int = Field(900, ge=240)
     thumbnail_width: int = Field(400, ge=64)
+    media: bool = False  # also fetch the page's video/audio with yt-dlp (capture/media.py; the [media] extra)
+    media_max_bytes: int = Field(100_000_000, gt=0)  # a media file larger than this is not kept
 
     @field_validator("browser_hosts")
     @classmethod

@@ -149,6 +149,8 @@ class CaptureResult:
     error_type: str | None = None
     not_evidence_reason: str | None = None  # soft-404, parked domain, interstitial...
     browser: BrowserResult | None = None  # the page loaded in a browser too (capture.browser)
+    media: tuple[tuple[str, WarcRef], ...] = ()  # ("media", resource record) of what yt-dlp got (capture.media)
+    media_fetched: tuple[WarcRef, ...] = ()  # the response records of yt-dlp's requests
 
 
 @dataclass(frozen=True)

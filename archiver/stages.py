@@ -247,11 +247,12 @@ def _recover(target_id: int, tools: Tools, url: str) -> tuple[CaptureResult | No
 def capture_fetch(snap: Snapshot, tools: Tools) -> Captured:
     from .capture import capture_url
     from .capture.browse import after_plain_capture  # the browser hook: loads the page too when it should
+    from .capture.media import after_capture as media_hook  # capture.media: the page's video and audio
 
     settings, started = tools.settings, utcnow()
     url = snap.final_url or snap.url
-    result, fresh = tools.once(url, lambda: after_plain_capture(
-        capture_url(url, recorder=tools.recorder, settings=settings, probe=tools.probe), tools=tools))
+    result, fresh = tools.once(url, lambda: media_hook(after_plain_capture(
+        capture_url(url, recorder=tools.recorder, settings=settings, probe=tools.probe), tools=tools), tools=tools))
     good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
     # dead, refused, not evidence, or not reachable at all (DNS, refused, reset, TLS, timeout): look
     # in the web archives now, in this pass (issue 8 §2)
@@ -265,7 +266,7 @@ def capture_fetch(snap: Snapshot, tools: Tools) -> Captured:
 
 
 def capture_apply(session: Session, target: Target, done: Captured, tools: Tools, attempt: int) -> str:
-    from .browser_rows import save_browser
+    from .browser_rows import save_browser, save_media
 
     settings, result, recovered, missing = tools.settings, done.result, done.recovered, done.missing
     good = result.outcome is Outcome.CAPTURED and not result.not_evidence_reason
@@ -273,6 +274,7 @@ def capture_apply(session: Session, target: Target, done: Captured, tools: Tools
         persist.save_hops(session, target, result.hops, stage="capture", attempt=attempt, run_id=tools.run_id)
     main = persist.save_capture(session, target, result, run_id=tools.run_id)
     save_browser(session, target, main, result, run_id=tools.run_id)
+    save_media(session, target, main, result, run_id=tools.run_id)
     if result.response is not None and done.fresh:
         tools.count("bytes", (result.response.payload_length or 0)
                     + sum(r.payload_length or 0 for r in result.requisites))

@@ -138,7 +138,7 @@ def test_every_answer_is_sandboxed_and_loses_what_an_archive_would_do_to_a_brows
     for dest in ("document", "iframe", None):
         headers = {"Sec-Fetch-Dest": dest} if dest else {}
         r = _get(server, _granted(access, f"/web/20170512100000{mode}/{NASTY}"), headers=headers)
-        assert r.status_code == 200, (mode, dest, r.status_code)
+        assert r.status_code == (302 if mode in ("mp_", "if_") and dest == "iframe" else 200), (mode, dest)
         names = {k.lower() for k in r.headers}
         for dropped in ("set-cookie", "clear-site-data", "access-control-allow-origin",
                         "access-control-allow-credentials", "content-security-policy-report-only", "report-to", "nel",
@@ -152,6 +152,12 @@ def test_every_answer_is_sandboxed_and_loses_what_an_archive_would_do_to_a_brows
             assert "frame-ancestors 'none'" in csp
             continue
         scripted = mode in ("mp_", "if_") and dest == "iframe"
+        if scripted:  # a framed scripted memento first goes under its own site's scope (web/replay_scope.py)
+            assert r.status_code == 302 and "/o/" in r.headers["Location"]
+            assert r.headers["Content-Security-Policy"].startswith("sandbox allow-scripts;")
+            r = _get(server, r.headers["Location"], headers=headers)
+            assert r.status_code == 200 and "set-cookie" not in {k.lower() for k in r.headers}, (mode, r.status_code)
+            csp = r.headers["Content-Security-Policy"]
         assert csp.startswith("sandbox allow-scripts;" if scripted else "sandbox;"), (mode, dest, csp)
         assert f"connect-src 'self' {server.origin};" in csp and f"frame-ancestors 'self' {UI}" in csp
         assert r.headers["Referrer-Policy"] == "no-referrer"
@@ -165,3 +171,74 @@ def test_an_open_replay_still_checks_host_names(tmp_path):
         assert _get(server, "/cdx/search/cdx?url=site.test", headers={"Host": "evil.example"}).status_code == 400
         raw = _get(server, f"/web/20170512100000id_/{PAGE}")
         assert raw.status_code == 200 and raw.headers["Content-Security-Policy"].startswith("sandbox;")
+        # without tokens a framed page gets its scope all the same (no grant before it)
+        framed = _get(server, f"/web/20170512100000mp_/{PAGE}", headers={"Sec-Fetch-Dest": "iframe"})
+        prefix = framed.headers["Location"].split("/web/", 1)[0]
+        assert framed.status_code == 302 and prefix.startswith("/o/")
+        own = _get(server, f"{prefix}/web/20170512100000mp_/http://site.test/style.css", headers={"Origin": "null"})
+        assert own.status_code == 200 and own.headers["Access-Control-Allow-Origin"] == "null"
+
+
+# ---- a replayed page's scripts read its own site's records, and nothing else (archiver/web/replay_scope.py) -------
+
+def _scoped(server, access, path: str, **headers) -> requests.Response:
+    """Open the framed memento ``path`` as the interface's iframe does; (its scope's prefix, the answer)."""
+    first = _get(server, _granted(access, path), headers={"Sec-Fetch-Dest": "iframe", **headers})
+    assert first.status_code == 302, first.status_code
+    return first.headers["Location"].split("/web/", 1)[0]
+
+
+def test_a_framed_page_reads_its_own_sites_records_from_an_opaque_origin(guarded):
+    server, access = guarded
+    prefix = _scoped(server, access, f"/web/20170512100000mp_/{PAGE}")
+    assert prefix.startswith("/c/") and "/o/" in prefix  # the grant, then the page's scope
+    page = _get(server, f"{prefix}/web/20170512100000mp_/{PAGE}", headers={"Sec-Fetch-Dest": "iframe"})
+    assert page.status_code == 200 and f"{prefix}/web/".encode() in page.content  # pywb carries it on
+    own = f"{prefix}/web/20170512100000mp_/http://site.test/style.css"
+    read = _get(server, own, headers={"Origin": "null"})
+    assert read.status_code == 200 and read.headers["Access-Control-Allow-Origin"] == "null"
+    assert "Origin" in read.headers["Vary"] and "Access-Control-Allow-Credentials" not in read.headers
+    pre = requests.options(server.origin + own, timeout=10, headers={
+        "Origin": "null", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-pywb-requested-with"})
+    assert pre.status_code == 204 and pre.headers["Access-Control-Allow-Origin"] == "null"
+    assert pre.headers["Access-Control-Allow-Headers"] == "x-pywb-requested-with"
+    # a real origin (another web page) is never granted, nor a request without a scope
+    assert "Access-Control-Allow-Origin" not in _get(server, own, headers={"Origin": "http://127.0.0.1:7"}).headers
+    unscoped = _granted(access, "/web/20170512100000mp_/http://site.test/style.css")
+    assert "Access-Control-Allow-Origin" not in _get(server, unscoped, headers={"Origin": "null"}).headers
+
+
+def test_a_scope_opens_neither_the_index_nor_other_sites(guarded):
+    server, access = guarded
+    prefix = _scoped(server, access, f"/web/20170512100000mp_/{PAGE}")
+    null = {"Origin": "null"}
+    for path in ("/cdx/search/cdx?url=site.test", "/web/cdx?url=site.test", "/collinfo.json"):
+        r = _get(server, prefix + path, headers=null)
+        assert r.status_code == 404 and "Access-Control-Allow-Origin" not in r.headers, path
+    for path in (f"/web/timemap/link/{PAGE}", f"/web/{PAGE}", f"/web/20170512100000/{PAGE}",
+                 "/web/20170512100000id_/http://goo.gl/abc"):  # TimeMap, TimeGate, frame page, another site
+        r = _get(server, prefix + path, headers=null)
+        assert "Access-Control-Allow-Origin" not in r.headers, (path, r.status_code)
+    # another site whose archived answer allowed any origin (Access-Control-Allow-Origin: *) is readable, as live
+    r = _get(server, f"{prefix}/web/20170512100000id_/{NASTY}", headers=null)
+    assert r.headers.get("Access-Control-Allow-Origin") == "null"
+    # a frame moved to another site's page goes under that site's scope, not the one it came with
+    moved = _get(server, f"{prefix}/web/20170512100000mp_/{NASTY}", headers={"Sec-Fetch-Dest": "iframe"})
+    assert moved.status_code == 302 and moved.headers["Location"].split("/web/", 1)[0] != prefix
+    assert access.scope_origin(moved.headers["Location"].split("/o/", 1)[1].split("/", 1)[0]) == "http://nasty.test"
+
+
+def test_forged_and_foreign_scopes_are_refused(guarded):
+    server, access = guarded
+    good = access.scope("http://site.test")
+    forged = access.scope("http://site.test")[:-3] + "AAA"
+    foreign = Access(hosts=access.hosts, tokens=access.tokens).scope("http://site.test")
+    plain = "aHR0cDovL3NpdGUudGVzdA"  # base64 of the origin, unsigned
+    for scope in (forged, foreign, plain):
+        r = _get(server, _granted(access, f"/o/{scope}/web/20170512100000mp_/http://site.test/style.css"),
+                 headers={"Origin": "null"})
+        assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers, scope
+    assert _get(server, _granted(access, f"/o/{good}/web/20170512100000mp_/http://site.test/style.css"),
+                headers={"Origin": "null"}).headers["Access-Control-Allow-Origin"] == "null"
+    # a scope is no grant: without the interface's grant (tokens on), nothing is served
+    assert _get(server, f"/o/{good}/web/20170512100000mp_/http://site.test/style.css").status_code == 401

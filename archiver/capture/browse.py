@@ -139,10 +139,11 @@ def browser_for(tools: Any) -> Browser:
     """The pass's one browser (made on first use; the pipeline closes it with the pass)."""
     with tools._lock:
         if tools.browser is None:
-            recorder = tools.recorder
-            # the browser's requests go to the Recorder itself, not through the per-host gate: a page's
-            # dozens of requests at once are what a person's browser sends (the gate would space them
-            # politeness_delay_s apart); the page's host was gated for the plain capture
-            inner = getattr(recorder, "_recorder", recorder)
-            tools.browser = Browser(tools.settings, inner.fetch)
+            # the browser's requests go through the pass's per-host gate like every other fetch
+            # (fetch.per_host_concurrency, fetch.politeness_delay_s): a page asking a host for 60 things
+            # at once must not hit it harder than the plain capture would. The cost is time: with a 1 s
+            # delay such a page takes a minute, bounded by capture.page_timeout_s (the screenshot is taken
+            # of what arrived). The browser's fetch threads are not pipeline items: a host that is not
+            # ready is waited for, not deferred (gate.py).
+            tools.browser = Browser(tools.settings, tools.recorder.fetch)
         return tools.browser

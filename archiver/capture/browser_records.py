@@ -7,6 +7,11 @@ and whose ``WARC-Concurrent-To`` is the page's response record (the evidence), s
 reader of the WARC alone can tell which capture the screenshot shows. They carry that
 record's ``WARC-Date`` (WARC 1.1: the records of one capture event share its date). Digests come from
 :func:`archiver.digests.digest_block` (a resource block is all payload).
+
+A page whose script moved its URL (``history.pushState``, a single-page app) is kept under the URL
+it was loaded from, the one that names its response record; where it ended is noted in a
+``metadata`` record (``application/warc-fields``, ``browser-final-url: <url>``) beside them, so the
+WARC alone tells an auditor which view the screenshot and DOM show. Replay indexes skip it.
 """
 from __future__ import annotations
 
@@ -65,4 +70,20 @@ def write_resources(sink: WarcSink, page_url: str, visited: Visited, *, concurre
         roles.append(role)
     if not records:
         return ()
+    note = _final_url_fields(page_url, visited.final_url)
+    if note is not None:  # last: the roles above name the records before it
+        links = {"WARC-Date": date, **({"WARC-Concurrent-To": concurrent_to, "WARC-Refers-To": concurrent_to}
+                                       if concurrent_to else {})}
+        records.append(b.create_warc_record(page_url, "metadata", payload=BytesIO(note), length=len(note),
+                                            warc_content_type="application/warc-fields", warc_headers_dict=links))
+        extras.append({})
     return tuple(zip(roles, sink.write_records(records, extras)))
+
+
+def _final_url_fields(page_url: str, final_url: str | None) -> bytes | None:
+    """``browser-final-url`` as a warc-fields block when the page ended elsewhere (one line: a URL
+    with a line break in it is cut there)."""
+    if not final_url or final_url == page_url:
+        return None
+    line = final_url.replace("\r", "\n").split("\n", 1)[0]
+    return b"browser-final-url: " + line.encode("utf-8") + b"\r\n"

@@ -16,7 +16,12 @@ stops it, see browser.py), so a 3xx is never handed to it.
 
 The page's own document is answered from the plain capture's record (``document``), so the
 screenshot shows the bytes that are the evidence and the page is not fetched twice.
-Only GET is fetched: other methods (form posts, beacons) are refused, never sent.
+
+GET is fetched, and POST when a script sends it (``fetch``/``XMLHttpRequest``: search boxes, APIs
+that take a JSON query), with its body (at most ``MAX_POST_BYTES``): its request record keeps the
+body, so a replay system can match the answer to it (cdxj-indexer's ``__wb_method=post`` keys).
+Every other method, form posts (a navigation) and beacons are refused, never sent. A POST
+redirected with 301/302/303 goes on as a GET, with 307/308 as the same POST, as browsers do.
 """
 from __future__ import annotations
 
@@ -35,6 +40,9 @@ log = logging.getLogger(__name__)
 # request headers the browser chose that are passed on; the rest (User-Agent, Accept-Encoding,
 # Connection...) are the HttpClient's own, as for every plain fetch
 FORWARDED = ("accept", "accept-language", "referer", "cookie", "origin")
+POST_FORWARDED = FORWARDED + ("content-type",)  # what a POST's body means
+POST_FROM = ("fetch", "xhr")  # resource types whose POST is sent (not form navigations, beacons)
+MAX_POST_BYTES = 1 << 20
 # response headers that describe the bytes on the wire, not the body the browser is handed
 # (the Recorder hands over the body with chunking and Content-Encoding undone)
 HOP_BY_HOP = frozenset(("content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive",
@@ -95,7 +103,13 @@ class Router:
                 and request.frame.parent_frame is None:
             self._document = None  # once: a later navigation to it (a reload) is fetched
             return await route.fulfill(status=doc.status, headers=fulfil_headers(doc.headers), body=doc.body)
-        if request.method.upper() != "GET":
+        method = request.method.upper()
+        body = None
+        if method == "POST" and request.resource_type in POST_FROM:
+            body = request.post_data_buffer or b""
+            if len(body) > MAX_POST_BYTES:
+                return await self._refuse(route, url, f"a POST body over {MAX_POST_BYTES} bytes is not sent", request)
+        elif method != "GET":
             return await self._refuse(route, url, f"{request.method} requests are not sent", request)
         self.traffic.requests += 1
         if self.traffic.requests > self._max_requests:
@@ -104,10 +118,11 @@ class Router:
             sent = await request.all_headers()
         except Exception:  # the page went away meanwhile
             sent = request.headers
-        headers = {k: v for k, v in sent.items() if k.lower() in FORWARDED}
+        names = POST_FORWARDED if body is not None else FORWARDED
+        headers = {k: v for k, v in sent.items() if k.lower() in names}
         loop = asyncio.get_running_loop()
         try:
-            ex = await loop.run_in_executor(self._executor, self._follow, url, headers)
+            ex = await loop.run_in_executor(self._executor, self._follow, url, headers, body)
         except FetchRefused as exc:
             return await self._refuse(route, url, str(exc), request)
         except FetchError as exc:
@@ -115,14 +130,21 @@ class Router:
             return await _abort(route, "failed", request)
         await route.fulfill(status=ex.status, headers=fulfil_headers(ex.headers), body=ex.body)
 
-    def _follow(self, url: str, headers: dict[str, str]):
-        """Fetch ``url`` and its redirects (each recorded, each under the policy); the final exchange."""
+    def _follow(self, url: str, headers: dict[str, str], body: bytes | None = None):
+        """Fetch ``url`` and its redirects (each recorded, each under the policy); the final exchange.
+        ``body``: a POST's (None: a GET)."""
         for _ in range(self._max_hops + 1):
-            ex = self._fetch(url, headers=headers, keep_body=self._max_body)
+            if body is None:
+                ex = self._fetch(url, headers=headers, keep_body=self._max_body)
+            else:
+                ex = self._fetch(url, headers=headers, keep_body=self._max_body, method="POST", body=body)
             self.traffic.records.append(ex.warc)
             location = ex.headers.get("Location")
             if not (300 <= ex.status < 400 and location):
                 return ex
+            if body is not None and ex.status not in (307, 308):  # as browsers do (Fetch standard)
+                body = None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             url = urldefrag(urljoin(url, location.strip()))[0]
             if urlsplit(url).scheme.lower() not in ("http", "https"):
                 raise FetchRefused(f"refused: redirect to a {urlsplit(url).scheme!r} URL", url=url)

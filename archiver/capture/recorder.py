@@ -191,8 +191,12 @@ class Recorder:
         self._seen: OrderedDict[tuple[str, str], WarcRef] = OrderedDict()  # recent full captures, for revisits
         self._seen_lock = threading.Lock()
 
-    def fetch(self, url: str, *, headers: Mapping[str, str] | None = None, keep_body: int = 2_000_000) -> Exchange:
-        """One request (no redirect following), recorded. Raises FetchError subclasses (nothing written)."""
+    def fetch(self, url: str, *, headers: Mapping[str, str] | None = None, keep_body: int = 2_000_000,
+              method: str = "GET", body: bytes | None = None) -> Exchange:
+        """One request (no redirect following), recorded. Raises FetchError subclasses (nothing written).
+
+        ``method``/``body``: a browser's POST (capture/browser_route.py); its request record keeps the body
+        as sent, and its answer is never written as a revisit (the same URL answers each body differently)."""
         max_bytes = self.settings.fetch.max_bytes
         spool = _WireSpool(self.sink.dir, max_bytes)
         started = datetime.now(timezone.utc)
@@ -200,7 +204,7 @@ class Recorder:
         kept = bytearray()
         truncated: str | None = None
         with spool.file:
-            with self.client.open(url, headers=headers, tap=spool) as f:
+            with self.client.open(url, method=method, headers=headers, tap=spool, body=body) as f:
                 # only the first keep_body decoded bytes are made: a bomb stays on disk, encoded
                 decode = Decoder(f.headers.get("Content-Encoding"), keep_body)
                 decoding = keep_body > 0
@@ -230,7 +234,7 @@ class Recorder:
                 if spool.overflow and truncated is None:
                     truncated = "length"
                 digest = spool.digester.result()
-                refs = self._write(url, f, spool, started, digest, truncated)
+                refs = self._write(url, f, spool, started, digest, truncated, dedupe=method == "GET")
         resp_ref = refs[1]
         return Exchange(
             url=url, status=f.status, reason=f.reason, headers=f.headers, peer_ip=f.peer_ip, warc=resp_ref,
@@ -255,7 +259,8 @@ class Recorder:
 
     # ---- records ---------------------------------------------------------------------------
 
-    def _write(self, url, f, spool: _WireSpool, started, digest: digests.Digests, truncated: str | None):
+    def _write(self, url, f, spool: _WireSpool, started, digest: digests.Digests, truncated: str | None,
+               dedupe: bool = True):
         b = self.sink.builder
         date = datetime_to_iso_date(started.replace(tzinfo=None), use_micros=True)
         resp_id = b._make_warc_id()
@@ -263,7 +268,7 @@ class Recorder:
         if f.peer_ip:
             common["WARC-IP-Address"] = f.peer_ip
         resp_headers = exact_http_headers(spool.head_bytes())
-        complete = truncated is None and digest.entity_length > 0
+        complete = dedupe and truncated is None and digest.entity_length > 0
         earlier = self._find_earlier(url, digest) if complete else None
         if earlier is not None:
             # WARC 1.1 §6.7.2: a revisit that leaves out the payload says so with WARC-Truncated: length

@@ -29,14 +29,20 @@ def timestamp14(warc_date: str) -> str:
     return iso_date_to_timestamp(warc_date)[:14]
 
 
-def line(facts: RecordFacts, offset: int, length: int, filename: str) -> str:
+def line(facts: RecordFacts, offset: int, length: int, filename: str, post: dict[str, str] | None = None) -> str:
+    """``post`` (export/postkey.py): a POST's answer, keyed with its method and body as cdxj-indexer's
+    ``post_append`` keys it."""
     mime = "warc/revisit" if facts.rec_type == "revisit" else (
         _SPLIT.split(facts.mime, 1)[0].strip() if facts.mime else None)
     fields = {"url": facts.target_uri, "mime": mime,
               "status": None if facts.http_status is None else str(facts.http_status),
               "digest": facts.payload_digest, "length": str(length), "offset": str(offset), "filename": filename}
     body = {k: v for k, v in fields.items() if v}
-    return f"{urlkey(facts.target_uri or '')} {timestamp14(facts.date or '')} {json.dumps(body)}"
+    key_url = facts.target_uri or ""
+    if post:
+        key_url = post["urlkey_url"]
+        body.update({"requestBody": post["requestBody"], "method": post["method"]})
+    return f"{urlkey(key_url)} {timestamp14(facts.date or '')} {json.dumps(body)}"
 
 
 def parse(text_line: str) -> tuple[str, str, dict]:

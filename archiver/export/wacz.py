@@ -46,6 +46,7 @@ from ..errors import ArchiveError, InputError, IntegrityError
 from . import cdxj, sign, summary
 from .evidence import Selection
 from .manifest import iso
+from .postkey import post_fields
 from ..capture.read import confined_warc_path
 from ..db.queries import VIEW_ROLES
 from .verify import check_capture
@@ -202,7 +203,9 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
                     placed[c.id] = packaged[key]
                     continue
                 placed[c.id] = packaged[key] = (start, pos - start)
-                lines.append(cdxj.line(facts, start, pos - start, WARC_NAME))
+                post = post_fields(fh, c.offset + c.length, facts.record_id, c.url) \
+                    if c.role == "browser" and facts.rec_type == "response" else None
+                lines.append(cdxj.line(facts, start, pos - start, WARC_NAME, post))
                 if progress is not None:
                     progress(pos, total)
                 if c.role == "target":

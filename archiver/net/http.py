@@ -312,7 +312,7 @@ class HttpClient:
         """One request; redirects never followed; the body is streamed by ``Fetched.iter_raw``.
 
         ``tap`` (optional) sees the exact bytes sent and received on the socket; ``body`` is sent
-        with the request (a webhook's POST, notify/webhook.py).
+        with the request (a webhook's POST, notify/webhook.py; a page script's POST, recorded).
         Raises FetchRefused (policy), FetchTimeout, FetchError.
         """
         check_url(url, self.fetch)

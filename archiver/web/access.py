@@ -15,6 +15,8 @@ The interface (uvicorn) and the replay origin (pywb, a child process) apply the 
   signed grant, ``/c/<grant>/web/...``, valid ``web.replay_grant_s`` seconds. Every URL pywb rewrites
   carries it on (pywb builds them from ``SCRIPT_NAME``), so an archived page's own images and styles load;
   the grant allows reading the replay and nothing else, and it is never the token.
+* **Replay scopes**: the replay origin signs, for a framed archived page, the origin that page had on the
+  live web (``/o/<scope>/web/...``, web/replay_scope.py); its own scripts may then read that origin's records.
 
 The signing key is random for each ``archiver serve`` (sessions and grants end with it).
 """
@@ -35,6 +37,7 @@ from ..errors import ConfigError
 
 GRANT_PREFIX = "/c/"
 SESSION_MAX_AGE_S = 12 * 3600
+SCOPE_MAX_AGE_S = 12 * 3600  # a replayed page left open this long loses its own reads (a reload renews them)
 MIN_TOKEN_LENGTH = 16
 MIN_TOKEN_GUESSES_LOG10 = 18  # zxcvbn's estimate: 10^18 guesses is about 60 bits
 ENV = "ARCHIVER_REPLAY_ACCESS"  # how the replay process gets its Access (never on its command line)
@@ -166,6 +169,19 @@ class Access:
             return self._signer("replay").unsign(value, max_age=self.grant_s) == b"r"
         except BadSignature:
             return False
+
+    def scope(self, origin: str) -> str:
+        """A signed replay scope naming ``origin`` (URL-safe: it is a path segment)."""
+        raw = base64.urlsafe_b64encode(origin.encode("utf-8")).rstrip(b"=")
+        return self._signer("scope").sign(raw).decode()
+
+    def scope_origin(self, value: str) -> str | None:
+        """The origin a scope names, or None when it is forged, foreign or too old."""
+        try:
+            raw = self._signer("scope").unsign(value, max_age=SCOPE_MAX_AGE_S)
+            return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)).decode("utf-8")
+        except (BadSignature, ValueError):
+            return None
 
     # ---- to the replay process ----------------------------------------------------------------
     def to_env(self) -> str:

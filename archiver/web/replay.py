@@ -10,6 +10,9 @@ directory on every lookup, so new captures become replayable without a restart.
 Filenames in the index are relative to ``storage.root``: WARC files are reached
 only through the index, never through a path in a request.
 
+A script's POST (recorded by the browser capture with its body) is indexed under its method and
+body, cdxj-indexer's ``post_append`` convention, so that pywb answers the replayed page's POST with it.
+
 A response recovered from another archive (capture/fallback.py: ``WARC-Source-URI`` names
 the memento) is indexed at the archive's memento datetime, read from its metadata record,
 not at its WARC-Date (when we copied it): replay then answers with the date the original
@@ -36,7 +39,7 @@ from ..resolve.cdx import datetime_to_ts
 COLLECTION = "web"  # so URI-Ms read /web/<ts>/<url>, like the Wayback Machine
 WARC_SUFFIXES = (".warc.gz", ".warc")
 SKIP_DIRS = {"pywb", "exports", "uploads"}
-INDEX_FORMAT = 2  # bumped when what a part holds changes, so that parts written before are rebuilt
+INDEX_FORMAT = 3  # bumped when what a part holds changes, so that parts written before are rebuilt
 
 
 def pywb_dir(storage_root: Path) -> Path:
@@ -81,7 +84,11 @@ def _indexer_class():
             if record.rec_type != "metadata":
                 return super().filter_record(record)
             if h.get_header("WARC-Refers-To") and h.get_header("Content-Type") == "application/warc-fields":
-                for line in record.content_stream().read(1 << 16).decode("utf-8", "replace").splitlines():
+                buffered = getattr(record, "buffered_stream", None)  # post_append read it into this already
+                if buffered is not None:
+                    buffered.seek(0)
+                block = (buffered or record.content_stream()).read(1 << 16)
+                for line in block.decode("utf-8", "replace").splitlines():
                     name, _, value = line.partition(":")
                     if name == "memento-datetime" and value.strip():
                         self._dates[h.get_header("WARC-Refers-To")] = iso_date_to_timestamp(value.strip())
@@ -125,7 +132,10 @@ def refresh_index(storage_root: Path) -> int:
         tmp = part.with_suffix(".tmp")
         try:
             with open(tmp, "wt", encoding="utf-8") as out:
-                CDXJIndexer(output=out, inputs=[str(warc)], sort=True, dir_root=str(root)).process_all()
+                # post_append: a POST's answer is keyed with its method and body (``__wb_method=post&...``,
+                # from its request record), as pywb looks a replayed page's POST up; GETs keep their keys
+                CDXJIndexer(output=out, inputs=[str(warc)], sort=True, dir_root=str(root),
+                            post_append=True).process_all()
         except Exception:  # a WARC being written may end in a torn record: index it next time
             tmp.unlink(missing_ok=True)
             continue

@@ -4,8 +4,9 @@ Archived pages are written by anyone; on the replay origin they must reach nothi
 origin, read nothing of it, and leave nothing behind in the browser. So every answer:
 
 * carries a ``Content-Security-Policy`` with ``sandbox``: an archived document gets an opaque origin
-  and cannot read the replay origin's other answers (the index, other records) even when opened on its
-  own. Scripts run only in a rewritten memento (``mp_``, ``if_``, ``fr_``) loaded as a frame
+  and cannot read the replay origin's other answers (the index, other sites' records) even when opened on
+  its own; a framed page's scripts may read its own site's records, through a signed scope
+  (web/replay_scope.py). Scripts run only in a rewritten memento (``mp_``, ``if_``, ``fr_``) loaded as a frame
   (``Sec-Fetch-Dest: iframe``) of the interface or of pywb's frame page, whose own CSP (``frame-src``)
   keeps the frame from navigating elsewhere. Raw ``id_`` and every other mode, and any memento
   opened as a page of its own, run no script at all;
@@ -48,6 +49,12 @@ def kind(path: str) -> str:
     return "scripted" if m["mod"] in SCRIPTED_MODES else "memento"
 
 
+def target(path: str) -> str | None:
+    """The archived URL a memento path replays (``/web/<ts><mod>/<url>`` → ``<url>``), or None."""
+    m = _MEMENTO.match(path)
+    return path[m.end():] if m else None
+
+
 def csp(kind: str, framed: bool, ui_origin: str, self_source: str) -> str:
     """The policy for one answer (module doc). ``self_source`` is the replay origin as the browser named
     it: ``'self'`` of a sandboxed document is not the replay origin everywhere."""
@@ -77,4 +84,4 @@ def own_headers() -> list[tuple[str, str]]:
             ("X-Content-Type-Options", "nosniff"), ("X-DNS-Prefetch-Control", "off")]
 
 
-__all__ = ["kind", "csp", "safe_headers", "own_headers", "DROP"]
+__all__ = ["kind", "target", "csp", "safe_headers", "own_headers", "DROP"]

@@ -20,7 +20,7 @@ import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from urllib.parse import parse_qs  # noqa: E402
+from urllib.parse import parse_qs, quote  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
@@ -29,6 +29,7 @@ from pywb.apps.frontendapp import FrontEndApp  # noqa: E402
 from archiver.errors import InputError  # noqa: E402
 from archiver.web import cdx, mementos  # noqa: E402
 from archiver.web import replay_policy as policy  # noqa: E402
+from archiver.web import replay_scope as scoping  # noqa: E402
 from archiver.web.access import ENV, GRANT_PREFIX, Access  # noqa: E402
 from archiver.web.replay import index_dir, refresh_index  # noqa: E402
 from archiver.web.throttle import Failures  # noqa: E402
@@ -75,6 +76,17 @@ class ReplayApp:
             if refused is not None:
                 return self._plain(start_response, *refused)
             path = environ.get("PATH_INFO", "")
+        token, rest = scoping.split(path)
+        scope = None
+        if token is not None:
+            scope = self.access.scope_origin(token)
+            if scope is None:
+                return self._plain(start_response, "403 Forbidden",
+                                   "this replay link has expired or is not valid: open it again from the interface")
+            if not rest.startswith(("/web/", "/static/")):
+                return self._plain(start_response, "404 Not Found", "not found")
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + scoping.SCOPE_PREFIX + token
+            environ["PATH_INFO"] = path = rest
         self._fresh_index()
         if path == "/cdx/search/cdx":
             return self._cdx(environ, start_response)
@@ -84,12 +96,37 @@ class ReplayApp:
         kind = policy.kind(path)
         framed = environ.get("HTTP_SEC_FETCH_DEST", "") in ("iframe", "frame")
         csp = policy.csp(kind, framed, self._ui(environ), self._self_source(environ))
+        target = policy.target(path)
+        if kind == "scripted" and framed and target is not None:
+            own = scoping.origin_of(target)
+            if own and own != scope:  # its own site's scope, once (replay_scope.py)
+                return self._rescoped(environ, start_response, token, own, csp)
+        readable = (scope is not None and target is not None and kind in ("memento", "scripted")
+                    and environ.get("HTTP_ORIGIN") == "null")  # records only: never the frame page or an index
+        if readable and environ.get("REQUEST_METHOD") == "OPTIONS" and scoping.may_read(scope, target, None):
+            start_response("204 No Content", scoping.preflight_grant(environ) + policy.safe_headers([], csp))
+            return [b""]
 
         def _start(status, headers, exc_info=None):
             status, headers = mementos.fix(status, headers, request)
-            return start_response(status, policy.safe_headers(headers, csp), exc_info)
+            grant = readable and scoping.may_read(scope, target, scoping.archived_allow_origin(headers))
+            return start_response(status, policy.safe_headers(headers, csp) + (scoping.read_grant() if grant else []),
+                                  exc_info)
 
         return self.pywb(environ, _start)
+
+    def _rescoped(self, environ, start_response, token: str | None, origin: str, csp: str):
+        """302 to the same memento under the scope of ``origin`` (replacing ``token``'s, if any)."""
+        base = environ.get("SCRIPT_NAME", "")
+        if token is not None:
+            base = base[: -len(scoping.SCOPE_PREFIX + token)]
+        query = environ.get("QUERY_STRING", "")
+        path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=~")
+        location = f"{base}{scoping.SCOPE_PREFIX}{self.access.scope(origin)}{path}" + (
+            f"?{query}" if query else "")
+        start_response("302 Found", [("Location", location), ("Content-Length", "0"), ("Cache-Control", "no-store")]
+                       + policy.safe_headers([], csp))
+        return [b""]
 
     def _authorize(self, environ) -> tuple | None:
         """None when the request may go on (a replay grant in the path, or a valid bearer token), else the
@@ -100,7 +137,7 @@ class ReplayApp:
             grant, _, rest = path[len(GRANT_PREFIX):].partition("/")
             if not self.access.grant_ok(grant):
                 return "403 Forbidden", "this replay link has expired or is not valid: open it again from the interface"
-            if not (rest.startswith("web/") or rest.startswith("static/")):
+            if not rest.startswith(("web/", "static/", scoping.SCOPE_PREFIX[1:])):
                 return "404 Not Found", "not found"
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + GRANT_PREFIX + grant
             environ["PATH_INFO"] = "/" + rest

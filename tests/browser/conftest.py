@@ -73,3 +73,23 @@ def page(browser):
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="session")
+def scripted_capture(tmp_path_factory):
+    """Script-built pages (tests/servers/scripted.py: /shell.html, activity 1; /post.html, activity 2) captured by
+    `archiver run` through the browser, once per session; the site is gone afterwards, so replay can only answer
+    from the WARC."""
+    from tests.servers.scripted import scripted_site
+
+    from .captured import capture_pages
+
+    with scripted_site() as site:
+        url, post = site.url("/shell.html"), site.url("/post.html")
+        captured = capture_pages(tmp_path_factory.mktemp("scripted"), [url, post],
+                                 web={"tokens": [{"token": SCRIPTED_TOKEN, "role": "reader"}]})
+    captured.page, captured.post_page = url, post
+    return captured
+
+
+SCRIPTED_TOKEN = "scripted-replay-Vq3Lm8Xr2Tn6Kw9Zb4"

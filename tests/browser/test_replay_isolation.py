@@ -148,11 +148,15 @@ def test_open_in_replay_reads_and_sends_nothing(fresh, page):
 def test_snapshot_frame_reads_and_sends_nothing(fresh, page):
     _login(page, fresh)
     said = _console(page)
+    visited: list[str] = []  # every URL a frame showed (the page's last act is to try to navigate away)
+    page.on("framenavigated", lambda f: visited.append(f.url))
     page.goto(f"{fresh.base}/activities/{fresh.ids['steal']}")
     page.wait_for_timeout(SETTLE_MS)
     _assert_nothing_stolen(fresh)
     assert _heard(fresh) == ""  # not even "nothing-read": no channel out (fetch, image, beacon, WebSocket, navigation)
     assert page.url.startswith(fresh.base + "/activities/")  # the interface page was not navigated away
+    # it ran under its own site's scope (web/replay_scope.py), which opens evil.test's records and nothing else
+    assert any("/o/" in u and u.endswith("mp_/http://evil.test/steal") for u in visited), visited
     assert "hostile: blocked" in said and "hostile: nothing read" in said and "hostile: read" not in said, said
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.evidence_fixtures import IMAGE, IMAGE_BYTES, PAGE, build_evidence
+from tests.servers.scripted import POST_WORD, WORD
 
 from .conftest import shot
 
@@ -99,6 +101,48 @@ class _Slice:
         self.fh.close()
 
 
+def _open(browser, server):
+    """A context whose requests may reach only ``server`` (others are recorded in ``outside`` and refused),
+    with the index page open."""
+    port = server.server_address[1]
+    ctx = browser.new_context(viewport={"width": 1100, "height": 700}, service_workers="allow")
+    outside: list[str] = []
+    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1:%d/)[a-z]+://" % port),
+              lambda route: (outside.append(route.request.url), route.abort()))
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.goto(f"http://127.0.0.1:{port}/index.html")
+    return ctx, page, outside, console
+
+
+def _replay_frame(page, url: str, console, outside):
+    """Frames nest: index.html > /replay/?source=... (the app) > /replay/w/<collection>/<timestamp>mp_/<url>."""
+    frame, deadline = None, time.monotonic() + 15
+    while frame is None and time.monotonic() < deadline:
+        frame = next((f for f in page.frames if "/replay/w/" in f.url and f.url.endswith("mp_/" + url)), None)
+        page.wait_for_timeout(100)
+    if frame is None:
+        shot(page, "replaywebpage")
+    assert frame is not None, ([f.url for f in page.frames], console, outside)
+    return frame
+
+
+def _site(tmp_path: Path, wacz_name: str, url: str, ts: str) -> Path:
+    """A folder to serve: ReplayWeb.page's files and an index.html opening ``url`` at ``ts`` from the package."""
+    if not (RWP / "ui.js").is_file() or not (RWP / "sw.js").is_file():
+        pytest.fail(f"ReplayWeb.page is not installed in {RWP.parent}: run "
+                    "`npm install --prefix tests/replaywebpage --no-audit --no-fund` (as .ci/run does)")
+    site = tmp_path / "site"
+    (site / "replay").mkdir(parents=True)
+    for name, dest in (("ui.js", "ui.js"), ("ui.js", "replay/ui.js"), ("sw.js", "replay/sw.js")):
+        shutil.copyfile(RWP / name, site / dest)
+    index = INDEX.replace("{wacz}", wacz_name).replace("{url}", url).replace("{ts}", ts)
+    (site / "index.html").write_text(index, encoding="utf-8")
+    return site
+
+
 def _serve(folder: Path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(folder)))
     server.daemon_threads = True
@@ -108,41 +152,15 @@ def _serve(folder: Path):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the export, not the database, is under test
 def test_exported_wacz_replays_in_replaywebpage(cli, Session, settings, tmp_path, browser):
-    if not (RWP / "ui.js").is_file() or not (RWP / "sw.js").is_file():
-        pytest.fail(f"ReplayWeb.page is not installed in {RWP.parent}: run "
-                    "`npm install --prefix tests/replaywebpage --no-audit --no-fund` (as .ci/run does)")
     ev = build_evidence(Session, settings.storage.root)
-    site = tmp_path / "site"
-    (site / "replay").mkdir(parents=True)
+    # The page's second capture: a revisit record, so its text must come from the original record in the package.
+    site = _site(tmp_path, "evidence.wacz", PAGE, REVISIT_TS)
     r = cli("export", "--report", ev.report_id, "-o", site / "evidence.wacz", "--json")
     assert r.code == 0, r.err
-    for name, dest in (("ui.js", "ui.js"), ("ui.js", "replay/ui.js"), ("sw.js", "replay/sw.js")):
-        shutil.copyfile(RWP / name, site / dest)
-    # The page's second capture: a revisit record, so its text must come from the original record in the package.
-    index = INDEX.replace("{wacz}", "evidence.wacz").replace("{url}", PAGE).replace("{ts}", REVISIT_TS)
-    (site / "index.html").write_text(index, encoding="utf-8")
-
     server = _serve(site)
-    port = server.server_address[1]
-    ctx = browser.new_context(viewport={"width": 1100, "height": 700}, service_workers="allow")
-    outside: list[str] = []
-    # Nothing may leave the machine: a request for anything but our server is recorded and refused.
-    ctx.route(re.compile(r"^(?!http://127\.0\.0\.1:%d/)[a-z]+://" % port),
-              lambda route: (outside.append(route.request.url), route.abort()))
+    ctx, page, outside, console = _open(browser, server)
     try:
-        page = ctx.new_page()
-        page.set_default_timeout(15_000)
-        console: list[str] = []
-        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-        page.goto(f"http://127.0.0.1:{port}/index.html")
-        # Frames nest: index.html > /replay/?source=... (the app) > /replay/w/<collection>/<timestamp>mp_/<url>.
-        frame, deadline = None, time.monotonic() + 15
-        while frame is None and time.monotonic() < deadline:
-            frame = next((f for f in page.frames if "/replay/w/" in f.url and f.url.endswith("mp_/" + PAGE)), None)
-            page.wait_for_timeout(100)
-        if frame is None:
-            shot(page, "replaywebpage")
-        assert frame is not None, ([f.url for f in page.frames], console, outside)
+        frame = _replay_frame(page, PAGE, console, outside)
         assert f"/{REVISIT_TS}mp_/" in frame.url
         frame.wait_for_selector("text=Evidence text.")
         assert frame.title() == "Example <page> & co"
@@ -154,6 +172,47 @@ def test_exported_wacz_replays_in_replaywebpage(cli, Session, settings, tmp_path
                               src)
         assert bytes(body) == IMAGE_BYTES
         shot(page, "replaywebpage")
+        assert outside == []
+    finally:
+        ctx.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_script_built_page_replays_in_replaywebpage(scripted_capture, tmp_path, browser):
+    """A page whose script fetched JSON and wrote a paragraph, captured through the browser by `archiver run`:
+    exported, it replays in ReplayWeb.page with the paragraph (its JSON answered from the package; the site is
+    gone)."""
+    url, cap = scripted_capture.page, scripted_capture
+    site = _site(tmp_path, "scripted.wacz", url, cap.stamps[url])
+    r = run_cli(["export", "--activity", "1", "-o", str(site / "scripted.wacz")], cap.cfg)
+    assert r.code == 0, r.err
+    server = _serve(site)
+    ctx, page, outside, console = _open(browser, server)
+    try:
+        frame = _replay_frame(page, url, console, outside)
+        built = frame.wait_for_selector("#built")
+        assert WORD in built.text_content()
+        shot(page, "replaywebpage-scripted")
+        assert outside == []
+    finally:
+        ctx.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_script_post_replays_in_replaywebpage(scripted_capture, tmp_path, browser):
+    """The page whose script POSTs a JSON query: ReplayWeb.page answers it from the package."""
+    url, cap = scripted_capture.post_page, scripted_capture
+    site = _site(tmp_path, "post.wacz", url, cap.stamps[url])
+    r = run_cli(["export", "--activity", "2", "-o", str(site / "post.wacz")], cap.cfg)
+    assert r.code == 0, r.err
+    server = _serve(site)
+    ctx, page, outside, console = _open(browser, server)
+    try:
+        frame = _replay_frame(page, url, console, outside)
+        frame.wait_for_function("() => document.getElementById('out').textContent !== 'waiting'")
+        assert frame.text_content("#out").startswith(f"Found: {POST_WORD}"), (console, outside)
         assert outside == []
     finally:
         ctx.close()

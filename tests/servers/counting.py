@@ -1,7 +1,7 @@
 """Sites that count what they are asked: requests in flight (now and at peak) and each path's hits.
 
     with counting_sites(3, latency=0.2) as servers:   # 127.0.0.2, .3, .4, port 0
-        servers[0].peak, servers[0].paths
+        servers[0].peak, servers[0].paths, servers[0].starts
 
 ``/p/<anything>`` is a small distinct page (see ``body``); any other path is a 404 page.
 ``stall`` (an Event) holds every /p/ answer until it is set.
@@ -28,6 +28,7 @@ class CountingServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.inflight = self.peak = 0
         self.paths: Counter = Counter()
+        self.starts: list[float] = []  # time.monotonic() at each request's arrival, in order
         super().__init__((host, 0), _Handler)
 
 
@@ -43,6 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
             srv.inflight += 1
             srv.peak = max(srv.peak, srv.inflight)
             srv.paths[self.path] += 1
+            srv.starts.append(time.monotonic())
         try:
             time.sleep(srv.latency)
             if srv.stall is not None and self.path.startswith("/p/"):
