@@ -46,9 +46,11 @@ def worker(
     hostname = name or f"archiver.{os.getpid()}@{socket.gethostname()}"
     console().print(f"archiver worker {hostname}: queues {', '.join(names)}; "
                     f"{concurrency or settings.fetch.concurrency} at once; Ctrl-C or SIGTERM stops", markup=False)
+    app.archiver_state.tools()  # build the tools now (imports, HTTP client, recorder): the first task does not wait
     # threads, not prefork: one process's tasks share one HTTP client, host gate and WARC file, as the
     # in-process pass's workers do; start a worker per core (or machine) to use more cores
     w = app.Worker(queues=names, concurrency=concurrency or settings.fetch.concurrency, pool="threads",
-                   hostname=hostname, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+                   hostname=hostname, loglevel="WARNING", quiet=True, redirect_stdouts=False,
+                   without_mingle=True, without_gossip=True)  # no revokes to sync: start at once
     w.start()
     raise typer.Exit(w.exitcode or 0)
