@@ -46,7 +46,7 @@ def worker(
     hostname = name or f"archiver.{os.getpid()}@{socket.gethostname()}"
     console().print(f"archiver worker {hostname}: queues {', '.join(names)}; "
                     f"{concurrency or settings.fetch.concurrency} at once; Ctrl-C or SIGTERM stops", markup=False)
-    app.archiver_state.tools()  # build the tools now (imports, HTTP client, recorder): the first task does not wait
+    app.archiver_state.warm()  # imports, HTTP client, recorder now: the first tasks do not wait on them
     # threads, not prefork: one process's tasks share one HTTP client, host gate and WARC file, as the
     # in-process pass's workers do; start a worker per core (or machine) to use more cores
     w = app.Worker(queues=names, concurrency=concurrency or settings.fetch.concurrency, pool="threads",

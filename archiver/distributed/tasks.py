@@ -66,6 +66,15 @@ class WorkerState:
                 self._tools = make_tools(self.settings, Session, run_id)
             return self._tools
 
+    def warm(self) -> None:
+        """Build the tools and import what the stages import on first use (trafilatura, pypdf: seconds,
+        taken under the import lock by every thread of a cold worker at once)."""
+        import importlib
+
+        self.tools()
+        for name in ("archiver.extract", "archiver.extract.html", "archiver.extract.pdf", "archiver.browser_rows"):
+            importlib.import_module(name)
+
     def counted(self, stage: str, outcome: str, error: str | None) -> None:
         """Count an item on the worker's run row (now and then: one write a second at most)."""
         from ..pipeline import _count
