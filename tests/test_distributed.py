@@ -147,10 +147,11 @@ def test_three_workers_make_the_evidence_one_process_makes(tmp_path, db_url, sim
     # every item is now enqueued a second time: the tasks are idempotent, nothing is done twice
     r = run_cli(["run", "--distributed", "--json"], dist)
     assert r.code == 0, r.err
-    summary = r.json()
-    assert summary["captured"] >= 8 and summary["dead"] == 1 and summary["failed"] == 0
+    # (the summary counts what was done while this pass waited: the workers may have begun on the first)
+    assert r.json()["failed"] == 0
 
     want, got = _evidence(ref), _evidence(dist)
+    assert Counter(st for st, _ in want["states"].values()) == {"captured": 9, "dead": 1}
     assert got["states"] == want["states"]
     assert got["shas"] == want["shas"]
     assert got["attempts"] == want["attempts"]
