@@ -298,6 +298,43 @@ class NotifySettings(_Section):
     email: EmailSettings = EmailSettings()
 
 
+class QueueNames(_Section):
+    """One broker queue per kind of task, so that each can be given workers of its own."""
+
+    resolve: str = "archiver.resolve"
+    capture: str = "archiver.capture"
+    browser: str = "archiver.browser"  # captures of targets whose host is set to capture.browser "always"
+    extract: str = "archiver.extract"
+
+
+class QueueSettings(_Section):
+    """Workers on Celery (archiver/distributed/). ``url`` null: everything runs in-process (the default)."""
+
+    url: str | None = None  # broker: amqp://guest@127.0.0.1// (RabbitMQ) or redis://127.0.0.1:6379/0
+    # per-host slots shared by every worker (fetch.per_host_concurrency and politeness across machines);
+    # null: the broker's URL when it is redis://, else per process only
+    redis_url: str | None = None
+    key_prefix: str = "archiver"  # of the Redis keys the host slots use
+    names: QueueNames = QueueNames()
+    slot_ttl_s: float = Field(900.0, gt=0)  # a slot a dead worker held is free again after this long
+    sweep_s: float = Field(10.0, gt=0)  # run --distributed: re-enqueue due work this long after the queues empty
+
+    @field_validator("url", "redis_url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and v.split("://", 1)[0] not in ("amqp", "pyamqp", "amqps", "redis", "rediss"):
+            raise ValueError("must be an amqp:// or redis:// URL")
+        return v
+
+    @property
+    def slots_url(self) -> str | None:
+        if self.redis_url:
+            return self.redis_url
+        if self.url and self.url.startswith(("redis://", "rediss://")):
+            return self.url
+        return None
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -311,6 +348,7 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     export: ExportSettings = ExportSettings()
     notify: NotifySettings = NotifySettings()
+    queue: QueueSettings = QueueSettings()
     config_path: Path | None = None  # where the settings came from, for warcinfo
 
     @property
@@ -325,6 +363,11 @@ class Settings(_Section):
         if url and "@" in url and ":" in url.split("@")[0].split("//")[-1]:
             scheme, rest = url.split("//", 1)
             data["database"]["url"] = scheme + "//***@" + rest.split("@", 1)[1]
+        for key in ("url", "redis_url"):  # a broker URL may carry a password
+            url = data["queue"][key]
+            if url and "@" in url:
+                scheme, rest = url.split("//", 1)
+                data["queue"][key] = scheme + "//***@" + rest.rsplit("@", 1)[1]
         notify = data["notify"]
         if notify["email"]["password"]:
             notify["email"]["password"] = "***"

@@ -21,6 +21,7 @@ useful line, and an exit code for the CLI::
     ├── LockHeld                       another run holds the database lock
     ├── HostNotReady    (host, until)  a host asked us to wait (429/503): the item waits, in the pass
     ├── NotifyError                    a notify target failed (logged and recorded; never fails a pass)
+    ├── QueueError                     the broker or the host slots' Redis cannot be reached
     └── NotFound                       lookups from CLI/web           exit 1
 """
 from __future__ import annotations
@@ -106,6 +107,10 @@ class NotifyError(ArchiverError):
     """A webhook or mail server did not take the pass summary. Caught by notify.send_pass: one log line,
     recorded on the run row, the pass's exit code unchanged. Messages never hold the webhook's path or
     query (often its secret) or a password."""
+
+
+class QueueError(ArchiverError):
+    """The Celery broker or the Redis holding the per-host slots (``queue:``) did not answer."""
 
 
 class HostNotReady(ArchiverError):

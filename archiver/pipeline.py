@@ -71,7 +71,10 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     sink = WarcSink(settings, sessionmaker(bind=sink_db, expire_on_commit=False))
     sink.db_connection = sink_db  # closed with the sink at the end of the pass (run)
     # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
-    gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s)
+    from .distributed.slots import from_settings as shared_slots
+
+    gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s,
+                    slots=shared_slots(settings))
     recorder = GatedRecorder(Recorder(settings, client, sink, revisit_lookup=db_revisit_lookup(Session)), gate)
     tools = Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id)
     if settings.fetch.soft404_probe:

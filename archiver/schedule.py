@@ -40,7 +40,12 @@ def nightly_job(settings: Settings, Session: sessionmaker, stop: threading.Event
     """One scheduled pass: the pipeline, whose last step re-checks the links that are due; then the
     summary of what changed goes to the ``notify:`` targets (a failed target does not fail the job)."""
     try:
-        summary = pipeline.run(settings, Session, stop=stop, kind="schedule")
+        if settings.queue.url:  # the pass's items go to the Celery workers; this node only enqueues and waits
+            from .distributed.enqueue import run_distributed
+
+            summary, _ = run_distributed(settings, Session, stop=stop)
+        else:
+            summary = pipeline.run(settings, Session, stop=stop, kind="schedule")
     except LockHeld as exc:
         log.warning("skipped: %s", exc)
         if on_result:

@@ -60,10 +60,14 @@ def refusal_wait(status: int, retry_after_s: float | None, retries: int, max_wai
 
 
 class HostGate:
-    """Per-host concurrency, politeness delay and not-ready-until times (all in ``clock`` seconds)."""
+    """Per-host concurrency, politeness delay and not-ready-until times (all in ``clock`` seconds).
+
+    With ``slots`` (Celery workers, distributed/slots.py) each request also holds one of the host's
+    slots shared by every process, so the limits hold across workers and machines."""
 
     def __init__(self, per_host: int, delay_s: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, slots=None):
+        self._slots = slots  # shared with other processes (distributed/slots.py), or None
         self._per_host = per_host
         self._delay = delay_s
         self._clock = clock
@@ -95,7 +99,10 @@ class HostGate:
             self._active[host] = self._active.get(host, 0) + 1
         try:
             self._wait_turn(host, url)
-            return fn()
+            if self._slots is None:
+                return fn()
+            with self._slots.hold(host):  # the host's limits across every worker, too
+                return fn()
         finally:
             with self._cond:
                 left = self._active[host] - 1

@@ -19,7 +19,7 @@ from . import context as _context
 # `archiver run` does not load what `ingest`, `export` or `serve` need (pass start-up time).
 COMMANDS = {
     "init": "admin", "config": "admin", "ingest": "ingest", "reports": "listing", "activities": "listing",
-    "show": "listing", "run": "run", "status": "status", "search": "search", "get": "get",
+    "show": "listing", "run": "run", "worker": "worker", "status": "status", "search": "search", "get": "get",
     "schedule": "schedule", "demo": "demo", "health": "health", "serve": "serve",
     "export": "export", "dossier": "dossier", "verify": "verify", "verify-export": "verify", "dumps": "dumps",
 }
@@ -36,6 +36,7 @@ SUMMARIES = {
     "show": "One activity: its text, date, links and what became of them.",
     "run": "One pass: resolve, capture and extract every pending link, then re-check the captured links that "
            "are due.",
+    "worker": "Run pipeline tasks from the queue (queue.url): a Celery worker in the foreground.",
     "status": "Link states, retries, given-up links and the last runs.",
     "search": 'Full-text search: words, "phrases", OR, -excluded.',
     "get": "Write the evidence captured for URL: the newest capture that is evidence (or --latest, or closest "

@@ -22,6 +22,9 @@ def run(
                         "several separated by commas, e.g. resolve,capture."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most N items per stage."),
     worker: bool = typer.Option(False, "--worker", help="Join a pass as an extra worker (no run lock)."),
+    distributed: bool = typer.Option(False, "--distributed", help="Enqueue the due work for `archiver worker` "
+                                     "processes (queue.url) instead of running it here, and wait for it."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="With --distributed: return once the work is enqueued."),
     notify_out: bool = typer.Option(False, "--notify", help="Send the pass's summary to the notify: targets "
                                     "(webhook, email), as a scheduled pass does."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable summary only."),
@@ -38,17 +41,37 @@ def run(
         if not notify.configured(settings):
             raise ConfigError("--notify: no notify target is configured (set notify.webhook.url or "
                               "notify.email.host)")
+    if (distributed or no_wait) and (stage or limit or worker or not settings.queue.url or not distributed):
+        from ..errors import InputError
+
+        raise InputError(_distributed_misuse(distributed, stage, limit, worker, bool(settings.queue.url)))
     Session = ctx.obj.sessionmaker()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if threading.current_thread() is threading.main_thread() else None
+    enqueued = None
     try:
         with progress(not json_out) as bar:
-            summary = pipeline.run(settings, Session, stage=stage, limit=limit, progress=stage_bars(bar),
-                                   stop=stop, worker=worker)
+            if distributed:
+                from ..distributed.enqueue import run_distributed
+
+                summary, enqueued = run_distributed(settings, Session, wait=not no_wait, progress=stage_bars(bar),
+                                                    stop=stop)
+            else:
+                summary = pipeline.run(settings, Session, stage=stage, limit=limit, progress=stage_bars(bar),
+                                       stop=stop, worker=worker)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     doc = pipeline.summary_dict(summary)
+    if enqueued is not None:
+        doc["enqueued"] = enqueued
+        if no_wait:
+            if json_out:
+                emit_json(doc)
+            else:
+                console().print("enqueued: " + ", ".join(f"{k} {v}" for k, v in enqueued.items())
+                                + " (`archiver status` shows the queues)", markup=False)
+            raise typer.Exit(0)
     if notify_out:  # never changes the exit code: a failed target is one warning line and recorded on the run
         doc["notify"] = notify.send_pass(settings, Session, summary.run_id)
     if json_out:
@@ -77,3 +100,11 @@ def run(
             console().print(f"{summary.failed} item(s) failed; they are retried on later runs "
                             "(see `archiver status`).")
     raise typer.Exit(0 if summary.ok else 1)
+
+
+def _distributed_misuse(distributed: bool, stage, limit, worker: bool, has_queue: bool) -> str:
+    if not distributed:
+        return "--no-wait goes with --distributed"
+    if not has_queue:
+        return "--distributed needs a broker: set queue.url (e.g. amqp://guest@127.0.0.1//)"
+    return "--distributed runs every stage of every due item: it takes no --stage, --limit or --worker"

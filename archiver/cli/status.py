@@ -71,13 +71,23 @@ def status(ctx: typer.Context,
            offset: int = typer.Option(0, "--offset", min=0, help="Skip this many first entries of each list."),
            json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     Session = ctx.obj.sessionmaker()
+    settings = ctx.obj.settings
+    queue = None
+    if settings.queue.url:  # read first: a broker that does not answer is one line, before any output
+        from ..distributed.monitor import queue_doc
+
+        queue = queue_doc(settings)
     with Session() as s:
         if json_out:  # streamed: the lists are read as they are written
-            emit_json_stream(status_doc(s, offset=offset, limit=JSON_PAGE if limit is None else (limit or None),
-                                        lazy=True))
+            doc = status_doc(s, offset=offset, limit=JSON_PAGE if limit is None else (limit or None), lazy=True)
+            if queue is not None:
+                doc["queue"] = queue
+            emit_json_stream(doc)
             return
         doc = status_doc(s, offset=offset, limit=terminal_rows() // 3 if limit is None else (limit or None), lazy=True)
         _print(doc, offset)
+        if queue is not None:
+            _print_queue(queue)
 
 
 def _print(doc: dict, offset: int) -> None:
@@ -106,6 +116,13 @@ def _print(doc: dict, offset: int) -> None:
                 f"preserved evidence ({h['coverage_pct']}%) in {h['reports']} report(s); "
                 f"{h['at_risk']} link(s) at risk, {h['lost']} lost, {h['changed']} changed "
                 "(details: `archiver health`)")
+
+
+def _print_queue(q: dict) -> None:
+    c = console()
+    c.print(table(f"queues ({q['url']})", list(q["queues"]), [list(q["queues"].values())]))
+    c.print(f"live workers: {len(q['workers'])}" + (": " + ", ".join(q["workers"]) if q["workers"] else
+                                                   " (start some with `archiver worker`)"), markup=False)
 
 
 def _state(run: dict) -> str:

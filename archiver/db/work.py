@@ -68,11 +68,12 @@ def _due(stage: str, now: datetime, due_before: datetime | None = None):
     )
 
 
-def count_due(session: Session, stage: str, now: datetime | None = None) -> int:
+def count_due(session: Session, stage: str, now: datetime | None = None, *,
+              due_before: datetime | None = None) -> int:
     from sqlalchemy import func
 
     now = now or utcnow()
-    return session.scalar(select(func.count()).select_from(Target).where(*_due(stage, now))) or 0
+    return session.scalar(select(func.count()).select_from(Target).where(*_due(stage, now, due_before))) or 0
 
 
 def oldest_due(session: Session, stage: str, now: datetime | None = None) -> datetime | None:
@@ -118,6 +119,41 @@ def claim_rows(session: Session, stage: str, owner: str, *, limit: int, lease_s:
     return list(session.execute(
         select(Target.id, Target.url, Target.final_url, Target.is_short)
         .where(Target.id.in_(ids), Target.lease_owner == owner).order_by(Target.id)))
+
+
+def claim_one(session: Session, target_id: int, stage: str, owner: str, *, lease_s: float = 900.0,
+              now: datetime | None = None, due_before: datetime | None = None) -> bool:
+    """Lease one target to `owner` if it is due in `stage` and nobody holds a live lease on it (a
+    queued task's item: a task redelivered, or enqueued twice, finds it taken or done); committed.
+
+    A lease left by a process of this host that no longer exists is taken over at once."""
+    now = now or utcnow()
+    held = session.scalar(select(Target.lease_owner).where(Target.id == target_id))
+    if held and owner_is_dead(held):
+        session.execute(update(Target).where(Target.id == target_id, Target.lease_owner == held)
+                        .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
+    n = session.execute(
+        update(Target).where(Target.id == target_id, *_due(stage, now, due_before))
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return n == 1
+
+
+def due_rows(session: Session, stage: str, *, due_before: datetime | None = None, batch: int = 1000):
+    """(id, url, final_url) of every target due in `stage`, a batch at a time (a distributed pass
+    enqueues them), in id order; never one parameter per row."""
+    now = utcnow()
+    last = 0
+    while True:
+        rows = session.execute(select(Target.id, Target.url, Target.final_url)
+                               .where(*_due(stage, now, due_before), Target.id > last)
+                               .order_by(Target.id).limit(batch)).all()
+        session.rollback()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
 
 
 def advance_plain_links(session: Session, now: datetime | None = None) -> int:

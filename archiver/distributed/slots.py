@@ -1,0 +1,98 @@
+"""Per-host slots in Redis: ``fetch.per_host_concurrency`` and ``fetch.politeness_delay_s`` held
+across every worker process and machine, not per process.
+
+Each host has a sorted set of the slots in use (member: a random token, score: when it expires)
+and a key holding the earliest time the next request may start. One Lua script takes a slot
+atomically, on Redis's own clock (so the workers' clocks need not agree): it drops expired slots,
+refuses while the host is full or its politeness delay runs, else adds the token. A slot whose
+worker died (``kill -9``) is free again after ``queue.slot_ttl_s``; a request that outlives it
+(a long download) renews nothing: fetch.total_timeout_s is below the default TTL.
+
+Works with the redis client pywb pins (2.10) as with current ones: SET/ZADD/EVALSHA only.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+from ..errors import QueueError
+
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 20
+end
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if nxt > now then
+  return nxt - now
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+local delay = tonumber(ARGV[4])
+if delay > 0 then
+  redis.call('SET', KEYS[2], now + delay, 'PX', delay + 1000)
+end
+return 0
+"""
+
+POLL_MAX_S = 0.05  # a full host is asked again this often
+
+
+class RedisHostSlots:
+    """``with slots.hold(host):`` around one request; blocks until the host has a free slot."""
+
+    def __init__(self, url: str, *, per_host: int, delay_s: float, ttl_s: float, prefix: str = "archiver"):
+        import redis
+
+        self._redis = redis.StrictRedis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self.per_host, self.delay_ms, self.ttl_ms = per_host, int(delay_s * 1000), int(ttl_s * 1000)
+        self.prefix = prefix
+
+    def _keys(self, host: str) -> list[str]:
+        return [f"{self.prefix}:slots:{host}", f"{self.prefix}:next:{host}"]
+
+    def acquire(self, host: str) -> str:
+        """Take a slot of ``host``; returns its token (for :meth:`release`)."""
+        import redis
+
+        token = uuid.uuid4().hex
+        keys = self._keys(host)
+        while True:
+            try:
+                wait_ms = int(self._acquire(keys=keys, args=[self.per_host, token, self.ttl_ms, self.delay_ms]))
+            except redis.RedisError as exc:
+                raise QueueError(f"host slots: Redis did not answer ({type(exc).__name__}: {exc}); "
+                                 "check queue.redis_url") from exc
+            if wait_ms <= 0:
+                return token
+            time.sleep(min(wait_ms / 1000, POLL_MAX_S))
+
+    def release(self, host: str, token: str) -> None:
+        import redis
+
+        try:
+            self._redis.zrem(self._keys(host)[0], token)
+        except redis.RedisError:  # the slot expires by itself (slot_ttl_s)
+            pass
+
+    @contextmanager
+    def hold(self, host: str) -> Iterator[None]:
+        token = self.acquire(host)
+        try:
+            yield
+        finally:
+            self.release(host, token)
+
+
+def from_settings(settings) -> RedisHostSlots | None:
+    """The shared slots when ``queue`` names a Redis (``redis_url``, or a redis:// broker); else None."""
+    q = settings.queue
+    if q.slots_url is None:
+        return None
+    return RedisHostSlots(q.slots_url, per_host=settings.fetch.per_host_concurrency,
+                          delay_s=settings.fetch.politeness_delay_s, ttl_s=q.slot_ttl_s, prefix=q.key_prefix)
