@@ -13,12 +13,14 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from archiver.config import load_settings
+from archiver.db.base import utcnow
 from archiver.db.session import make_engine, make_sessionmaker
 from archiver.db.tables import Attempt, Capture, Extraction, Run, Target
 from archiver.simweb import SimWeb
@@ -165,6 +167,19 @@ def test_three_workers_make_the_evidence_one_process_makes(tmp_path, db_url, sim
         assert s.scalar(select(func.count(func.distinct(Attempt.run_id)))) >= 2
         assert s.scalar(select(Run.status).where(Run.stage == "distributed").order_by(Run.id.desc()).limit(1)) == "ok"
     engine.dispose()
+    # the pass's last step runs too: captured links that are due are re-checked, as in one process
+    watched = {}
+    for cfg, args in ((ref, ["run", "--stage", "watch", "--json"]), (dist, ["run", "--distributed", "--json"])):
+        _, eng, Sess = _sessionmaker(cfg)
+        with Sess() as s:
+            s.execute(update(Target).where(Target.status == "captured")
+                      .values(next_check_at=utcnow() - timedelta(minutes=1)))
+            s.commit()
+        eng.dispose()
+        r = run_cli(args, cfg)
+        assert r.code == 0, r.err
+        watched[cfg] = r.json()["watch"]
+    assert watched[dist]["checked"] == 9 and watched[dist] == watched[ref], watched
     w.stop()  # each worker finishes its WARC file as it stops
 
 

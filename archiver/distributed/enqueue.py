@@ -99,6 +99,19 @@ def pass_summary(Session: sessionmaker, run_id: int, started) -> RunSummary:
     return summary
 
 
+def _watch(settings: Settings, Session: sessionmaker, run_id: int) -> dict:
+    """The watch step of a distributed pass, run here once the workers are done: re-checks are
+    short requests, host by host within the per-host limits (held across machines by the slots)."""
+    from ..pipeline import make_tools
+    from ..watch import recheck_due
+
+    tools = make_tools(settings, Session, run_id)
+    try:
+        return recheck_due(Session, recorder=tools.recorder, client=tools.client, settings=settings)
+    finally:
+        tools.close()
+
+
 def run_distributed(settings: Settings, Session: sessionmaker, *, wait: bool = True,
                     progress: ProgressFn | None = None, stop: threading.Event | None = None) -> tuple[RunSummary, dict]:
     """Enqueue the due work; with ``wait``, return once it is all done. Raises LockHeld if a pass runs."""
@@ -119,7 +132,7 @@ def run_distributed(settings: Settings, Session: sessionmaker, *, wait: bool = T
             s.add(row)
             s.commit()
             run_id = row.id
-        status, error, sent = "failed", None, {}
+        status, error, sent, watched = "failed", None, {}, {}
         try:
             _import_dumps(settings, Session)
             if not settings.resolver.overrides:
@@ -147,12 +160,15 @@ def run_distributed(settings: Settings, Session: sessionmaker, *, wait: bool = T
                 else:
                     idle_since = None
                 time.sleep(POLL_S)
+            if wait and not stop.is_set():  # the pass's last step, as in process: re-check what is due
+                watched = _watch(settings, Session, run_id)
             status = "queued" if not wait else ("interrupted" if stop.is_set() else None)
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             summary = pass_summary(Session, run_id, started)
+            summary.watch = watched
             summary.seconds = round(time.monotonic() - t0, 3)
             if status is None:
                 status = "ok" if summary.ok else "partial"
