@@ -283,3 +283,10 @@ def test_stored_names_from_the_command_line_are_checked(tmp_path, db_url, sim, s
     assert r.code == 2 and "no folder" in r.err
     r = run_cli(["verify-export", "--stored", "nope.wacz"], cfg)
     assert r.code == 2 and "no package nope.wacz" in r.err
+
+
+def test_init_refuses_a_bucket_it_cannot_reach_in_one_line(tmp_path, db_url, sim, s3_server):
+    cfg = _config(tmp_path, db_url, sim, s3_server, "no-such-bucket-here")
+    r = run_cli(["init"], cfg)
+    assert r.code == 2 and r.err.startswith("error: storage.url:") and "NoSuchBucket" in r.err, r.err
+    assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1

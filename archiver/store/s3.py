@@ -53,7 +53,7 @@ def _translated(what: str):
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("404", "NoSuchKey", "NotFound") or status == 404:
+        if code != "NoSuchBucket" and (code in ("404", "NoSuchKey", "NotFound") or status == 404):
             raise FileNotFoundError(what) from exc
         raise StoreError(f"object storage: {what}: {code or status}: "
                          f"{exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")) from exc
