@@ -290,3 +290,22 @@ def test_init_refuses_a_bucket_it_cannot_reach_in_one_line(tmp_path, db_url, sim
     r = run_cli(["init"], cfg)
     assert r.code == 2 and r.err.startswith("error: storage.url:") and "NoSuchBucket" in r.err, r.err
     assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
+
+
+@pytest.mark.tampers
+def test_keep_local_keeps_the_spool_copy_and_verify_checks_it_too(tmp_path, db_url, sim, s3_server, bucket):
+    cfg = _config(tmp_path, db_url, sim, s3_server, bucket, keep_local=True)
+    _run_report(tmp_path, cfg, sim)
+    kept = sorted(glob.glob(str(tmp_path / "spool" / "warcs" / "*.warc.gz")))
+    stored = _objects(s3_server, bucket, "archive/warcs/")
+    assert kept and {f"archive/warcs/{os.path.basename(k)}" for k in kept} == set(stored)
+    assert run_cli(["verify"], cfg).code == 0
+    with open(kept[0], "r+b") as fh:  # the kept copy changes; the object does not
+        fh.seek(200)
+        byte = fh.read(1)
+        fh.seek(200)
+        fh.write(bytes([byte[0] ^ 1]))
+    v = run_cli(["verify", "--json"], cfg)
+    assert v.code == 1
+    assert [p["kind"] for p in v.json()["problems"]] == ["manifest_mismatch"]
+    assert "spool copy" in v.json()["problems"][0]["detail"]

@@ -211,6 +211,8 @@ def _check_files(session: Session, root: Store, missing: set[str], seen: set[str
         if row is not None and row.sha256 and row.sha256 != entry.sha256:
             out.append(Problem("manifest_mismatch", f"warc_files row says sha256 {row.sha256}, the manifest "
                                f"says {entry.sha256}", file=rel))
+        if root.remote and row is not None and row.location:
+            out.extend(_check_kept_copy(root, rel, entry.sha256))
     for rel, row in sorted(rows.items()):
         seen.add(rel)
         if row.state == "finished" and rel not in listed:
@@ -223,6 +225,21 @@ def _check_files(session: Session, root: Store, missing: set[str], seen: set[str
                            "knows", file=rel))
         seen.add(rel)
     return out
+
+
+def _check_kept_copy(root: Store, rel: str, sha256: str) -> list[Problem]:
+    """A spool copy kept beside an uploaded file (storage.keep_local) is read before the object by
+    get and replay: it must be the same bytes."""
+    try:
+        fh = open(confined_warc_path(root.root, rel), "rb")
+    except (OSError, ArchiveError):
+        return []
+    with fh:
+        kept, size, _ = _read_file(fh, rel)
+    if kept == sha256:
+        return []
+    return [Problem("manifest_mismatch", f"the spool copy kept in {root.root} has sha256 {kept} ({size} bytes), "
+                    f"the manifest says {sha256}", file=rel)]
 
 
 def _read_file(fh, rel: str) -> tuple[str, int, int | None]:
