@@ -222,7 +222,7 @@ def test_uploads_are_multipart_for_big_files_checked_by_sha256_and_read_by_range
                                                         warc_content_type="application/octet-stream"),
                                    b.create_warc_record("urn:test:small", "resource", payload=_stream(b"tiny"),
                                                         warc_content_type="text/plain")])
-    assert sink.uploaded == [refs[0].warc_file] and not sink.upload_failures
+    assert sink.uploads.uploaded == [refs[0].warc_file] and not sink.uploads.failures
     head = s3_server.client().head_object(Bucket=bucket, Key=f"archive/{refs[0].warc_file}")
     assert head["ETag"].strip('"').endswith("-3")  # three parts
     assert not (tmp_path / "spool" / refs[0].warc_file).exists()
@@ -260,10 +260,10 @@ def test_a_failed_upload_stays_in_the_spool_and_goes_up_with_the_next_sink(tmp_p
     with WarcSink(settings) as sink:
         ref = sink.write_records([sink.builder.create_warc_record("urn:test:a", "resource", payload=_stream(b"a"),
                                                                   warc_content_type="text/plain")])[0]
-    assert sink.upload_failures == [ref.warc_file] and (tmp_path / "spool" / ref.warc_file).exists()
+    assert sink.uploads.failures == [ref.warc_file] and (tmp_path / "spool" / ref.warc_file).exists()
     s3_server.client().create_bucket(Bucket=bucket)
     again = WarcSink(settings)
-    assert again.uploaded == [ref.warc_file] and not (tmp_path / "spool" / ref.warc_file).exists()
+    assert again.uploads.uploaded == [ref.warc_file] and not (tmp_path / "spool" / ref.warc_file).exists()
     again.close()
 
 

@@ -13,11 +13,8 @@ is repaired: its gzip members are scanned, the torn tail after the last complete
 member is cut off, and the file is finished. Records already written are kept.
 
 Object storage (``storage.url``): objects cannot be appended to, so ``<storage.root>/warcs``
-is the spool where each worker writes its own files. A finished file is uploaded (outside the
-writers' lock), checked (archiver.store.s3: size, and its bytes read back against the sha256
-computed while writing), its ``warc_files.location`` set, and only then is the spool copy
-removed (``storage.keep_local`` keeps it). A file whose upload failed, or that a killed pass
-left behind (finished, or ``.open`` and repaired), is uploaded when the next sink starts.
+is the spool where each worker writes its own files; a finished file is uploaded outside the
+writers' lock by :class:`archiver.capture.upload.SpoolUploader`.
 """
 from __future__ import annotations
 
@@ -44,9 +41,10 @@ from warcio.warcwriter import WARCWriter
 
 from .. import __version__ as archiver_version
 from ..config import Settings
-from ..errors import ArchiveError, StoreError
+from ..errors import ArchiveError
 from ..model import WarcRef
 from ..store import open_store
+from .upload import SpoolUploader
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +158,12 @@ class WarcSink:
         self._serial = 0
         self.finished: list[str] = []  # relative paths finished by this sink, in order
         self.store = open_store(settings.storage)
-        self._uploads: list[tuple[str, int, str]] = []  # finished files waiting for the object store
-        self._upload_lock = threading.Lock()
-        self.uploaded: list[str] = []
-        self.upload_failures: list[str] = []
+        self.uploads = SpoolUploader(self.store, self.dir, settings.storage.keep_local, sessionmaker)
         if repair:
             self.repaired = repair_open_files(self.dir, self.root, self._record_finished)
             if self.store.remote:
-                self._queue_leftovers()
-                self.upload_pending()
+                self.uploads.queue_leftovers(self._record_finished)
+                self.uploads.run()
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -193,8 +188,8 @@ class WarcSink:
                 self._size += total
                 self._records += len(records)
                 rel = self._rel(self._name)
-            if self._uploads:  # a rotation finished a file: upload it outside the writers' lock
-                self.upload_pending()
+            if self.uploads.waiting:  # a rotation finished a file: upload it outside the writers' lock
+                self.uploads.run()
         return [ref_from_record(rec, rel, base + start, length, **extra)
                 for rec, (start, length), extra in zip(records, spans, extras)]
 
@@ -243,7 +238,7 @@ class WarcSink:
         with self._lock:
             if self._fh is not None:
                 self._finish_current()
-        self.upload_pending()
+        self.uploads.run()
 
     def __enter__(self):
         return self
@@ -324,7 +319,7 @@ class WarcSink:
         if self.sessionmaker is not None:
             self._db_finished(rel, size, sha256)
         if self.store.remote:
-            self._uploads.append((rel, size, sha256))
+            self.uploads.waiting.append((rel, size, sha256))
 
     def _db_finished(self, rel: str, size: int, sha256: str) -> None:
         from sqlalchemy import select
@@ -340,92 +335,6 @@ class WarcSink:
             row.state, row.finished_at, row.size, row.sha256 = "finished", datetime.now(timezone.utc), size, sha256
             session.flush()
             append_entry(session, self.store, rel, sha256=sha256, size=size)  # commits
-
-    # ---- object storage ---------------------------------------------------------------------
-
-    def upload_pending(self) -> list[str]:
-        """Upload the files finished so far (one thread at a time; writers go on meanwhile)."""
-        done = []
-        with self._upload_lock:
-            while self._uploads:
-                rel, size, sha256 = self._uploads.pop(0)
-                if self._upload(rel, size, sha256):
-                    done.append(rel)
-        return done
-
-    def _upload(self, rel: str, size: int, sha256: str) -> bool:
-        path = self.root / rel
-        try:
-            fh = open(path, "rb")
-        except FileNotFoundError:
-            return False  # another sink on this spool uploaded it
-        with fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # one uploader per file
-            except OSError:
-                return False
-            if not path.exists():
-                return False
-            try:
-                if os.fstat(fh.fileno()).st_size != size:
-                    raise StoreError(f"{rel} is {os.fstat(fh.fileno()).st_size} bytes, {size} when it was finished")
-                self.store.put_file(path, rel, sha256=sha256)
-                self._set_location(rel, self.store.url)
-            except (StoreError, OSError) as exc:
-                log.error("could not upload %s to %s (%s); it stays in %s and is uploaded when the next "
-                          "pass starts", rel, self.store.url, exc, self.dir)
-                self.upload_failures.append(rel)
-                return False
-            if not self.settings.storage.keep_local:
-                path.unlink()
-                _fsync_dir(self.dir)
-        self.uploaded.append(rel)
-        return True
-
-    def _set_location(self, rel: str, location: str) -> None:
-        if self.sessionmaker is None:
-            return
-        from sqlalchemy import update
-
-        from ..db.tables import WarcFile
-        with self.sessionmaker() as session:
-            session.execute(update(WarcFile).where(WarcFile.path == rel).values(location=location))
-            session.commit()
-
-    def _queue_leftovers(self) -> None:
-        """Finished files in the spool not yet in the store: a failed upload, or a pass killed
-        between finishing a file and uploading it (or between renaming it and recording it)."""
-        rows = {}
-        if self.sessionmaker is not None:
-            from sqlalchemy import select
-
-            from ..db.tables import WarcFile
-            with self.sessionmaker() as session:
-                for path in sorted(self.dir.glob("*.warc.gz")):
-                    row = session.scalar(select(WarcFile).where(WarcFile.path == self._rel(path.name)))
-                    if row is not None:
-                        rows[row.path] = (row.state, row.sha256, row.size, row.location)
-        for path in sorted(self.dir.glob("*.warc.gz")):
-            rel = self._rel(path.name)
-            state, sha256, size, location = rows.get(rel, (None, None, None, None))
-            if location:  # uploaded and checked; only its spool copy is left
-                if not self.settings.storage.keep_local and self.store.size(rel) == path.stat().st_size:
-                    path.unlink(missing_ok=True)
-                continue
-            if state == "finished" and sha256 and size == path.stat().st_size:
-                self._uploads.append((rel, size, sha256))
-                continue
-            with open(path, "rb") as fh:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    continue  # a live sink is finishing or uploading it
-                sha256, size = _sha256_of(fh)
-                if state == "finished":  # the spool copy differs from what was recorded: never upload it
-                    log.error("%s differs from its warc_files row (sha256 %s, %s bytes): not uploaded; "
-                              "run `archiver verify`", rel, sha256, size)
-                    continue
-                self._record_finished(rel, size, sha256)
 
     def _db_open(self, rel: str) -> None:
         if self.sessionmaker is None:
@@ -484,14 +393,6 @@ class MemberScanner:
                 tail = self._d.unconsumed_tail
                 self._base += len(data) - len(tail)
                 data = tail
-
-
-def _sha256_of(fh: BinaryIO) -> tuple[str, int]:
-    h, size = hashlib.sha256(), 0
-    while buf := fh.read(1 << 20):
-        h.update(buf)
-        size += len(buf)
-    return h.hexdigest(), size
 
 
 def complete_members_end(fh: BinaryIO) -> int:
