@@ -19,6 +19,7 @@ from . import persist
 from .config import Settings
 from .db.tables import Capture, Extraction, Target
 from .model import CaptureResult
+from .store import open_store
 
 def save_browser(session: Session, target: Target, main, result: CaptureResult, *, run_id: int | None) -> None:
     """One row per record of the visit, children of the page's capture row ``main`` (added once
@@ -51,7 +52,7 @@ def extract_rendered(session: Session, dom: Capture, settings: Settings) -> Extr
     """The rendered DOM's text, kept when longer than the plain page's (else an empty extraction)."""
     from .extract import extract_capture
 
-    row = extract_capture(session, dom, settings, settings.storage.root)
+    row = extract_capture(session, dom, settings, open_store(settings.storage))
     parent = session.get(Capture, dom.parent_id) if dom.parent_id else None
     plain = parent.extraction.text if parent is not None and parent.extraction is not None else None
     if row.text and len(row.text.strip()) <= len((plain or "").strip()):

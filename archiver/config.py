@@ -35,11 +35,39 @@ class DatabaseSettings(_Section):
     echo: bool = False
 
 
+class S3Settings(_Section):
+    """S3-compatible object storage (storage.url: s3://bucket/prefix). Unset keys fall back to boto3's
+    usual chain: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION, ~/.aws."""
+
+    endpoint_url: str | None = None  # None: AWS itself (or AWS_ENDPOINT_URL)
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None  # better in $AWS_SECRET_ACCESS_KEY than in a file
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    multipart_threshold: int = Field(64 << 20, ge=5 << 20)  # files larger go up in parts
+    multipart_chunk: int = Field(16 << 20, ge=5 << 20)  # S3's smallest part is 5 MiB
+    verify_upload: bool = True  # read each uploaded WARC back and check its sha256 before the spool copy goes
+
+
 class StorageSettings(_Section):
     root: Path = Path("storage")
+    # None: finished files stay under root; s3://bucket/prefix: finished WARC files, exports and the manifest
+    # mirror go to object storage, and root is the local spool of the WARC files being written
+    url: str | None = None
+    keep_local: bool = False  # with url: keep the spool copy of each uploaded WARC file
+    s3: S3Settings = S3Settings()
     warc_prefix: str = "archiver"
     warc_max_bytes: int = Field(1_000_000_000, gt=0)
     warc_gzip_level: int = Field(6, ge=1, le=9)
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.lower().startswith("s3://") or len(v) <= 5:
+            raise ValueError("must be s3://bucket/prefix (or null: files under storage.root)")
+        return v
 
 
 class RequisiteSettings(_Section):
@@ -368,6 +396,8 @@ class Settings(_Section):
             if url and "@" in url:
                 scheme, rest = url.split("//", 1)
                 data["queue"][key] = scheme + "//***@" + rest.rsplit("@", 1)[1]
+        if data["storage"]["s3"]["secret_access_key"]:
+            data["storage"]["s3"]["secret_access_key"] = "***"
         notify = data["notify"]
         if notify["email"]["password"]:
             notify["email"]["password"] = "***"
@@ -443,7 +473,7 @@ def _format_error(err: ValidationError) -> str:
     return f"config: '{key}': {msg} (got {value!r})"
 
 
-_SECRET_KEYS = ("password", "headers", "token", "webhook.url")
+_SECRET_KEYS = ("password", "headers", "token", "webhook.url", "secret_access_key")
 
 
 def find_config_path(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> Path | None:

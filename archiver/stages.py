@@ -26,6 +26,7 @@ from .db.work import backoff_delay
 from .db.tables import Activity, Capture, Extraction, Hop, Link, Report, Target
 from .errors import HostNotReady
 from .model import CaptureResult, Outcome, Resolution
+from .store import open_store
 
 
 ONCE_MAX = 8192  # finished results Tools.once remembers
@@ -337,7 +338,7 @@ def extract_target(session: Session, target: Target, tools: Tools) -> str:
         if cap.role == "dom":
             extract_rendered(session, cap, tools.settings)
         else:
-            extract_capture(session, cap, tools.settings, tools.settings.storage.root)
+            extract_capture(session, cap, tools.settings, open_store(tools.settings.storage))
     target.stage = "done"
     persist.record_attempt(session, target, stage="extract", outcome="extracted", run_id=tools.run_id,
                            started=started, message=f"{len(pending)} capture(s)")

@@ -107,6 +107,16 @@ def write_config(tmp_path: Path, db_url: str, *, name: str = "config.yaml", **se
     return path
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 for the session (tests/servers/s3.py); each test makes its own bucket."""
+    from tests.servers import s3
+
+    server, handle = s3.start()
+    yield handle
+    server.stop()
+
+
 @pytest.fixture
 def config_file(tmp_path, db_url):
     return write_config(tmp_path, db_url)
@@ -209,6 +219,7 @@ def check_store(settings, out_dir: Path) -> list[str]:
     from archiver.export.verify import verify_storage
     from archiver.export.verify_wacz import verify_package
     from archiver.export.wacz import export_wacz
+    from archiver.store import open_store
 
     engine = make_engine(settings)
     try:
@@ -217,7 +228,7 @@ def check_store(settings, out_dir: Path) -> list[str]:
         Session = make_sessionmaker(engine)
         problems: list[str] = []
         with Session() as session:
-            report = verify_storage(session, Path(settings.storage.root))
+            report = verify_storage(session, open_store(settings.storage))
             problems += [f"verify: {p.line()}" for p in report.problems]
             if problems:
                 return problems
@@ -225,7 +236,7 @@ def check_store(settings, out_dir: Path) -> list[str]:
                 out = out_dir / f"store-check-{aid}.wacz"
                 selection = select_activity(session, aid)
                 try:
-                    export_wacz(session, Path(settings.storage.root), selection, out, software="store-check")
+                    export_wacz(session, open_store(settings.storage), selection, out, software="store-check")
                 except Exception as exc:
                     problems.append(f"export of activity {aid}: {type(exc).__name__}: {exc}")
                     continue

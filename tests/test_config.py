@@ -94,7 +94,17 @@ def test_missing_config_file(tmp_path):
 
 
 def test_redacted_hides_secrets():
-    s = Settings.model_validate({"database": {"url": "postgresql+psycopg://u:secret@h/db"},
-                                 "web": {"tokens": [{"token": "abc", "role": "editor"}]}})
+    # distinctive values: the key `storage.s3.secret_access_key` itself holds the word "secret"
+    s = Settings.model_validate({"database": {"url": "postgresql+psycopg://u:pw-x7q@h/db"},
+                                 "web": {"tokens": [{"token": "abc", "role": "editor"}]},
+                                 "storage": {"url": "s3://b/p", "s3": {"secret_access_key": "sk-9zz"}}})
     red = s.redacted()
-    assert "secret" not in str(red) and "abc" not in str(red)
+    assert "pw-x7q" not in str(red) and "abc" not in str(red) and "sk-9zz" not in str(red)
+    assert red["storage"]["s3"]["secret_access_key"] == "***"
+
+
+def test_storage_url_must_be_s3(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("storage:\n  url: ftp://x/y\n", encoding="utf-8")
+    r = run_cli(["init"], cfg)
+    assert r.code == 2 and "storage.url" in r.err and "s3://bucket/prefix" in r.err and "Traceback" not in r.err

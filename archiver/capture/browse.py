@@ -30,6 +30,7 @@ from .browser import Browser, Visited, chromium_problem
 from .browser_records import write_resources
 from .browser_route import Document
 from .gate import host_of
+from ..store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def read_document(result: CaptureResult, settings: Settings, locate: Callable | 
 
     ref = result.response
     try:
-        headers, stream = open_payload(settings.storage.root, ref.warc_file, ref.offset, locate=locate)
+        headers, stream = open_payload(open_store(settings.storage), ref.warc_file, ref.offset, locate=locate)
     except ArchiveError as exc:  # e.g. a revisit whose original is not findable yet: the browser fetches it
         log.info("browser: %s read back failed (%s); the browser fetches the page itself", ref.url, exc)
         return None

@@ -2,7 +2,10 @@
 
 ``warc_file`` is relative to ``storage.root`` and must stay inside
 ``<storage.root>/warcs``: it comes from the database, but a path is never
-trusted. A file still being written (``….warc.gz.open``) is read too.
+trusted. A file still being written (``….warc.gz.open``) is read too. ``storage``
+is a storage root or a :class:`archiver.store.Store`: with object storage, a file
+is read from the local spool while it is there (being written, waiting for its
+upload, or kept), else from the store by ranged GETs (:func:`open_warc`).
 
 - :func:`open_record` – the warcio record (headers parsed, streams unread)
 - :func:`open_payload` – HTTP headers + the body with chunking and Content-Encoding undone
@@ -24,6 +27,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from ..errors import ArchiveError
 from ..net.decode import DecodedReader
+from ..store import Store, as_store
 from .warcfile import OPEN_SUFFIX
 
 Locator = Callable[[str], "tuple[str, int] | None"]
@@ -54,6 +58,24 @@ def warc_path(storage_root: str | Path, warc_file: str) -> Path:
             return still_open
         raise ArchiveError(f"WARC file not found: {warc_file}", file=str(warc_file))
     return path
+
+
+def open_warc(storage: "str | Path | Store", warc_file: str) -> BinaryIO:
+    """The WARC file ``warc_file``, open for reading and seekable: the spool copy under the root
+    (finished, else ``.open``), else the object in the store. ArchiveError when it is nowhere."""
+    store = as_store(storage)
+    path = confined_warc_path(store.root, warc_file)
+    for candidate in (path, path.with_name(path.name + OPEN_SUFFIX)):
+        try:
+            return open(candidate, "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+    if store.remote:
+        try:
+            return store.open(warc_file)
+        except FileNotFoundError:
+            pass
+    raise ArchiveError(f"WARC file not found: {warc_file}", file=str(warc_file))
 
 
 class _RecordStream:
@@ -97,15 +119,14 @@ def _read_all(stream) -> bytes:
         out += buf
 
 
-def open_record(storage_root: str | Path, warc_file: str, offset: int):
+def open_record(storage_root: "str | Path | Store", warc_file: str, offset: int):
     """The warcio ArcWarcRecord at ``offset`` (one seek). Its streams read from the open file."""
-    path = warc_path(storage_root, warc_file)
-    fh = open(path, "rb")
+    fh = open_warc(storage_root, warc_file)
     try:
         fh.seek(int(offset))
         # Each record is its own gzip member: anything else at the offset is a wrong offset, not a
         # stream to scan (warcio would otherwise skip ahead and return some later record).
-        if path.name.endswith((".gz", ".gz.open")) and fh.read(2) != b"\x1f\x8b":
+        if str(warc_file).endswith(".gz") and fh.read(2) != b"\x1f\x8b":
             raise ValueError("not the start of a gzip member")
         fh.seek(int(offset))
         record = next(iter(ArchiveIterator(fh, check_digests=False)))
@@ -137,7 +158,7 @@ def _follow(storage_root, warc_file, offset, locate: Locator | None):
     return headers if headers is not None else record.http_headers, record
 
 
-def open_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate: Locator | None = None,
+def open_payload(storage_root: "str | Path | Store", warc_file: str, offset: int, *, locate: Locator | None = None,
                  max_bytes: int = DEFAULT_MAX_DECODED):
     """(HTTP headers, payload stream) with chunking and Content-Encoding undone. Close the stream.
 
@@ -152,7 +173,7 @@ def open_payload(storage_root: str | Path, warc_file: str, offset: int, *, locat
     return headers, DecodedReader(stream, coding, max_bytes)
 
 
-def raw_payload(storage_root: str | Path, warc_file: str, offset: int, *, locate: Locator | None = None):
+def raw_payload(storage_root: "str | Path | Store", warc_file: str, offset: int, *, locate: Locator | None = None):
     """(HTTP headers, payload stream) as sent: chunking undone, Content-Encoding kept. Close the stream."""
     headers, record = _follow(storage_root, warc_file, offset, locate)
     return headers, _RecordStream(_dechunked(record), record._archiver_fh)

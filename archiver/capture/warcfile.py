@@ -11,6 +11,10 @@ record's offset and length are known.
 Crash safety: on start, each leftover ``*.warc.gz.open`` nobody holds a lock on
 is repaired: its gzip members are scanned, the torn tail after the last complete
 member is cut off, and the file is finished. Records already written are kept.
+
+Object storage (``storage.url``): objects cannot be appended to, so ``<storage.root>/warcs``
+is the spool where each worker writes its own files; a finished file is uploaded outside the
+writers' lock by :class:`archiver.capture.upload.SpoolUploader`.
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ from .. import __version__ as archiver_version
 from ..config import Settings
 from ..errors import ArchiveError
 from ..model import WarcRef
+from ..store import open_store
+from .upload import SpoolUploader
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +157,13 @@ class WarcSink:
         self._records = 0
         self._serial = 0
         self.finished: list[str] = []  # relative paths finished by this sink, in order
+        self.store = open_store(settings.storage)
+        self.uploads = SpoolUploader(self.store, self.dir, settings.storage.keep_local, sessionmaker)
         if repair:
             self.repaired = repair_open_files(self.dir, self.root, self._record_finished)
+            if self.store.remote:
+                self.uploads.queue_leftovers(self._record_finished)
+                self.uploads.run()
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -177,6 +188,8 @@ class WarcSink:
                 self._size += total
                 self._records += len(records)
                 rel = self._rel(self._name)
+            if self.uploads.waiting:  # a rotation finished a file: upload it outside the writers' lock
+                self.uploads.run()
         return [ref_from_record(rec, rel, base + start, length, **extra)
                 for rec, (start, length), extra in zip(records, spans, extras)]
 
@@ -225,6 +238,7 @@ class WarcSink:
         with self._lock:
             if self._fh is not None:
                 self._finish_current()
+        self.uploads.run()
 
     def __enter__(self):
         return self
@@ -293,15 +307,21 @@ class WarcSink:
         final = self.dir / name
         os.rename(self.dir / (name + OPEN_SUFFIX), final)
         _fsync_dir(self.dir)
-        fh.close()  # releases the flock
         self._fh = self._name = None
-        self._record_finished(self._rel(name), self._size, self._hash.hexdigest())
+        try:  # the flock is held until the file is recorded: a sink starting meanwhile leaves it alone
+            self._record_finished(self._rel(name), self._size, self._hash.hexdigest())
+        finally:
+            fh.close()  # releases the flock
 
     def _record_finished(self, rel: str, size: int, sha256: str) -> None:
         """Mark the WarcFile row finished and append the file to the manifest."""
         self.finished.append(rel)
-        if self.sessionmaker is None:
-            return
+        if self.sessionmaker is not None:
+            self._db_finished(rel, size, sha256)
+        if self.store.remote:
+            self.uploads.waiting.append((rel, size, sha256))
+
+    def _db_finished(self, rel: str, size: int, sha256: str) -> None:
         from sqlalchemy import select
 
         from ..db.tables import WarcFile
@@ -314,7 +334,7 @@ class WarcSink:
                 session.add(row)
             row.state, row.finished_at, row.size, row.sha256 = "finished", datetime.now(timezone.utc), size, sha256
             session.flush()
-            append_entry(session, self.root, rel, sha256=sha256, size=size)  # commits
+            append_entry(session, self.store, rel, sha256=sha256, size=size)  # commits
 
     def _db_open(self, rel: str) -> None:
         if self.sessionmaker is None:

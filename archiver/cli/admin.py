@@ -21,18 +21,20 @@ def init(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help
     settings = ctx.obj.settings
     root = settings.storage.root
     prepare_storage(root)
+    stored = check_store(settings)
     engine = ctx.obj.engine
     with database_errors(engine):
         before = migrate.current_revision(engine)
         migrate.upgrade(engine)
         after = migrate.current_revision(engine)
-    doc = {"storage_root": str(root), "database": engine.url.render_as_string(hide_password=True),
+    doc = {"storage_root": str(root), "storage_url": stored, "database": engine.url.render_as_string(hide_password=True),
            "revision_before": before, "revision": after, "changed": before != after}
     if json_out:
         emit_json(doc)
     else:
         state = "already up to date" if before == after else (f"upgraded from {before}" if before else "created")
-        console().print(f"storage: {root}\ndatabase: {doc['database']} ({state}, revision {after})")
+        console().print(f"storage: {root}" + (f" (spool; finished files in {stored})" if stored else "")
+                        + f"\ndatabase: {doc['database']} ({state}, revision {after})")
 
 
 def prepare_storage(root: Path) -> None:
@@ -47,6 +49,22 @@ def prepare_storage(root: Path) -> None:
         except OSError as exc:
             raise ConfigError(f"storage.root: cannot write in {folder} ({exc.strerror or exc}); "
                               "choose a writable folder in 'storage.root'") from exc
+
+
+def check_store(settings) -> str | None:
+    """With object storage, that the bucket answers to our credentials (one list request): one line
+    and exit 2 otherwise, before the database is touched. Returns the store's url (None: local)."""
+    from ..errors import StoreError
+    from ..store import open_store
+
+    store = open_store(settings.storage)
+    if not store.remote:
+        return None
+    try:
+        next(iter(store.list("manifest/")), None)
+    except StoreError as exc:
+        raise ConfigError(f"storage.url: {exc}; check the bucket, 'storage.s3' and the AWS_* variables") from exc
+    return store.url
 
 
 def show_config(ctx: typer.Context):

@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError
+from ..store import open_store
 from .output import console, emit_json
 
 
@@ -27,7 +28,7 @@ def dossier(
         raise InputError(f"-o {output}: the dossier is written as .pdf or .html")
     settings = ctx.obj.settings
     with ctx.obj.sessionmaker()() as session:
-        doc = build(session, settings.storage.root, report)
+        doc = build(session, open_store(settings.storage), report)
     html = render_html(doc)
     data = print_pdf(html, settings) if kind == ".pdf" else html.encode("utf-8")
     part = output.with_name(output.name + ".part")

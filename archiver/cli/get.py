@@ -116,7 +116,9 @@ def get(ctx: typer.Context,
     if json_out and output is None:
         emit_json({**chosen, "chosen_because": doc["chosen_because"]})
         return
-    _headers, payload = open_payload(settings.storage.root, warc_file, offset, locate=db_locator(Session),
+    from ..store import open_store
+
+    _headers, payload = open_payload(open_store(settings.storage), warc_file, offset, locate=db_locator(Session),
                                      max_bytes=settings.fetch.max_bytes)
     with payload:
         _write(payload, output)

@@ -10,6 +10,7 @@ import threading
 import typer
 
 from ..errors import ConfigError
+from ..store import open_store
 from ..web.access import Access, check_tokens, is_loopback
 from .output import console
 
@@ -97,7 +98,7 @@ def serve(
     wildcard = host in ("0.0.0.0", "::")  # then follow the host the browser used
     access = Access.for_serving(settings, host)
     try:
-        replay = ReplayServer(settings.storage.root, host, replay_port, access=access,
+        replay = ReplayServer(settings.storage.root, host, replay_port, access=access, store=open_store(settings.storage),
                               ui_origin=f"http://{{host}}:{ui_sock.getsockname()[1]}" if wildcard else ui_origin)
     except OSError as exc:
         ui_sock.close()

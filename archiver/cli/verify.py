@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from ..export.verify import count_records, verify_storage
+from ..store import open_store
 from .output import console, emit_json, progress, table
 
 
@@ -22,6 +23,24 @@ def _done(ok: bool) -> None:
     raise SystemExit(0 if ok else 1)
 
 
+def verify_stored(store, name: str):
+    """verify-export of ``exports/NAME`` in the store (read in place: a remote object by range)."""
+    from ..errors import InputError, StoreError
+    from ..export.verify_wacz import verify_package
+    from ..store import check_key
+
+    try:
+        key = check_key(f"exports/{name}")
+    except StoreError as exc:
+        raise InputError(f"--stored: {exc}") from None
+    try:
+        fh = store.open(key)
+    except FileNotFoundError:
+        raise InputError(f"no package {name} in {store.url}/exports") from None
+    with fh:
+        return verify_package(Path(name), fh=fh, label=f"{store.url}/{key}")
+
+
 def verify(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     settings = ctx.obj.settings
     Session = ctx.obj.sessionmaker()
@@ -29,7 +48,7 @@ def verify(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
         total = count_records(session)
         with progress(not json_out) as bar:
             task = bar.add_task("verifying records", total=total)
-            report = verify_storage(session, settings.storage.root, on_record=lambda: bar.advance(task))
+            report = verify_storage(session, open_store(settings.storage), on_record=lambda: bar.advance(task))
     if json_out:
         emit_json(report.as_dict())
     elif report.ok:
@@ -50,12 +69,20 @@ def verify(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
 
 def verify_export(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="The .wacz file to check."),
+    file: Path = typer.Argument(None, help="The .wacz file to check."),
+    stored: str = typer.Option(None, "--stored", help="NAME.wacz: a package `export --stored` put in the "
+                               "store (storage.url), read where it is by range."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
+    from ..errors import InputError
     from ..export.verify_wacz import verify_package
 
-    result = verify_package(file)
+    if (file is None) == (stored is None):
+        raise InputError("give a .wacz file or --stored NAME.wacz")
+    if stored is not None:
+        result = verify_stored(open_store(ctx.obj.settings.storage), stored)
+    else:
+        result = verify_package(file)
     if json_out:
         emit_json(result.as_dict())
     else:

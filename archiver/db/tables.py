@@ -281,6 +281,9 @@ class WarcFile(Base):
     finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     size: Mapped[Optional[int]] = mapped_column(BigInteger)
     sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    # where the finished file lives: None under storage.root; else the object store's url
+    # (s3://bucket/prefix), set once the upload was read back and matched sha256
+    location: Mapped[Optional[str]] = mapped_column(String(512))
 
 
 class ManifestEntry(Base):

@@ -8,7 +8,9 @@ reordering any entry breaks the chain from there on::
 
 The chain lives in the ``manifest`` table and, one JSON line per entry appended and
 fsynced, in ``<storage.root>/manifest.jsonl``, so the fixity record survives the loss
-of the database and a tampered table disagrees with its mirror.
+of the database and a tampered table disagrees with its mirror. With object storage
+(``storage.url``) objects cannot be appended to, and each worker has its own spool: the
+mirror is one small object per entry, ``manifest/<id, 12 digits>.json``, read in key order.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from ..db.tables import ManifestEntry, WarcFile
 from ..errors import ArchiveError, InputError
 from .problems import Problem
 from ..capture.read import confined_warc_path
+from ..store import Store, as_store
 
 GENESIS = "0" * 64
 MIRROR = "manifest.jsonl"
@@ -54,7 +57,7 @@ def _lock(session: Session) -> None:
     # SQLite serialises writers on the database file; the unique entry_hash catches the rest.
 
 
-def append_entry(session: Session, storage_root: Path, rel_path: str, *, sha256: str | None = None,
+def append_entry(session: Session, storage_root: "Path | Store", rel_path: str, *, sha256: str | None = None,
                  size: int | None = None) -> ManifestEntry:
     """Record a finished WARC file in the chain and its mirror; mark its WarcFile finished.
 
@@ -65,8 +68,9 @@ def append_entry(session: Session, storage_root: Path, rel_path: str, *, sha256:
     difference `archiver verify` reports).
     """
     rel_path = Path(rel_path).as_posix()
+    store = as_store(storage_root)
     try:
-        path = confined_warc_path(storage_root, rel_path)
+        path = confined_warc_path(store.root, rel_path)
     except ArchiveError as exc:
         raise InputError(str(exc)) from exc
     if not path.is_file():
@@ -85,8 +89,15 @@ def append_entry(session: Session, storage_root: Path, rel_path: str, *, sha256:
         wf.state, wf.sha256, wf.size = "finished", sha256, size
         wf.finished_at = wf.finished_at or added
     session.commit()
-    _append_mirror(Path(storage_root) / MIRROR, entry)
+    if store.remote:
+        store.put_bytes(_mirror_key(entry.id), (json.dumps(as_line(entry), sort_keys=True) + "\n").encode("utf-8"))
+    else:
+        _append_mirror(store.root / MIRROR, entry)
     return entry
+
+
+def _mirror_key(entry_id: int) -> str:
+    return f"manifest/{entry_id:012d}.json"
 
 
 def as_line(entry: ManifestEntry) -> dict:
@@ -104,9 +115,14 @@ def _append_mirror(path: Path, entry: ManifestEntry) -> None:
         os.close(fd)
 
 
-def read_mirror(storage_root: Path) -> Iterator[tuple[int, dict | None]]:
-    """(line number, entry or None when the line is not valid JSON) from the mirror file."""
-    path = Path(storage_root) / MIRROR
+def read_mirror(storage_root: "Path | Store") -> Iterator[tuple[int, dict | None]]:
+    """(line number, entry or None when the line is not valid JSON) from the mirror file
+    (from the mirror objects, one line each, when the store is remote)."""
+    store = as_store(storage_root)
+    if store.remote:
+        yield from _read_remote_mirror(store)
+        return
+    path = store.root / MIRROR
     if not path.exists():
         return
     with open(path, "rb") as fh:
@@ -120,6 +136,20 @@ def read_mirror(storage_root: Path) -> Iterator[tuple[int, dict | None]]:
                 yield n, None
 
 
+def _read_remote_mirror(store: Store) -> Iterator[tuple[int, dict | None]]:
+    for n, (key, size, _tag) in enumerate(store.list("manifest/"), 1):
+        if size > 1 << 16:  # an entry is ~400 bytes: a huge object is not one of ours
+            yield n, None
+            continue
+        with store.open(key) as fh:
+            raw = fh.read(1 << 16)
+        try:
+            doc = json.loads(raw)
+            yield n, doc if isinstance(doc, dict) else None
+        except ValueError:
+            yield n, None
+
+
 def entries(session: Session) -> list[ManifestEntry]:
     return list(session.scalars(select(ManifestEntry).order_by(ManifestEntry.id)))
 
@@ -129,7 +159,7 @@ def latest_by_path(session: Session) -> dict[str, ManifestEntry]:
     return {e.path: e for e in entries(session)}
 
 
-def verify_chain(session: Session, storage_root: Path) -> list[Problem]:
+def verify_chain(session: Session, storage_root: "Path | Store") -> list[Problem]:
     """Check the table's chain, and the table against its mirror file (not the WARC files)."""
     problems: list[Problem] = []
     rows = entries(session)

@@ -11,7 +11,9 @@ Three layers, each catching what the others cannot:
    full disk or a file size limit) shows even when the manifest was computed over it;
 3. the manifest itself: its hash chain and its mirror file (manifest.verify_chain).
 
-Everything streams; no file is ever loaded whole.
+Everything streams; no file is ever loaded whole. With object storage (``storage.url``) a
+file whose ``warc_files.location`` says it was uploaded is read from the store (ranged GETs),
+never from a spool copy kept beside it; one not uploaded yet is read from the spool.
 """
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db.tables import Capture, WarcFile
-from ..errors import ArchiveError
+from ..errors import ArchiveError, StoreError
 from .. import digests
 from . import manifest
 from .problems import Problem
 from ..capture.read import confined_warc_path
+from ..store import Store, as_store
 from ..capture.warcfile import MemberScanner
 from .records import CHUNK, RecordChanged, RecordFacts, RecordTruncated, RecordUnreadable, read_record
 
@@ -55,10 +58,10 @@ def count_records(session: Session) -> int:
     return session.scalar(select(func.count(Capture.id))) or 0
 
 
-def verify_storage(session: Session, storage_root: Path,
+def verify_storage(session: Session, storage_root: "Path | Store",
                    on_record: Callable[[], None] | None = None) -> VerifyReport:
     """Check every record, file and manifest entry; problems are data, never raised."""
-    root = Path(storage_root)
+    root = as_store(storage_root)
     report = VerifyReport()
     report.problems.extend(manifest.verify_chain(session, root))
     missing: set[str] = set()
@@ -75,19 +78,46 @@ def verify_storage(session: Session, storage_root: Path,
     return report
 
 
+def open_stored(session: Session, store: Store, rel: str, location: str | None = ...):
+    """The WARC file ``rel`` as verification must read it: from the store when its row says it was
+    uploaded (``location``; looked up when not given), else from the spool, else from the store.
+    None when it is nowhere; ArchiveError for a path or key that is refused."""
+    if location is ...:
+        location = session.scalar(select(WarcFile.location).where(WarcFile.path == rel))
+    path = confined_warc_path(store.root, rel)
+    if location:
+        if not store.remote or location != store.url:
+            raise ArchiveError(f"stored in {location}, but storage.url is {store.url if store.remote else 'unset'}",
+                               file=rel)
+        try:
+            return store.open(rel)
+        except FileNotFoundError:
+            return None
+    try:
+        return open(path, "rb")
+    except (FileNotFoundError, IsADirectoryError):
+        pass
+    if store.remote:
+        try:
+            return store.open(rel)
+        except FileNotFoundError:
+            return None
+    return None
+
+
 def _check_file_records(session, root, rel, captures, missing, on_record) -> list[Problem]:
     out: list[Problem] = []
     try:
-        path = confined_warc_path(root, rel)
-    except ArchiveError as exc:
+        fh = open_stored(session, root, rel)
+    except (ArchiveError, StoreError) as exc:
         return [Problem("unreadable_record", str(exc), file=rel, capture_id=c.id) for c in captures]
-    if not path.is_file():
+    if fh is None:
         missing.add(rel)
         for _ in captures:
             on_record and on_record()
         return [Problem("missing_file", f"file not found; {len(captures)} record(s) point into it "
                         f"(captures {_ids(captures)})", file=rel, capture_id=captures[0].id)]
-    with open(path, "rb") as fh:
+    with fh:
         for c in captures:
             out.extend(check_capture(session, fh, c)[1])
             on_record and on_record()
@@ -104,6 +134,9 @@ def check_capture(session: Session, fh, c: Capture, tee=None) -> tuple[RecordFac
     def p(kind: str, detail: str) -> Problem:
         return Problem(kind, detail, file=c.warc_file, offset=c.offset, capture_id=c.id)
 
+    if hasattr(fh, "expect"):  # a ranged reader: one GET of exactly the record
+        fh.seek(c.offset)
+        fh.expect(c.length)
     try:
         f = read_record(fh, c.offset, c.length, tee=tee)
     except RecordTruncated as exc:
@@ -137,7 +170,7 @@ def check_capture(session: Session, fh, c: Capture, tee=None) -> tuple[RecordFac
     return f, out
 
 
-def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]) -> list[Problem]:
+def _check_files(session: Session, root: Store, missing: set[str], seen: set[str]) -> list[Problem]:
     out: list[Problem] = []
     listed = manifest.latest_by_path(session)
     rows = {w.path: w for w in session.scalars(select(WarcFile))}
@@ -146,16 +179,21 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
     for rel, entry in sorted(listed.items()):
         seen.add(rel)
         try:
-            path = confined_warc_path(root, rel)
-        except ArchiveError as exc:
+            fh = open_stored(session, root, rel, rows[rel].location if rel in rows else None)
+        except (ArchiveError, StoreError) as exc:
             out.append(Problem("manifest_mismatch", str(exc), file=rel))
             continue
-        if not path.is_file():
+        if fh is None:
             if rel not in missing:
                 out.append(Problem("missing_file", "listed in the manifest but not found", file=rel))
                 missing.add(rel)
             continue
-        sha256, size, whole_to = _read_file(path)
+        with fh:
+            try:
+                sha256, size, whole_to = _read_file(fh, rel)
+            except StoreError as exc:
+                out.append(Problem("unreadable_record", str(exc), file=rel))
+                continue
         if whole_to is not None and whole_to != size:
             out.append(Problem("torn_record", f"the file ends in an incomplete gzip member: only its first "
                                f"{whole_to} of {size} bytes are complete records", file=rel, offset=whole_to))
@@ -173,6 +211,8 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
         if row is not None and row.sha256 and row.sha256 != entry.sha256:
             out.append(Problem("manifest_mismatch", f"warc_files row says sha256 {row.sha256}, the manifest "
                                f"says {entry.sha256}", file=rel))
+        if root.remote and row is not None and row.location:
+            out.extend(_check_kept_copy(root, rel, entry.sha256))
     for rel, row in sorted(rows.items()):
         seen.add(rel)
         if row.state == "finished" and rel not in listed:
@@ -187,30 +227,50 @@ def _check_files(session: Session, root: Path, missing: set[str], seen: set[str]
     return out
 
 
-def _read_file(path: Path) -> tuple[str, int, int | None]:
+def _check_kept_copy(root: Store, rel: str, sha256: str) -> list[Problem]:
+    """A spool copy kept beside an uploaded file (storage.keep_local) is read before the object by
+    get and replay: it must be the same bytes."""
+    try:
+        fh = open(confined_warc_path(root.root, rel), "rb")
+    except (OSError, ArchiveError):
+        return []
+    with fh:
+        kept, size, _ = _read_file(fh, rel)
+    if kept == sha256:
+        return []
+    return [Problem("manifest_mismatch", f"the spool copy kept in {root.root} has sha256 {kept} ({size} bytes), "
+                    f"the manifest says {sha256}", file=rel)]
+
+
+def _read_file(fh, rel: str) -> tuple[str, int, int | None]:
     """(sha256, size, end of the last complete gzip member or None for plain .warc), in one read."""
     h, size = hashlib.sha256(), 0
-    scan = MemberScanner() if path.name.endswith(".gz") else None
-    with open(path, "rb") as fh:
-        while buf := fh.read(CHUNK):
-            h.update(buf)
-            size += len(buf)
-            if scan is not None:
-                scan.feed(buf)
+    scan = MemberScanner() if rel.endswith(".gz") else None
+    while buf := fh.read(CHUNK if not hasattr(fh, "expect") else 1 << 20):
+        h.update(buf)
+        size += len(buf)
+        if scan is not None:
+            scan.feed(buf)
     return h.hexdigest(), size, (scan.good if scan is not None else None)
 
 
-def _exists(root: Path, rel: str) -> bool:
+def _exists(root: Store, rel: str) -> bool:
     try:
-        return confined_warc_path(root, rel).is_file()
-    except ArchiveError:
+        if confined_warc_path(root.root, rel).is_file():
+            return True
+        return root.remote and root.size(rel) is not None
+    except (ArchiveError, StoreError):
         return False
 
 
-def _disk_files(root: Path):
-    base = root / "warcs"
-    if not base.is_dir():
-        return
-    for p in base.rglob("*"):
-        if p.is_file() and p.name.endswith(WARC_SUFFIXES):
-            yield p.relative_to(root).as_posix()
+def _disk_files(root: Store):
+    """WARC files in the spool, and (object storage) in the store."""
+    base = root.root / "warcs"
+    if base.is_dir():
+        for p in base.rglob("*"):
+            if p.is_file() and p.name.endswith(WARC_SUFFIXES):
+                yield p.relative_to(root.root).as_posix()
+    if root.remote:
+        for key, _size, _tag in root.list("warcs/"):
+            if key.endswith(WARC_SUFFIXES):
+                yield key

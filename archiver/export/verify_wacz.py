@@ -64,15 +64,16 @@ class PackageReport:
                 f"verified{sig}"]
 
 
-def verify_package(path: Path) -> PackageReport:
+def verify_package(path: Path, *, fh=None, label: str | None = None) -> PackageReport:
+    """Check the package at ``path``, or in ``fh`` (seekable: a stored package read by range), shown as ``label``."""
     path = Path(path)
-    if path.is_dir():
+    if fh is None and path.is_dir():
         raise InputError(f"{path} is a folder, not a .wacz file")
-    if not path.is_file():
+    if fh is None and not path.is_file():
         raise InputError(f"no such file: {path}")
-    report = PackageReport(path)
+    report = PackageReport(label or path)
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(fh if fh is not None else path)
     except (zipfile.BadZipFile, OSError) as exc:
         report.add("unreadable_package", f"not a ZIP/WACZ file ({exc})")
         return report

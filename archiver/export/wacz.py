@@ -49,7 +49,9 @@ from .manifest import iso
 from .postkey import post_fields
 from ..capture.read import confined_warc_path
 from ..db.queries import VIEW_ROLES
-from .verify import check_capture
+from ..errors import StoreError
+from ..store import Store, as_store, check_key
+from .verify import check_capture, open_stored
 
 WACZ_VERSION = "1.1.1"
 WARC_NAME = "data.warc.gz"
@@ -63,7 +65,7 @@ ZIP64_AT = (1 << 31) - 1
 
 @dataclass
 class ExportResult:
-    path: Path
+    path: "Path | str"  # where the package is: a local path, or a URL in the store
     records: int
     pages: int
     bytes: int
@@ -75,7 +77,7 @@ class ExportResult:
                 "signed": self.signed, "datapackage_hash": self.datapackage_hash}
 
 
-def export_wacz(session: Session, storage_root: Path, selection: Selection, out: Path, *,
+def export_wacz(session: Session, storage_root: "Path | Store", selection: Selection, out: Path, *,
                 software: str, signing_key: Path | None = None,
                 progress: Callable[[int, int], None] | None = None) -> ExportResult:
     """Write the package; ``progress(done, total)`` is called with bytes of records copied."""
@@ -91,7 +93,7 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             pkg = _Package(zf, now)
-            lines, placed, pages = _write_records(pkg, session, Path(storage_root), selection, progress)
+            lines, placed, pages = _write_records(pkg, session, as_store(storage_root), selection, progress)
             _write_index(pkg, lines)
             header = {"format": "json-pages-1.0", "id": "pages", "title": selection.title}
             pkg.add(PAGES_PATH, "".join(json.dumps(d, ensure_ascii=False) + "\n"
@@ -111,6 +113,27 @@ def export_wacz(session: Session, storage_root: Path, selection: Selection, out:
         tmp.unlink(missing_ok=True)
         raise
     return ExportResult(out, len(lines), len(pages), out.stat().st_size, key is not None, digest["hash"])
+
+
+def export_to_store(session: Session, store: Store, selection: Selection, name: str, **kwargs) -> ExportResult:
+    """Write the package as ``exports/<name>`` in the store: built in the spool folder
+    ``<storage.root>/exports``, then put in the store (checked by its sha256) and, when the store
+    is remote, the spool copy removed. ``path`` of the result is where it is stored."""
+    key = check_key(f"exports/{name}")
+    spool = store.root / "exports"
+    spool.mkdir(parents=True, exist_ok=True)
+    local = spool / name
+    result = export_wacz(session, store, selection, local, **kwargs)
+    if not store.remote:
+        return result
+    try:
+        with open(local, "rb") as fh:
+            sha256, _size = digests.file_digest(fh)
+        store.put_file(local, key, sha256=sha256)
+    finally:
+        local.unlink(missing_ok=True)
+    result.path = f"{store.url}/{key}"  # a URL, not a local path
+    return result
 
 
 class _Package:
@@ -169,7 +192,7 @@ def _write_index(pkg: _Package, lines: list[str]) -> None:
     pkg.add(IDX_PATH, idx.getvalue().encode("utf-8"))
 
 
-def _write_records(pkg: _Package, session: Session, root: Path, selection: Selection,
+def _write_records(pkg: _Package, session: Session, root: Store, selection: Selection,
                    progress: Callable[[int, int], None] | None = None):
     lines, placed, pages = [], {}, []
     digest, pos = hashlib.sha256(), 0
@@ -191,7 +214,7 @@ def _write_records(pkg: _Package, session: Session, root: Path, selection: Selec
                 pos += len(data)
 
             for c in selection.captures:
-                fh = handles.get(c.warc_file) or handles.setdefault(c.warc_file, _open(root, c))
+                fh = handles.get(c.warc_file) or handles.setdefault(c.warc_file, _open(session, root, c))
                 key = (c.warc_file, c.offset)
                 start = pos
                 again = key in packaged  # another row for a record already packaged: verify, do not copy
@@ -245,12 +268,15 @@ def _title(c, by_id: dict) -> str:
     return c.url
 
 
-def _open(root: Path, c):
+def _open(session: Session, root: Store, c):
     try:
-        return open(confined_warc_path(root, c.warc_file), "rb")
-    except (OSError, ArchiveError) as exc:
+        fh = open_stored(session, root, c.warc_file)
+    except (OSError, ArchiveError, StoreError) as exc:
         raise IntegrityError(f"capture {c.id}: cannot open {c.warc_file} ({type(exc).__name__}); "
                              "run `archiver verify`") from exc
+    if fh is None:
+        raise IntegrityError(f"capture {c.id}: {c.warc_file} not found; run `archiver verify`")
+    return fh
 
 
 def _scope(selection: Selection) -> str:

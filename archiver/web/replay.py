@@ -13,6 +13,13 @@ only through the index, never through a path in a request.
 A script's POST (recorded by the browser capture with its body) is indexed under its method and
 body, cdxj-indexer's ``post_append`` convention, so that pywb answers the replayed page's POST with it.
 
+With object storage (``storage.url``), WARC files in the store are indexed too, each
+streamed once through the indexer by ranged GETs (its part rebuilt when its ETag or size
+changes), and pywb's ``archive_paths`` lists the spool folder, then ``s3://bucket/prefix/``:
+pywb's own S3 loader (boto3) reads each record with a ranged GET, nothing held whole. The
+child process gets the endpoint and credentials in its environment (boto3's ``AWS_*``
+variables), never on its command line.
+
 A response recovered from another archive (capture/fallback.py: ``WARC-Source-URI`` names
 the memento) is indexed at the archive's memento datetime, read from its metadata record,
 not at its WARC-Date (when we copied it): replay then answers with the date the original
@@ -108,8 +115,10 @@ def _indexer_class():
     return Indexer
 
 
-def refresh_index(storage_root: Path) -> int:
-    """Bring the per-WARC CDXJ parts up to date; return how many parts were (re)built."""
+def refresh_index(storage_root: Path, store=None) -> int:
+    """Bring the per-WARC CDXJ parts up to date; return how many parts were (re)built.
+
+    ``store``: the object store (archiver.store) whose ``warcs/`` objects are indexed as well."""
     CDXJIndexer = _indexer_class()
 
     root = Path(storage_root).resolve()
@@ -142,6 +151,8 @@ def refresh_index(storage_root: Path) -> int:
         os.replace(tmp, part)
         new_state[rel] = sig
         rebuilt += 1
+    if store is not None and store.remote:
+        rebuilt += _index_stored(store, idx, state, new_state, CDXJIndexer)
     wanted = {_part_name(r) for r in new_state}
     for stale in idx.glob("*.cdxj"):
         if stale.name not in wanted:
@@ -150,12 +161,60 @@ def refresh_index(storage_root: Path) -> int:
     return rebuilt
 
 
-def pywb_config(storage_root: Path) -> dict:
+def _index_stored(store, idx: Path, state: dict, new_state: dict, CDXJIndexer) -> int:
+    """Index the WARC files in the object store that the spool does not hold (the spool's copy, when
+    kept, was indexed above: the same bytes)."""
+    rebuilt = 0
+    for key, size, etag in store.list("warcs/"):
+        if not key.endswith(WARC_SUFFIXES) or key in new_state:
+            continue
+        sig = [size, etag, INDEX_FORMAT]
+        part = idx / _part_name(key)
+        if state.get(key) == sig and part.exists():
+            new_state[key] = sig
+            continue
+        tmp = part.with_suffix(".tmp")
+        try:
+            with store.open(key) as src, open(tmp, "wt", encoding="utf-8") as out:
+                CDXJIndexer(output=out, inputs=[src], sort=True, filename=key).process_all()
+        except Exception:  # an unreadable object: indexed when it reads (verify names it)
+            tmp.unlink(missing_ok=True)
+            continue
+        os.replace(tmp, part)
+        new_state[key] = sig
+        rebuilt += 1
+    return rebuilt
+
+
+def store_env(store) -> dict[str, str]:
+    """The environment the replay process needs for the object store: its url, and the endpoint and
+    credentials set in config as boto3's ``AWS_*`` variables (pywb's S3 loader reads only those;
+    unset ones are inherited from ours)."""
+    if store is None or not store.remote:
+        return {}
+    return {"ARCHIVER_REPLAY_STORE": store.url, **getattr(store, "env", {})}
+
+
+def store_from_env(root: Path, env=os.environ):
+    """The object store the replay process was started with (``store_env``), or None."""
+    url = env.get("ARCHIVER_REPLAY_STORE")
+    if not url:
+        return None
+    from ..config import StorageSettings
+    from ..store import open_store
+
+    return open_store(StorageSettings(root=root, url=url))  # endpoint and credentials: boto3's AWS_* variables
+
+
+def pywb_config(storage_root: Path, store=None) -> dict:
     root = Path(storage_root).resolve()
+    archive_paths = [str(root) + "/"]
+    if store is not None and store.remote:  # the spool first (files being written, or kept), then the store
+        archive_paths.append(store.url + "/")
     return {
         "debug": False,
         "collections": {COLLECTION: {"index_paths": str(index_dir(root)) + "/",
-                                     "archive_paths": str(root) + "/"}},
+                                     "archive_paths": archive_paths}},
         "enable_memento": True,
         "redirect_to_exact": True,  # a TimeGate answers 302 to the closest memento, as the Wayback Machine does
         "framed_replay": True,
@@ -164,10 +223,10 @@ def pywb_config(storage_root: Path) -> dict:
     }
 
 
-def write_pywb_config(storage_root: Path) -> Path:
+def write_pywb_config(storage_root: Path, store=None) -> Path:
     path = pywb_dir(storage_root) / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(pywb_config(storage_root)), encoding="utf-8")
+    path.write_text(yaml.safe_dump(pywb_config(storage_root, store)), encoding="utf-8")
     return path
 
 
@@ -185,9 +244,10 @@ class ReplayServer:
     interface's rules: web/access.py). ``ui_origin`` may hold ``{host}``: the Host the browser used."""
 
     def __init__(self, storage_root: Path, host: str = "127.0.0.1", port: int = 0, ui_origin: str = "",
-                 access=None):
+                 access=None, store=None):
         from .access import Access
 
+        self.store = store  # archiver.store: with object storage, WARC files are read there too
         self.access = access or Access.open(host)
         self.storage_root = Path(storage_root).resolve()
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -206,11 +266,12 @@ class ReplayServer:
 
     def start(self, timeout: float = 60.0) -> "ReplayServer":
         self.storage_root.mkdir(parents=True, exist_ok=True)
-        refresh_index(self.storage_root)
-        config = write_pywb_config(self.storage_root)
+        refresh_index(self.storage_root, self.store)
+        config = write_pywb_config(self.storage_root, self.store)
         from .access import ENV
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYWB_")}
+        env.update(store_env(self.store))
         env[ENV] = self.access.to_env()  # tokens as digests and the signing key: in the environment, not argv
         fd = self.sock.fileno()
         log = open(config.parent / "replay.log", "ab")  # pywb talks on stdout; keep it out of ours

@@ -31,7 +31,7 @@ from archiver.web import cdx, mementos  # noqa: E402
 from archiver.web import replay_policy as policy  # noqa: E402
 from archiver.web import replay_scope as scoping  # noqa: E402
 from archiver.web.access import ENV, GRANT_PREFIX, Access  # noqa: E402
-from archiver.web.replay import index_dir, refresh_index  # noqa: E402
+from archiver.web.replay import index_dir, refresh_index, store_from_env  # noqa: E402
 from archiver.web.throttle import Failures  # noqa: E402
 
 REFRESH_EVERY_S = 1.0
@@ -46,6 +46,7 @@ class ReplayApp:
 
     def __init__(self, root: Path, config: Path, ui_origin: str = "", access: Access | None = None):
         self.root = root
+        self.store = store_from_env(root)
         self.pywb = FrontEndApp(config_file=str(config))
         self.ui_origin = ui_origin
         self.access = access or Access.open("127.0.0.1")
@@ -56,7 +57,7 @@ class ReplayApp:
     def _fresh_index(self) -> None:
         with self._lock:
             if time.monotonic() - self._checked >= REFRESH_EVERY_S:
-                refresh_index(self.root)
+                refresh_index(self.root, self.store)
                 self._checked = time.monotonic()
 
     def _ui(self, environ) -> str:

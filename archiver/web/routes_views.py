@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ..capture.read import open_payload
 from ..db.tables import Capture
 from ..errors import NotFound
+from ..store import open_store
 from .params import Id
 from .routes_api import _session
 
@@ -26,7 +27,7 @@ def picture(request: Request, capture_id: Id, s=Depends(_session)):
     cap = s.get(Capture, capture_id)
     if cap is None or cap.role not in PICTURES or cap.content_type != "image/png":
         raise NotFound(f"capture {capture_id} is not a screenshot")
-    _headers, stream = open_payload(request.app.state.settings.storage.root, cap.warc_file, cap.offset)
+    _headers, stream = open_payload(open_store(request.app.state.settings.storage), cap.warc_file, cap.offset)
 
     def body():
         with stream:
@@ -46,7 +47,7 @@ async def dossier(request: Request, report_id: Id):
 
     def make() -> str:
         with request.app.state.Session() as s:
-            return render_html(build(s, request.app.state.settings.storage.root, report_id))
+            return render_html(build(s, open_store(request.app.state.settings.storage), report_id))
 
     html = await run_in_threadpool(make)
     return HTMLResponse(html, headers={"Content-Security-Policy": DOSSIER_CSP})
