@@ -16,6 +16,10 @@ Measured on the project's 2-core machine, 2026-11-30, while other sessions ran (
 context (peak 610 MB), 1.22 with two (731 MB), 1.17 with four (842 MB). Each visit waits at
 least ~0.6 s by design (a scroll step, then Playwright's "network idle": 500 ms with no
 request), so two contexts roughly double the rate and four add nothing on two busy cores.
+Again on 2026-12-01, after the browser's own requests went through the pass's per-host gate
+(``per_host_concurrency`` 2 here) and under heavier load (16.9 at the end, the whole test suite
+running beside it): plain 113 pages/s (38 MB); browser 0.60 pages/s with one context (636 MB),
+0.76 with two (691 MB), 0.68 with four (849 MB).
 A page killed with the pass (kill -9) leaves no Chromium behind: Playwright's driver ends
 with its pipe and takes the browser with it.
 """
