@@ -22,27 +22,27 @@ from .model import CaptureResult
 from .store import open_store
 
 def save_browser(session: Session, target: Target, main, result: CaptureResult, *, run_id: int | None) -> None:
-    """One row per record of the visit, children of the page's capture row ``main`` (added once
-    ``main`` has its id: at once, or when the pass's batch writer inserts it)."""
-    b = result.browser
-    if b is None or main is None:
-        return
-
-    def add() -> None:
-        for role, ref in [("browser", r) for r in b.records] + list(b.resources):
-            persist.add_capture(session, ref, role=role, target_id=target.id, run_id=run_id, parent_id=main.id,
-                                source=result.source, archive_name=result.archive_name)
-    persist.after_ids(session, add)
+    """One row per record of the visit, children of the page's capture row ``main``."""
+    if result.browser is not None:
+        _children(session, target, main, result, [("browser", r) for r in result.browser.records]
+                  + list(result.browser.resources), run_id)
 
 
 def save_media(session: Session, target: Target, main, result: CaptureResult, *, run_id: int | None) -> None:
     """capture.media's rows, children of ``main`` as the browser's: ``media_fetch`` for each response yt-dlp's
     requests got, ``media`` for each file it kept (capture/media.py)."""
-    if main is None or not (result.media or result.media_fetched):
+    _children(session, target, main, result, [("media_fetch", r) for r in result.media_fetched]
+              + list(result.media), run_id)
+
+
+def _children(session: Session, target: Target, main, result: CaptureResult, rows: list, run_id: int | None) -> None:
+    """(role, ref) rows added as children of ``main`` once it has its id: at once, or when the
+    pass's batch writer inserts it."""
+    if main is None or not rows:
         return
 
     def add() -> None:
-        for role, ref in [("media_fetch", r) for r in result.media_fetched] + list(result.media):
+        for role, ref in rows:
             persist.add_capture(session, ref, role=role, target_id=target.id, run_id=run_id, parent_id=main.id,
                                 source=result.source, archive_name=result.archive_name)
     persist.after_ids(session, add)

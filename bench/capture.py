@@ -196,12 +196,12 @@ def main() -> None:
               f"fetch.processes {args.processes or 'default'}, "
               f"{'SQLite' if not args.database else args.database.split(':')[0]}")
         modes = {"one": [True], "per-stage": [False], "both": [True, False]}[args.mode]
+        if args.database and len(modes) > 1:
+            raise SystemExit("--database: give --mode one or per-stage (one database, one run)")
         walls = {}
         for one in modes:
             where = work / ("one" if one else "per-stage")
             where.mkdir(parents=True, exist_ok=True)
-            if args.database and len(modes) > 1:
-                raise SystemExit("--database: give --mode one or per-stage (one database, one run)")
             cfg = write_setup(where, urls, args)
             setup, measured = run_archiver(where, cfg, args, one)
             print(f"archiver, {'one process for both stages' if one else 'one process per stage'}:")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 import os
 import socket
 import subprocess
@@ -133,26 +134,15 @@ def refresh_index(storage_root: Path, store=None) -> int:
     for warc in find_warcs(root):
         rel = warc.relative_to(root).as_posix()
         st = warc.stat()
-        sig = [st.st_size, st.st_mtime_ns, INDEX_FORMAT]
-        part = idx / _part_name(rel)
-        if state.get(rel) == sig and part.exists():
-            new_state[rel] = sig
-            continue
-        tmp = part.with_suffix(".tmp")
-        try:
-            with open(tmp, "wt", encoding="utf-8") as out:
-                # post_append: a POST's answer is keyed with its method and body (``__wb_method=post&...``,
-                # from its request record), as pywb looks a replayed page's POST up; GETs keep their keys
-                CDXJIndexer(output=out, inputs=[str(warc)], sort=True, dir_root=str(root),
-                            post_append=True).process_all()
-        except Exception:  # a WARC being written may end in a torn record: index it next time
-            tmp.unlink(missing_ok=True)
-            continue
-        os.replace(tmp, part)
-        new_state[rel] = sig
-        rebuilt += 1
+        rebuilt += _index_part(CDXJIndexer, idx, rel, [st.st_size, st.st_mtime_ns, INDEX_FORMAT], state, new_state,
+                               lambda: nullcontext(str(warc)), dir_root=str(root))
     if store is not None and store.remote:
-        rebuilt += _index_stored(store, idx, state, new_state, CDXJIndexer)
+        # the object store's WARC files that the spool does not hold (a kept spool copy was indexed
+        # above: the same bytes), each streamed once through the indexer by ranged GETs
+        for key, size, etag in store.list("warcs/"):
+            if key.endswith(WARC_SUFFIXES) and key not in new_state:
+                rebuilt += _index_part(CDXJIndexer, idx, key, [size, etag, INDEX_FORMAT], state, new_state,
+                                       lambda key=key: store.open(key), filename=key)
     wanted = {_part_name(r) for r in new_state}
     for stale in idx.glob("*.cdxj"):
         if stale.name not in wanted:
@@ -161,29 +151,27 @@ def refresh_index(storage_root: Path, store=None) -> int:
     return rebuilt
 
 
-def _index_stored(store, idx: Path, state: dict, new_state: dict, CDXJIndexer) -> int:
-    """Index the WARC files in the object store that the spool does not hold (the spool's copy, when
-    kept, was indexed above: the same bytes)."""
-    rebuilt = 0
-    for key, size, etag in store.list("warcs/"):
-        if not key.endswith(WARC_SUFFIXES) or key in new_state:
-            continue
-        sig = [size, etag, INDEX_FORMAT]
-        part = idx / _part_name(key)
-        if state.get(key) == sig and part.exists():
-            new_state[key] = sig
-            continue
-        tmp = part.with_suffix(".tmp")
-        try:
-            with store.open(key) as src, open(tmp, "wt", encoding="utf-8") as out:
-                CDXJIndexer(output=out, inputs=[src], sort=True, filename=key).process_all()
-        except Exception:  # an unreadable object: indexed when it reads (verify names it)
-            tmp.unlink(missing_ok=True)
-            continue
-        os.replace(tmp, part)
-        new_state[key] = sig
-        rebuilt += 1
-    return rebuilt
+def _index_part(CDXJIndexer, idx: Path, name: str, sig: list, state: dict, new_state: dict, source,
+                **indexer_args) -> int:
+    """(Re)build one WARC file's CDXJ part unless ``sig`` says it is current; 1 when rebuilt.
+
+    ``source()`` gives a context manager yielding the indexer's input (a path, or an open object).
+    post_append: a POST's answer is keyed with its method and body (``__wb_method=post&...``, from
+    its request record), as pywb looks a replayed page's POST up; GETs keep their keys."""
+    part = idx / _part_name(name)
+    if state.get(name) == sig and part.exists():
+        new_state[name] = sig
+        return 0
+    tmp = part.with_suffix(".tmp")
+    try:
+        with source() as src, open(tmp, "wt", encoding="utf-8") as out:
+            CDXJIndexer(output=out, inputs=[src], sort=True, post_append=True, **indexer_args).process_all()
+    except Exception:  # a WARC being written may end in a torn record, an object may not read: next time
+        tmp.unlink(missing_ok=True)
+        return 0
+    os.replace(tmp, part)
+    new_state[name] = sig
+    return 1
 
 
 def store_env(store) -> dict[str, str]:
