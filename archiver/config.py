@@ -58,7 +58,7 @@ class StorageSettings(_Section):
     s3: S3Settings = S3Settings()
     warc_prefix: str = "archiver"
     warc_max_bytes: int = Field(1_000_000_000, gt=0)
-    warc_gzip_level: int = Field(6, ge=1, le=9)
+    warc_gzip_level: int = Field(4, ge=1, le=9)
 
     @field_validator("url")
     @classmethod
@@ -82,7 +82,7 @@ class FetchSettings(_Section):
     total_timeout_s: float = Field(600.0, gt=0)
     max_bytes: int = Field(2_000_000_000, gt=0)
     concurrency: int = Field(8, ge=1)
-    processes: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = 1
+    processes: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
     per_host_concurrency: int = Field(2, ge=1)
     politeness_delay_s: float = Field(1.0, ge=0)
     allow_private_addresses: bool = False
@@ -333,6 +333,7 @@ class QueueNames(_Section):
     capture: str = "archiver.capture"
     browser: str = "archiver.browser"  # captures of targets whose host is set to capture.browser "always"
     extract: str = "archiver.extract"
+    watch: str = "archiver.watch"  # nightly re-checks of captured links
 
 
 class QueueSettings(_Section):
@@ -344,7 +345,8 @@ class QueueSettings(_Section):
     redis_url: str | None = None
     key_prefix: str = "archiver"  # of the Redis keys the host slots use
     names: QueueNames = QueueNames()
-    slot_ttl_s: float = Field(900.0, gt=0)  # a slot a dead worker held is free again after this long
+    # a live worker renews its slots every third of this; a dead worker's are free again after it
+    slot_ttl_s: float = Field(30.0, gt=0)
     sweep_s: float = Field(10.0, gt=0)  # run --distributed: re-enqueue due work this long after the queues empty
 
     @field_validator("url", "redis_url")

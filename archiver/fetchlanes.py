@@ -19,10 +19,9 @@ What goes to a lane is the claimed row (a Snap); what comes back is one small me
 batch by batch, so what it reported is in the database) and its hosts go to the other lanes;
 when none is left the stage stops with an error.
 
-``fetch.processes`` is 1 by default (no lane: everything in this process); ``auto`` starts one
-lane per core when a stage has at least ``AUTO_MIN_ITEMS`` items due (a lane costs a fraction of
-a second to start), and none on one core; a number forces that many. bench/capture.py measures
-both on issue 8's shape.
+``fetch.processes`` is ``auto`` by default: one lane per core when a stage has at least
+``AUTO_MIN_ITEMS`` items due (a smaller stage runs in this process alone), and none on one core;
+1 turns lanes off; a number forces that many. bench/capture.py measures both on issue 8's shape.
 """
 from __future__ import annotations
 
@@ -30,6 +29,7 @@ import logging
 import logging.handlers
 import multiprocessing as mp
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -68,10 +68,16 @@ _PRELOAD = ["archiver.fetchlanes", "archiver.pipeline", "archiver.stages", "arch
 
 
 def _context():
-    """A fork server where there is one: it imports the fetching code once and forks each lane from
-    that clean, single-threaded process (never from this one, which may run the web UI's threads);
-    a fresh interpreter per lane elsewhere."""
-    if "forkserver" in mp.get_all_start_methods():
+    """How lanes are started. Forked from this process when it runs no other thread: no lock can be
+    held by another thread at that instant, and the fetching code is already imported, so a lane
+    starts in milliseconds (a fork server first spends ~0.6 s importing it: a sixth of issue 8's
+    1,000-page pass). Otherwise (the web UI's threads, a progress bar's) from a fork server where
+    there is one, which imports the fetching code once and forks each lane from that clean,
+    single-threaded process; a fresh interpreter per lane elsewhere."""
+    methods = mp.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
         return ctx
@@ -123,6 +129,7 @@ class Lanes:
                                      daemon=True, name=f"archiver-{stage}-lane-{lane}")
             proc.start()
             self._children.append((proc, jobs))
+        log.info("%d fetch processes started (%s) for the %s stage", n, self._ctx.get_start_method(), stage)
         self._alive = [True] * n
         self._closed = [False] * n
         self._reader = threading.Thread(target=self._read, name="fetch-lanes", daemon=True)

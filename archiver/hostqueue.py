@@ -32,8 +32,12 @@ class Item:
 
 class HostQueue:
     def __init__(self, per_host: int, ready_at: Callable[[str], float] = lambda host: 0.0, *,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, low: int = 0,
+                 on_low: Callable[[], None] | None = None):
+        """``on_low()`` is called (once until the next ``put``) when a take leaves fewer than ``low``
+        items waiting: the feeder refills then, not only when a result comes back."""
         self._per_host = per_host
+        self._low, self._on_low, self._low_told = low, on_low, False
         self._ready_at = ready_at
         self._clock = clock
         self._cond = threading.Condition()
@@ -71,6 +75,7 @@ class HostQueue:
         with self._cond:
             self._queues.setdefault(item.host, deque()).append(item)
             self._queued += 1
+            self._low_told = False
             self._offer(item.host)
             self._cond.notify()
 
@@ -82,6 +87,10 @@ class HostQueue:
                 now = self._clock()
                 item = self._next_ready(now)
                 if item is not None:
+                    if (self._on_low is not None and not self._low_told
+                            and self._queued + len(self._later) < self._low):
+                        self._low_told = True
+                        self._on_low()
                     return item
                 wake = [t for t in (deadline, self._host_wait[0][0] if self._host_wait else None,
                                     self._later[0][0] if self._later else None) if t is not None]

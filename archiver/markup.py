@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from lxml import etree, html as lxml_html
+from lxml import etree
 
 from .net.decode import quick_markup_text
 
@@ -54,7 +54,9 @@ class Scan:
 def _parser() -> etree.HTMLParser:
     parser = getattr(_local, "parser", None)
     if parser is None:  # lxml parsers are not thread-safe: one per thread
-        parser = _local.parser = lxml_html.HTMLParser(encoding="utf-8")
+        # etree's, not lxml.html's: the same libxml2 parse, without a Python class lookup for every
+        # element reached (lxml.html's HtmlElement API is not used here; 13 % of a scan)
+        parser = _local.parser = etree.HTMLParser(encoding="utf-8")
     return parser
 
 

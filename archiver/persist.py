@@ -107,8 +107,8 @@ def finish_batch(session: Session) -> None:
             fn()
         session.info.pop(_BATCH, None)
     for model, rows in batch.rows.items():
-        if rows:
-            session.execute(insert(model), rows)
+        if rows:  # Core, not the ORM's bulk path (nothing here needs the mapper): every row has the same keys
+            session.execute(insert(model.__table__), rows)
     session.flush()
 
 
@@ -128,7 +128,8 @@ def _insert_captures(session: Session, pending: list[PendingCapture], known: dic
     for p in pending:
         if p.revisit_of:
             p.values["revisit_of_id"] = known.get(p.revisit_of)
-    ids = session.execute(insert(Capture).returning(Capture.id, sort_by_parameter_order=True),
+    table = Capture.__table__
+    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                           [p.values for p in pending]).scalars().all()
     late = []
     for p, new_id in zip(pending, ids):

@@ -48,6 +48,7 @@ LOCK_NAME = "pipeline"
 LEASE_S = 900.0
 HEARTBEAT_S = 1.0  # the run row shows the counts so far this often (when they changed)
 _CRASH = object()  # a worker's result when _process itself raised
+_WAKE = object()  # the host queue ran low: refill it (not a result)
 MAX_DEFERRALS = 50  # an item put back this often runs once more waiting for its host (no loop forever)
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
@@ -218,13 +219,20 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
     if n > 1:  # the stage's items on more than one core, each lane doing them whole (fetchlanes.py)
         from .fetchlanes import Lanes
 
+        # a lane's item counts as waiting until its rows are written, a batch after its fetch
+        # (batchwriter.LINGER_S): twice the window keeps the lanes' threads fetching meanwhile
+        window *= 2
+
         queue = Lanes(settings, tools.run_id, n, stage, owner,
                       report=lambda outcome, error: results.put((outcome, error)),
                       crash=lambda exc: results.put((_CRASH, exc)),
                       counters=lambda c: [tools.count(k, v) for k, v in c.items()])
     else:
         gate = getattr(tools.recorder, "gate", None)
-        queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0))
+        # refilled when it runs low, not only when a result comes back: a result waits for its
+        # batch (batchwriter.LINGER_S), and workers that emptied the window would wait with it
+        queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0),
+                          low=window // 2, on_low=lambda: results.put((_WAKE, None)))
         if stage in SPLIT:  # network in the workers, rows in one writer, many items per transaction
             from .batchwriter import BatchWriter
 
@@ -245,6 +253,8 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
         except Empty:
             pass
         for outcome, error in got:
+            if outcome is _WAKE:
+                continue
             if outcome is _CRASH:
                 raise error
             done += 1

@@ -142,9 +142,10 @@ class SimWeb:
     requests: list[LoggedRequest] = field(default_factory=list)
 
     slow_s: float = 2.0  # how long the goo.gl `slow` state waits before answering
-    # when > 0, the first `slow` answers wait (up to 60 s) until this many are in flight at once, then the
+    # when > 0, the first `slow` answers wait (up to slow_gate_timeout_s) until this many are in flight at once, then the
     # gate stays open: a test can know that two clients each took a share, whatever their start-up times
     slow_gate: int = 0
+    slow_gate_timeout_s: float = 60.0
 
     archived: list[Archived] = field(default_factory=list)
 
@@ -163,7 +164,7 @@ class SimWeb:
             if self._slow_in_flight >= self.slow_gate:
                 self._slow_open = True
                 self._slow_cond.notify_all()
-            self._slow_cond.wait_for(lambda: self._slow_open, timeout=60)
+            self._slow_cond.wait_for(lambda: self._slow_open, timeout=self.slow_gate_timeout_s)
         time.sleep(self.slow_s)
         with self._slow_cond:
             self._slow_in_flight -= 1

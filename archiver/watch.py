@@ -46,14 +46,18 @@ TRANSIENT = "error"
 MAX_SAME_URL_HOPS = 3
 
 
+def due_clause(now: datetime, cadence: timedelta):
+    """SQL: a target is due for a re-check at ``now``."""
+    return and_(Target.status == CAPTURED,
+                or_(Target.next_check_at <= now,
+                    and_(Target.next_check_at.is_(None),
+                         or_(Target.last_checked_at.is_(None), Target.last_checked_at <= now - cadence),
+                         Target.updated_at <= now - cadence)))
+
+
 def due_query(now: datetime, cadence: timedelta):
-    return (select(Target.id).where(
-        Target.status == CAPTURED,
-        or_(Target.next_check_at <= now,
-            and_(Target.next_check_at.is_(None),
-                 or_(Target.last_checked_at.is_(None), Target.last_checked_at <= now - cadence),
-                 Target.updated_at <= now - cadence)))
-        .order_by(Target.next_check_at.is_(None), Target.next_check_at, Target.id))
+    return (select(Target.id).where(due_clause(now, cadence))
+            .order_by(Target.next_check_at.is_(None), Target.next_check_at, Target.id))
 
 
 def _same_place(a: str, b: str) -> bool:
@@ -167,46 +171,68 @@ def by_host_turns(rows) -> list[int]:
     return out
 
 
+def due_ids(session, now: datetime, settings, limit: int | None = None) -> list[int]:
+    """Every target due for a re-check at ``now``, one host after another (:func:`by_host_turns`)."""
+    q = due_query(now, timedelta(days=settings.watch.recheck_days)).with_only_columns(
+        Target.id, Target.url, Target.final_url)
+    return by_host_turns(session.execute(q.limit(limit) if limit else q).all())
+
+
+def archive_recovery(settings, *, client, recorder, session_factory) -> Callable | None:
+    """``recover(url, at=None)`` for :func:`check_target`: a dead link's copy from the web archives."""
+    if not (settings.resolver.archives or settings.resolver.mementos):
+        return None
+    from .capture.fallback import recover_from_archives
+
+    def recover(url, at=None):
+        return recover_from_archives(url, client=client, recorder=recorder, settings=settings,
+                                     session_factory=session_factory, at=at)
+    return recover
+
+
+def recheck_one(session_factory, tid: int, *, recorder, client, settings, now: datetime,
+                recover: Callable | None = None) -> str | None:
+    """Re-check one target in a session of its own and commit; its state, or None when the target is
+    gone or the check failed on a bug (logged: one link must not stop the watch of the others)."""
+    with session_factory() as session:
+        target = session.get(Target, tid)
+        if target is None:
+            return None
+        try:
+            state = check_target(session, target, recorder=recorder, client=client, settings=settings,
+                                 now=now, recover=recover)
+            session.commit()
+        except Exception:
+            session.rollback()
+            log.error("watch: re-check of target %s failed", tid, exc_info=True)
+            return None
+    return state
+
+
 def recheck_due(session_factory, *, recorder, client, settings, now: datetime | None = None,
                 limit: int | None = None) -> dict:
     """Re-check every due target (at most ``limit``); counts by state.
 
     ``fetch.concurrency`` targets at a time, each in a session of its own, taken host after host;
     the recorder's host gate keeps ``fetch.per_host_concurrency`` and the politeness delay, as in
-    the capture stage."""
+    the capture stage. (A distributed pass sends each due target to the workers instead:
+    distributed/enqueue.py.)"""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from .capture.fallback import recover_from_archives
-
     now = now or utcnow()
-    cadence = timedelta(days=settings.watch.recheck_days)
     with session_factory() as session:
-        q = due_query(now, cadence).with_only_columns(Target.id, Target.url, Target.final_url)
-        ids = by_host_turns(session.execute(q.limit(limit) if limit else q).all())
+        ids = due_ids(session, now, settings, limit)
     counts = {s: 0 for s in STATES + (TRANSIENT,)}
     counts["checked"] = 0
     lock = threading.Lock()
-
-    def recover(url, at=None):
-        if not (settings.resolver.archives or settings.resolver.mementos):
-            return None
-        return recover_from_archives(url, client=client, recorder=recorder, settings=settings,
-                                     session_factory=session_factory, at=at)
+    recover = archive_recovery(settings, client=client, recorder=recorder, session_factory=session_factory)
 
     def one(tid: int) -> None:
-        with session_factory() as session:
-            target = session.get(Target, tid)
-            if target is None:
-                return
-            try:
-                state = check_target(session, target, recorder=recorder, client=client, settings=settings,
-                                     now=now, recover=recover)
-                session.commit()
-            except Exception:  # a bug on one link must not stop the watch of the others
-                session.rollback()
-                log.error("watch: re-check of target %s failed", tid, exc_info=True)
-                return
+        state = recheck_one(session_factory, tid, recorder=recorder, client=client, settings=settings,
+                            now=now, recover=recover)
+        if state is None:
+            return
         with lock:
             counts[state] += 1
             counts["checked"] += 1

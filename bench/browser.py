@@ -20,6 +20,9 @@ Again on 2026-12-01, after the browser's own requests went through the pass's pe
 (``per_host_concurrency`` 2 here) and under heavier load (16.9 at the end, the whole test suite
 running beside it): plain 113 pages/s (38 MB); browser 0.60 pages/s with one context (636 MB),
 0.76 with two (691 MB), 0.68 with four (849 MB).
+Again on 2026-12-01 with nothing else running (load 0-3 before the start; Chromium's own threads
+take it to 13.7 by the end): plain 281 pages/s (51 MB); browser 1.06 pages/s with one context
+(682 MB), 1.47 with two (759 MB), 1.51 with four (864 MB); the script-built text in 200 of 200.
 A page killed with the pass (kill -9) leaves no Chromium behind: Playwright's driver ends
 with its pipe and takes the browser with it.
 """

@@ -74,3 +74,16 @@ def test_search_json_loads_neither_rich_nor_the_orm_mappers(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout) == [True, []]
+
+
+def test_a_commands_help_imports_no_database_layer():
+    """`archiver search --help` answers without SQLAlchemy (issue 10's start-up; cli/output.py once
+    imported it at the top for a date helper, and `search --help` went from 0.16 s to 0.38 s)."""
+    code = ("import sys, json, contextlib, io; from archiver.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try: main(['search', '--help'])\n"
+            "    except SystemExit: pass\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'"
+            " or m.startswith('archiver.db'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []

@@ -29,7 +29,7 @@ from tests.servers.counting import counting_sites
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672//"
 REDIS = "redis://127.0.0.1:6379/5"
-KINDS = ("resolve", "capture", "browser", "extract")
+KINDS = ("resolve", "capture", "browser", "extract", "watch")
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def queue():
     """queue: settings with queues and Redis keys of this test's own; deleted afterwards."""
     uid = "t" + uuid.uuid4().hex[:10]
     names = {k: f"{uid}.{k}" for k in KINDS}
-    yield {"url": AMQP, "redis_url": REDIS, "key_prefix": uid, "names": names, "sweep_s": 3}
+    yield {"url": AMQP, "redis_url": REDIS, "key_prefix": uid, "names": names, "sweep_s": 3, "slot_ttl_s": 3}
     from kombu import Connection
 
     with Connection(AMQP) as conn:
@@ -118,6 +118,18 @@ def _evidence(config: Path) -> dict:
         engine.dispose()
 
 
+def _why(config: Path, urls: list[str]) -> str:
+    """Each attempt of these links (stage, outcome, error): what a failed comparison needs to say."""
+    _, engine, Session = _sessionmaker(config)
+    try:
+        with Session() as s:
+            rows = s.execute(select(Target.url, Attempt.stage, Attempt.outcome, Attempt.error_type, Attempt.message)
+                             .join(Attempt).where(Target.url.in_(urls)).order_by(Attempt.id)).all()
+        return "attempts of the differing links:\n" + "\n".join(" | ".join(str(v) for v in r) for r in rows)
+    finally:
+        engine.dispose()
+
+
 def _ingest(tmp_path: Path, config: Path, text: str) -> None:
     report = tmp_path / f"report-{config.stem}.txt"
     report.write_text(text, encoding="utf-8")
@@ -154,7 +166,8 @@ def test_three_workers_make_the_evidence_one_process_makes(tmp_path, db_url, sim
 
     want, got = _evidence(ref), _evidence(dist)
     assert Counter(st for st, _ in want["states"].values()) == {"captured": 9, "dead": 1}
-    assert got["states"] == want["states"]
+    assert got["states"] == want["states"], _why(dist, [u for u in want["states"] if got["states"].get(u) !=
+                                                        want["states"][u]])
     assert got["shas"] == want["shas"]
     assert got["attempts"] == want["attempts"]
     assert got["texts"] == want["texts"] > 0
@@ -183,14 +196,27 @@ def test_three_workers_make_the_evidence_one_process_makes(tmp_path, db_url, sim
         assert r.code == 0, r.err
         watched[cfg] = r.json()["watch"]
     assert watched[dist]["checked"] == 9 and watched[dist] == watched[ref], watched
-    w.stop()  # each worker finishes its WARC file as it stops
+    w.stop()  # each worker finishes its WARC file as it stops (and writes its counts)
+    _, engine, Session = _sessionmaker(dist)
+    with Session() as s:  # the re-checks were the workers' tasks, each link checked once
+        from archiver.db.tables import LinkCheck
+
+        assert sorted(Counter(s.scalars(select(LinkCheck.target_id))).values()) == [1] * 9
+        rows = s.scalars(select(Run.counts).where(Run.kind == "worker")).all()
+        by_worker = [sum((c or {}).get("stages", {}).get("watch", {}).values()) for c in rows]
+        assert sum(by_worker) == 9, by_worker
+    engine.dispose()
 
 
 def test_a_worker_killed_mid_pass_loses_and_duplicates_nothing(tmp_path, db_url, sim, queue, workers):
     sim.slow_s = 1.0
     codes = [sim.set_code(f"Slow{i}", "slow", sim.site_url + f"/reports/open-budget.html?v={i}") for i in range(8)]
     text = "".join(f"- On {i + 1} May 2018 meeting {i}.\n  {u}\n" for i, u in enumerate(codes))
-    dist = write_config(tmp_path, db_url, name="dist.yaml", queue=queue, **_sim_sections(sim))
+    sections = _sim_sections(sim)
+    # one request per host at a time: the victim is killed holding the shortener's only slot in Redis,
+    # which the other workers must get back within queue.slot_ttl_s (3 s here), not after a night
+    sections["fetch"]["per_host_concurrency"] = 1
+    dist = write_config(tmp_path, db_url, name="dist.yaml", queue=queue, **sections)
     _ingest(tmp_path, dist, text)
     settings, engine, Session = _sessionmaker(dist)
     w = workers(dist, n=3, concurrency=2)
@@ -282,12 +308,51 @@ def test_redis_host_slots_hold_concurrency_and_delay_between_clients(queue):
         with slots.hold("polite.example"):
             starts.append(time.monotonic())
     assert all(y - x >= 0.18 for x, y in zip(starts, starts[1:]))
-    # a slot whose holder died (never released) is free again after the TTL
-    e = RedisHostSlots(REDIS, per_host=1, delay_s=0, ttl_s=0.3, prefix=queue["key_prefix"])
-    e.acquire("dead.example")
+
+
+def test_a_live_holder_keeps_its_slot_past_the_ttl_and_a_killed_one_frees_it(queue):
+    """A long download keeps its host slot (the heartbeat renews it); a process killed with -9 while
+    holding every slot of a host leaves them free within queue.slot_ttl_s, not after a night."""
+    from archiver.distributed.slots import RedisHostSlots
+
+    prefix = queue["key_prefix"]
+    live = RedisHostSlots(REDIS, per_host=1, delay_s=0, ttl_s=0.6, prefix=prefix)
+    other = RedisHostSlots(REDIS, per_host=1, delay_s=0, ttl_s=0.6, prefix=prefix)
+    token = live.acquire("long.example")
+    got = []
+    waiter = threading.Thread(target=lambda: got.append((other.acquire("long.example"), time.monotonic())))
     t0 = time.monotonic()
-    e.release("dead.example", e.acquire("dead.example"))
-    assert 0.2 <= time.monotonic() - t0 < 2
+    waiter.start()
+    time.sleep(2.0)  # more than three TTLs: only the heartbeat keeps the slot
+    assert not got, "a live holder's slot expired under it"
+    live.release("long.example", token)
+    waiter.join(5)
+    assert got and got[0][1] - t0 >= 2.0
+    other.release("long.example", got[0][0])
+    # a child process takes both slots of a host, then is killed -9 without releasing them
+    code = ("import sys, time\n"
+            "from archiver.distributed.slots import RedisHostSlots\n"
+            f"s = RedisHostSlots({REDIS!r}, per_host=2, delay_s=0, ttl_s=1.5, prefix={prefix!r})\n"
+            "s.acquire('dead.example'); s.acquire('dead.example')\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        time.sleep(2.0)  # alive past its TTL: its heartbeat renewed both slots
+        probe = RedisHostSlots(REDIS, per_host=2, delay_s=0, ttl_s=1.5, prefix=prefix)
+        r = probe._redis
+        assert r.zcard(f"{prefix}:slots:dead.example") == 2
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        t0 = time.monotonic()
+        probe.release("dead.example", probe.acquire("dead.example"))
+        assert time.monotonic() - t0 < 2.5  # free within the TTL of the last renewal
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def test_status_shows_waiting_tasks_and_no_worker(tmp_path, sim, queue):

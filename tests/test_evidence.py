@@ -5,7 +5,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from archiver.evidence import Page, check_evidence, make_probe, probe_url
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver.evidence import (PARKING_HOSTS, PARKING_PHRASES, PHRASE_ANCHORS, Page, check_evidence, make_probe,
+                               parked_reason, probe_url)
 from archiver.simweb import DYNAMIC_NOT_FOUND_HTML, INTERSTITIAL_HTML
 
 ARTICLE = ("<html><head><title>Round-table on the state budget</title></head><body><nav>Home | News</nav>"
@@ -101,3 +105,37 @@ def test_make_probe_follows_redirects():
         page = probe(site.url("/r1"))
         assert page.status == 200 and page.url.endswith("/final")
         assert probe(site.url("/404")).status == 404
+
+
+# ---- the fast parking checks say what one scan per phrase and per host says -----------------------
+
+def _plain_parked(low: str) -> str | None:
+    """parked_reason's checks as the lists read, one ``in`` per entry (what the fast path replaced)."""
+    import re as _re
+
+    hit = next((p for p in PARKING_PHRASES if p in low), None)
+    if hit:
+        return f"parked or for-sale domain ('{hit}')"
+    if not any(p in low for p in PARKING_HOSTS):
+        return None
+    for h in _re.findall(r"(?:href|src)\s*=\s*[\"']?https?://([^/\"'\s>]+)", low):
+        if any(h == p or h.endswith("." + p) for p in PARKING_HOSTS):
+            return f"parked or for-sale domain (page loads {h})"
+    return None
+
+
+def test_every_parking_phrase_holds_an_anchor_word():
+    for phrase in PARKING_PHRASES:
+        assert any(a in phrase for a in PHRASE_ANCHORS), phrase
+
+
+_PIECES = st.sampled_from(list(PARKING_PHRASES) + list(PARKING_HOSTS) + [
+    "www.", "ww2.", "x", "-", ".", "jordan", "a national park ", "public domain ", '<a href="https://', '<img src=',
+    "http://", '">', ".com", ".net", ".co", ".uk", "sedo", " ", "\n", "é", "_", ":8080/", "/"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_fast_parking_checks_agree_with_the_plain_scan(text):
+    low = text.lower()
+    assert parked_reason(Page(200, "http://example.org/p", low.encode()), low) == _plain_parked(low)

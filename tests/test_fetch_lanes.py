@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from archiver import pipeline
@@ -43,10 +44,24 @@ def _setup(tmp_path, db_url, servers, per_host, **fetch):
     return cfg, settings, eng, make_sessionmaker(eng), urls
 
 
+def test_lanes_are_forked_only_from_a_process_running_no_other_thread():
+    import subprocess
+    import sys
+
+    code = "from archiver.fetchlanes import _context; print(_context().get_start_method())"
+    alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert alone.stdout.strip() == "fork", alone.stderr
+    busy = subprocess.run([sys.executable, "-c", "import threading, time; "
+                           "threading.Thread(target=time.sleep, args=(5,), daemon=True).start(); " + code],
+                          capture_output=True, text=True, timeout=60)
+    assert busy.stdout.strip() == "forkserver", busy.stderr
+
+
 def test_how_many_lanes_a_stage_gets(tmp_path, db_url):
     cfg = write_config(tmp_path, db_url)
-    assert lanes_for(load_settings(cfg, env={}), 10_000, cores=8) == 1  # the default: this process alone
-    auto = load_settings(cfg, env={"ARCHIVER__FETCH__PROCESSES": "auto"})
+    auto = load_settings(cfg, env={})  # the default
+    assert auto.fetch.processes == "auto"
+    assert lanes_for(load_settings(cfg, env={"ARCHIVER__FETCH__PROCESSES": "1"}), 10_000, cores=8) == 1  # off
     assert lanes_for(auto, AUTO_MIN_ITEMS - 1, cores=2) == 1  # a small pass: not worth a process
     assert lanes_for(auto, AUTO_MIN_ITEMS, cores=2) == 2
     assert lanes_for(auto, 10_000, cores=1) == 1
@@ -55,15 +70,30 @@ def test_how_many_lanes_a_stage_gets(tmp_path, db_url):
     assert lanes_for(load_settings(cfg, env={"ARCHIVER__FETCH__PROCESSES": "64"}), 5) == 8  # concurrency caps it
 
 
-def test_two_processes_capture_what_one_does_and_keep_per_host_limits(tmp_path, db_url, engine):
+@pytest.mark.parametrize("started", ["forkserver", "fork"])
+def test_two_processes_capture_what_one_does_and_keep_per_host_limits(tmp_path, db_url, engine, started):
+    """forkserver: a pass in a process running other threads (this one: the test sites, xdist);
+    fork: `archiver run` in a process of its own, whose lanes are forked from it (fetchlanes._context)."""
     import hashlib
+    import json
+    import subprocess
+    import sys
     from urllib.parse import urlsplit
 
     with _sites(4, latency=0.05) as servers:
         cfg, settings, eng, Session, urls = _setup(tmp_path, db_url, servers, 8, processes=2)
         pipeline.run(settings, Session, stage="resolve")
-        summary = pipeline.run(settings, Session, stage="capture")
-        assert summary.captured == 32 and summary.failed == 0, summary.errors
+        if started == "forkserver":
+            assert threading.active_count() > 1
+            summary = pipeline.run(settings, Session, stage="capture")
+            assert summary.captured == 32 and summary.failed == 0, summary.errors
+        else:
+            out = subprocess.run([sys.executable, "-m", "archiver", "--config", str(cfg), "--verbose", "run",
+                                  "--stage", "capture", "--json"], capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stderr[-3000:]
+            assert "2 fetch processes started (fork)" in out.stderr, out.stderr[-3000:]
+            doc = json.loads(out.stdout)
+            assert doc["captured"] == 32 and doc["failed"] == 0, doc
         with Session() as s:
             caps = s.execute(select(Capture.url, Capture.sha256, Capture.warc_file)
                              .where(Capture.role == "target")).all()
@@ -76,7 +106,8 @@ def test_two_processes_capture_what_one_does_and_keep_per_host_limits(tmp_path, 
     assert sorted((u, h) for u, h, _ in caps) == sorted(
         (u, hashlib.sha256(page_body(urlsplit(u).path)).hexdigest()) for u in urls)
     assert len({w for _, _, w in caps}) == 2  # each process wrote its own WARC file
-    assert run_cli(["verify", "--json"], cfg).code == 0
+    verified = run_cli(["verify", "--json"], cfg)
+    assert verified.code == 0, verified.out
 
 
 def test_a_killed_fetch_process_costs_only_its_items(tmp_path, db_url, engine):

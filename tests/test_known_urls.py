@@ -27,12 +27,22 @@ def test_no_url_captured_before_is_ever_called_new(loaded, added, others):
 
 
 def test_nothing_is_loaded_before_enough_look_ups_and_a_huge_database_is_never_loaded():
-    loads = []
-    known = KnownUrls(lambda: loads.append(1) or [h("a")], lambda: 1, after=3)
+    loads, counts = [], []
+    # a database past ``small``: loaded only once the pass has asked ``after`` times, counted once
+    known = KnownUrls(lambda: loads.append(1) or [h("a")], lambda: counts.append(1) or 50, after=3, small=49)
     assert known.may_have(h("x")) and known.may_have(h("y")) and not loads  # small pass: plain queries
-    assert known.may_have(h("z")) is False and loads == [1]
+    assert known.may_have(h("z")) is False and loads == [1] and counts == [1]
     huge = KnownUrls(lambda: loads.append(2) or [], lambda: 10, after=1, max_loaded=5)
     assert huge.may_have(h("x")) and huge.may_have(h("y")) and 2 not in loads
+
+
+def test_a_small_database_is_loaded_at_the_first_look_up():
+    loads = []
+    known = KnownUrls(lambda: loads.append(1) or [h("a")], lambda: 50, after=200, small=50)
+    assert known.may_have(h("x")) is False and loads == [1]  # the first look-up asks nothing
+    assert known.may_have(h("a"))
+    empty = KnownUrls(lambda: [], lambda: 0)  # a new store, the shipped thresholds: no query at all
+    assert empty.may_have(h("x")) is False
 
 
 def test_past_its_bound_the_filter_stands_aside():

@@ -15,7 +15,11 @@ from tests.conftest import run_cli, write_config
 from tests.servers.targets import serve
 
 
-def test_capture_pass_at_concurrency_32_uses_one_connection_per_worker(tmp_path, db_url, engine):
+def test_capture_pass_at_concurrency_32_uses_one_connection_per_worker(tmp_path, db_url, engine, monkeypatch):
+    import archiver.capture.known_urls as ku
+
+    real = ku.KnownUrls.__init__  # as on a big database: every worker's revisit look-up asks it
+    monkeypatch.setattr(ku.KnownUrls, "__init__", lambda self, load, count, **kw: real(self, load, count, small=-1))
     cfg = write_config(tmp_path, db_url, name="c32.yaml",
                        fetch={"concurrency": 32, "per_host_concurrency": 8, "timeout_s": 10})
     settings = load_settings(cfg, env={})

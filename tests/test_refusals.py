@@ -119,7 +119,9 @@ def test_503_without_retry_after_is_retried_with_backoff_in_the_pass(tmp_path, d
     assert r.code == 0, r.err
     assert r.json()["resolved"] == 1
     a, b, c = shortener.times("/code")
-    assert 0.95 <= b - a < 1.9 and 1.95 <= c - b < 3.9  # 1 s, then 2 s
+    # 1 s, then 2 s. The floors show each wait honoured and the second doubled (a fixed 1 s would
+    # fail c - b); the ceilings leave room for CI's load, which once added 0.9 s to one wait
+    assert 0.95 <= b - a < 4 and 1.95 <= c - b < 6, (b - a, c - b)
     assert _target(Session, url).status == "captured"
 
 

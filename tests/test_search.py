@@ -102,6 +102,34 @@ def test_ranking_puts_the_better_match_first(Session, seeded):
     assert hits[0]["score"] > hits[1]["score"]
 
 
+def test_phrase_ranking_on_both_backends(Session, settings):
+    """A phrase query ranks the text holding the phrase more often (and in fewer words) first, on
+    SQLite scored by bm25_scores (FTS5's bm25 would read every document holding the phrase), on
+    PostgreSQL by ts_rank; a title match counts double on SQLite."""
+    with Session() as session:
+        acts = add_report(session, [
+            "Açıq büdcə portalı işə salındı, sonra hesabat.",
+            "Açıq büdcə haqqında: açıq büdcə portalı, açıq büdcə dinləmələri.",
+            "Büdcə açıq deyil.",  # both words, not the phrase
+            "Hesabat " + "söz " * 40 + "açıq büdcə.",
+        ], name="phrase")
+        session.commit()
+        hits = full_text_search(session, '"acıq budcə"')  # diacritics folded in the phrase too
+        ids = [h["activity_id"] for h in hits]
+        assert ids[0] == acts[1].id and set(ids) == {acts[0].id, acts[1].id, acts[3].id}
+        assert ids[-1] == acts[3].id  # the long text with one occurrence ranks last
+        assert hits[0]["score"] > hits[1]["score"] > hits[2]["score"] > 0
+        assert "[Açıq" in hits[0]["snippet"] and "büdcə]" in hits[0]["snippet"]  # one span, or a span a word
+
+
+def test_bm25_scores_weigh_title_occurrences_and_length():
+    q = parse_query('"open budget"')
+    short, long_, title, none = search.bm25_scores(
+        [(None, "the open budget"), (None, "the open budget " + "word " * 50), ("Open Budget", "other"),
+         (None, "budget open")], q)
+    assert title > short > long_ > none == 0
+
+
 def test_phrases_or_and_exclusion(Session, seeded):
     with Session() as session:
         def ids(q):

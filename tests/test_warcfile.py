@@ -172,3 +172,44 @@ def test_gzip_level_is_the_configured_one_and_members_stay_standard(tmp_path):
         assert got == text
         assert text in gzip.decompress(path.read_bytes())
     assert sizes[1] > sizes[9]
+
+
+def test_a_sink_starting_meanwhile_never_takes_a_file_being_created_for_a_leftover(tmp_path, monkeypatch):
+    """Another process's sink repairs every ``.open`` file nobody holds when it starts. Between
+    creating a new file and locking it (a GIL switch away under load) such a repair must not see
+    it: it would take the empty file for a crash's leftover and delete it under its writer."""
+    import archiver.capture.warcfile as wf
+
+    s = settings_for(tmp_path)
+    sink = WarcSink(s)
+    real, repaired, started = fcntl.flock, [], []
+
+    def flock_with_a_repair_first(fd, op):
+        if not started:  # the first lock a new file takes: another sink starts right before it
+            started.append(True)
+            repaired.append(wf.repair_open_files(sink.dir, sink.root, lambda *a: None))
+        return real(fd, op)
+
+    monkeypatch.setattr(wf.fcntl, "flock", flock_with_a_repair_first)
+    [ref] = sink.write_records([resource(sink, 1)])
+    monkeypatch.setattr(wf.fcntl, "flock", real)
+    sink.close()
+    assert repaired == [[]]  # it found nothing to repair
+    assert read_ids(s.storage.root / ref.warc_file)[1] == ref.record_id
+    assert not list((s.storage.root / "warcs").glob("*.creating")) and not list(sink.dir.glob("*.open"))
+
+
+def test_without_hard_links_a_new_file_is_renamed_into_place(tmp_path, monkeypatch):
+    """Some network shares refuse hard links: the new file is then renamed to its .open name."""
+    import archiver.capture.warcfile as wf
+
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    s = settings_for(tmp_path)
+    sink = WarcSink(s)
+    monkeypatch.setattr(wf.os, "link", no_links)
+    [ref] = sink.write_records([resource(sink, 1)])
+    sink.close()
+    assert read_ids(s.storage.root / ref.warc_file)[1] == ref.record_id
+    assert not list(sink.dir.glob("*.creating")) and not list(sink.dir.glob("*.open"))

@@ -1,8 +1,9 @@
 """Which URLs have been captured before: a URL never captured needs no revisit look-up.
 
 A revisit record is written only for a URL captured before with the same payload, so most
-captures of a first pass ask the database for nothing. After ``after`` look-ups in a pass
-(so a small pass on a big database pays nothing), the first 64 bits of every capture's
+captures of a first pass ask the database for nothing. At once when the database holds at most
+``small`` captures (reading them costs less than a few dozen queries), else after ``after``
+look-ups in a pass (so a small pass on a big database pays nothing), the first 64 bits of every capture's
 ``url_hash`` are read once into a sorted array (8 bytes a capture; a database of more than
 ``max_loaded`` captures skips this and always asks), and a URL whose prefix is not there,
 nor among those this process recorded since, is known to be new. A prefix shared by two URLs
@@ -23,9 +24,10 @@ def _prefix(url_hash_hex: str) -> int:
 
 class KnownUrls:
     def __init__(self, load: Callable[[], Iterable[str]], count: Callable[[], int], *, after: int = 200,
-                 max_loaded: int = 5_000_000, max_added: int = 100_000):
+                 small: int = 10_000, max_loaded: int = 5_000_000, max_added: int = 100_000):
         self._load, self._count = load, count
-        self._after, self._max_loaded, self._max_added = after, max_loaded, max_added
+        self._after, self._small, self._max_loaded, self._max_added = after, small, max_loaded, max_added
+        self._size: int | None = None  # captures in the database when first asked
         self._lock = threading.Lock()
         self._asked = 0
         self._sorted: array | None = None
@@ -59,9 +61,11 @@ class KnownUrls:
             if self._sorted is not None or self._off:
                 return True
             self._asked += 1
-            if self._asked < self._after:
+            if self._size is None:
+                self._size = self._count()
+            if self._asked < self._after and self._size > self._small:
                 return False
-            if self._count() > self._max_loaded:
+            if self._size > self._max_loaded:
                 self._off = True
                 return True
             self._sorted = array("Q", sorted({_prefix(h) for h in self._load() if h}))

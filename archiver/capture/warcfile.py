@@ -10,7 +10,8 @@ record's offset and length are known.
 
 Crash safety: on start, each leftover ``*.warc.gz.open`` nobody holds a lock on
 is repaired: its gzip members are scanned, the torn tail after the last complete
-member is cut off, and the file is finished. Records already written are kept.
+member is cut off, and the file is finished. Records already written are kept. A new
+file is locked before it takes its ``.open`` name, so a repair never sees it unlocked.
 
 Object storage (``storage.url``): objects cannot be appended to, so ``<storage.root>/warcs``
 is the spool where each worker writes its own files; a finished file is uploaded outside the
@@ -28,6 +29,7 @@ import re
 import socket
 import tempfile
 import threading
+import time
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,7 +54,8 @@ WARC_VERSION = "WARC/1.1"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 SPOOL_BYTES = 1 << 20  # records of one exchange staged in memory up to this size
 OPEN_SUFFIX = ".open"
-_GZIP_LEVEL = 6  # the default of storage.warc_gzip_level (warcio uses 9: several times slower for a few %)
+CREATING_SUFFIX = ".creating"  # a new file until it is locked (WarcSink._open_new)
+_GZIP_LEVEL = 4  # the default of storage.warc_gzip_level (warcio and wget use 9: several times slower for a few %)
 # WARC 1.1 §5.9: WARC-Payload-Digest "shall not be used on records without a well-defined payload";
 # a metadata block (warc-fields, a PEM chain) has none. warcio adds one to every type but these.
 _NO_PAYLOAD_DIGEST = ("warcinfo", "revisit", "metadata")
@@ -262,6 +265,11 @@ class WarcSink:
             self._open_new()
 
     def _open_new(self) -> None:
+        # Created under a name repair() does not look at, locked, then given its ``.open`` name:
+        # a sink starting in another process (a fetch lane, a worker) repairs every ``.open`` file
+        # nobody holds, and between creating a file and locking it (a GIL switch away, under load)
+        # it would take this one for a crash's empty leftover and delete it under its writer
+        # (tests/test_warcfile.py shows it; the likely cause of a lane test's `verify` failure)
         while True:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
             name = f"{self.settings.storage.warc_prefix}-{stamp}-{self._serial:05d}-{self.hostname}.warc.gz"
@@ -269,12 +277,24 @@ class WarcSink:
             path = self.dir / (name + OPEN_SUFFIX)
             if (self.dir / name).exists():
                 continue
+            creating = self.dir / f"{name}.{os.getpid()}{CREATING_SUFFIX}"
             try:
-                fh = open(path, "xb", buffering=0)  # unbuffered: a failed write leaves nothing pending
+                fh = open(creating, "xb", buffering=0)  # unbuffered: a failed write leaves nothing pending
             except FileExistsError:
                 continue
-            break
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # repair() skips files someone holds
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # repair() skips files someone holds
+            try:
+                os.link(creating, path)  # (never replaces a file of the same name, unlike a rename)
+                creating.unlink()
+                break
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links (some network shares): checked, then renamed
+                if not path.exists():
+                    os.rename(creating, path)
+                    break
+            fh.close()  # the name was taken meanwhile: another one
+            creating.unlink()
         self._fh, self._name, self._hash, self._size, self._records = fh, name, hashlib.sha256(), 0, 0
         info = self.builder.create_warcinfo_record(name, self._warcinfo())
         with tempfile.TemporaryFile(dir=self.dir) as tmp:
@@ -407,6 +427,12 @@ def complete_members_end(fh: BinaryIO) -> int:
 def repair_open_files(warc_dir: Path, root: Path, on_finished: Callable[[str, int, str], None]) -> list[str]:
     """Finish every ``*.warc.gz.open`` left by a crash (skipping files another process holds)."""
     repaired = []
+    for path in warc_dir.glob("*.warc.gz.*" + CREATING_SUFFIX):  # a crash before a new file was named:
+        try:  # empty (nothing is written before the .open name); a live one exists for microseconds
+            if time.time() - path.stat().st_mtime > 3600:
+                path.unlink()
+        except OSError:
+            continue
     for path in sorted(warc_dir.glob("*.warc.gz" + OPEN_SUFFIX)):
         try:
             fh = open(path, "r+b")

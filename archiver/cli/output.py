@@ -12,8 +12,6 @@ if TYPE_CHECKING:  # rich is imported where it draws: `--json` answers never loa
     from rich.table import Table
     from rich.text import Text
 
-from ..db.base import iso_utc
-
 
 def _default(o: Any):
     if isinstance(o, datetime):

@@ -8,7 +8,7 @@ import typer
 
 from .output import console
 
-KINDS = ("resolve", "capture", "browser", "extract")
+KINDS = ("resolve", "capture", "browser", "extract", "watch")
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,7 @@ def worker(
     concurrency: int = typer.Option(None, "--concurrency", "-c", min=1,
                                     help="Tasks at once, each on a thread (default: fetch.concurrency)."),
     queues: str = typer.Option(None, "--queues", "-Q", help="Take tasks of these kinds only: resolve, capture, "
-                               "browser, extract, separated by commas (default: all)."),
+                               "browser, extract, watch, separated by commas (default: all)."),
     name: str = typer.Option(None, "--name", help="Worker name as `status` lists it "
                              "(default: archiver.<pid>@<host>)."),
 ):

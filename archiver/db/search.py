@@ -30,6 +30,11 @@ may not create the unaccent extension the configuration is plain ``simple`` and
 diacritics must match. A tsvector holds at most 1 MB, so only
 the first ``PG_INDEX_CHARS`` characters of a text are indexed there.
 
+Ranking on SQLite is FTS5's bm25 over the first CANDIDATES matches, except for a query with a
+phrase: bm25 would first count every document holding the phrase over the whole index (its idf;
+100 ms for two common words at 1 M documents), so those candidates are scored here
+(``bm25_scores``: the same formula and column weights, every idf 1).
+
 Queries are parsed here first, the same way for both backends: words, ``"phrases"``,
 ``OR`` between words, ``-word`` or ``NOT word`` to exclude. Every word is quoted
 before it reaches FTS5, so no user text is FTS5 syntax. Malformed queries raise
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
@@ -61,6 +67,8 @@ MAX_QUERY_CHARS = 500
 # 100 k documents (issue 10). A query with more matches ranks the first CANDIDATES (in storage order) and
 # returns the best of those; one with fewer is ranked whole, as before.
 CANDIDATES = 1000
+RANK_CHARS = 20_000  # of each candidate's text scored in Python (queries with a phrase, SQLite)
+_WORD = re.compile(r"\w+")
 MARK_OPEN, MARK_CLOSE = "[", "]"  # around matched terms in ``snippet``
 _RAW_OPEN, _RAW_CLOSE = "\x02", "\x03"  # what the databases put around matches (never in text)
 _SNIPPET_WORDS = 24
@@ -202,25 +210,83 @@ def reindex_all(session: Session) -> int:
 
 # ---- searching -------------------------------------------------------------------------------
 
+def _has_phrase(clauses) -> bool:
+    return any(len(_words(t)) > 1 for c in clauses for t in c.include)
+
+
+def _words(s: str) -> list[str]:
+    """Tokens as FTS5's unicode61 tokenizer (remove_diacritics 2) makes them, near enough to rank by."""
+    folded = unicodedata.normalize("NFKD", s.casefold())
+    return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)).replace("_", " "))
+
+
+def bm25_scores(docs: list[tuple[str | None, str | None]], clauses) -> list[float]:
+    """BM25 (k1 1.2, b 0.75, title weighted 2, as the FTS5 query) of each (title, body) for the
+    include terms of ``clauses``, every term's idf taken as 1: all ``docs`` match the query, and a
+    phrase's idf is what FTS5 cannot give without reading every document that holds the phrase."""
+    terms = [tuple(_words(t)) for c in clauses for t in c.include]
+    toks = [(_words(title or ""), _words(body or "")) for title, body in docs]
+    lengths = [len(a) + len(b) for a, b in toks]
+    avg = (sum(lengths) / len(lengths)) if lengths else 1.0
+
+    def tf(words: list[str], term: tuple[str, ...]) -> int:
+        n = len(term)
+        first = term[0]
+        return sum(1 for i, w in enumerate(words) if w == first and tuple(words[i:i + n]) == term)
+
+    scores = []
+    for (title, body), length in zip(toks, lengths):
+        norm = 1.2 * (1 - 0.75 + 0.75 * length / (avg or 1.0))
+        total = 0.0
+        for term in terms:  # (parse_query keeps only terms with a word in them: none is empty)
+            f = 2.0 * tf(title, term) + tf(body, term)
+            total += f * 2.2 / (f + norm)
+        scores.append(total)
+    return scores
+
+
+def _own_ranked(session: Session, q: str, clauses, limit: int) -> list[tuple[int, float]]:
+    """The best ``limit`` of the first CANDIDATES matches, scored here (bm25_scores) from the first
+    RANK_CHARS of each text: FTS5's bm25 would first count the documents that hold each phrase over the
+    whole index (100 ms for a phrase of two common words at 1 M documents)."""
+    ids = list(session.scalars(text("SELECT rowid FROM search_index WHERE search_index MATCH :q LIMIT :cap"),
+                               {"q": q, "cap": CANDIDATES}))
+    docs: dict[int, tuple[str | None, str | None]] = {}
+    # (at most CANDIDATES ids, written as integers: no bound parameters, so no limit on their number)
+    for odd, table, title in ((0, "activities", "NULL"), (1, "extractions", "title")):
+        wanted = ",".join(str(r // 2) for r in ids if r % 2 == odd)
+        if wanted:
+            for i, t, body in session.execute(text(
+                    f"SELECT id, {title}, substr(text, 1, {RANK_CHARS}) FROM {table} WHERE id IN ({wanted})")):
+                docs[2 * i + odd] = (t, body)
+    ids = [r for r in ids if r in docs]
+    scores = bm25_scores([docs[r] for r in ids], clauses)
+    return sorted(zip(ids, scores), key=lambda p: (-p[1], p[0]))[:limit]
+
+
 def _sqlite_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
     # bm25 for the first CANDIDATES matches only (FTS5 reads a term's documents in rowid order and stops at
-    # the LIMIT), the best ``limit`` of them, then the snippets of those alone
+    # the LIMIT), the best ``limit`` of them, then the snippets of those alone; a query with a phrase is
+    # scored here (_own_ranked)
     ranked = text(
-        "SELECT rowid, rank FROM (SELECT rowid, bm25(search_index, 2.0, 1.0) AS rank FROM search_index "
+        "SELECT rowid, -rank FROM (SELECT rowid, bm25(search_index, 2.0, 1.0) AS rank FROM search_index "
         "WHERE search_index MATCH :q LIMIT :cap) ORDER BY rank, rowid LIMIT :lim")
     snips = text(
         f"SELECT rowid, snippet(search_index, -1, char(2), char(3), '…', {_SNIPPET_WORDS}) FROM search_index "
         "WHERE search_index MATCH :q AND rowid = :r")
     q = to_fts5(clauses)
     try:
-        rows = session.execute(ranked, {"q": q, "cap": CANDIDATES, "lim": limit}).all()
+        if _has_phrase(clauses):
+            rows = _own_ranked(session, q, clauses, limit)
+        else:
+            rows = session.execute(ranked, {"q": q, "cap": CANDIDATES, "lim": limit}).all()
         snippet = {r: session.execute(snips, {"q": q, "r": r}).one()[1] for r, _ in rows}
     except OperationalError as exc:
         message = str(exc.orig).splitlines()[0]
         if "fts5" in message:  # quoting makes this unlikely; keep it one line if it happens
             raise InputError(f"search query not understood: {message}") from exc
         raise ArchiverError(f"search failed: {message} (is the database initialised? run `archiver init`)") from exc
-    return [("capture" if rowid % 2 else "activity", rowid // 2, -rank, snippet[rowid]) for rowid, rank in rows]
+    return [("capture" if rowid % 2 else "activity", rowid // 2, score, snippet[rowid]) for rowid, score in rows]
 
 
 def _pg_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:

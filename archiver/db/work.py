@@ -128,16 +128,32 @@ def claim_one(session: Session, target_id: int, stage: str, owner: str, *, lease
 
     A lease left by a process of this host that no longer exists is taken over at once."""
     now = now or utcnow()
+    return lease_one(session, target_id, owner, _due(stage, now, due_before), lease_s=lease_s, now=now)
+
+
+def lease_one(session: Session, target_id: int, owner: str, conditions, *, lease_s: float = 900.0,
+              now: datetime | None = None) -> bool:
+    """Lease one target to `owner` when the SQL ``conditions`` hold of it and nobody holds a live lease
+    (a lease of a dead process of this host is taken over); committed."""
+    now = now or utcnow()
     held = session.scalar(select(Target.lease_owner).where(Target.id == target_id))
     if held and owner_is_dead(held):
         session.execute(update(Target).where(Target.id == target_id, Target.lease_owner == held)
                         .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
     n = session.execute(
-        update(Target).where(Target.id == target_id, *_due(stage, now, due_before))
+        update(Target).where(Target.id == target_id, *conditions,
+                             or_(Target.lease_until.is_(None), Target.lease_until < now))
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
         .execution_options(synchronize_session=False)).rowcount
     session.commit()
     return n == 1
+
+
+def release_one(session: Session, target_id: int, owner: str) -> None:
+    """Give back `owner`'s lease on one target; committed."""
+    session.execute(update(Target).where(Target.id == target_id, Target.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
+    session.commit()
 
 
 def due_rows(session: Session, stage: str, *, due_before: datetime | None = None, batch: int = 1000):

@@ -11,7 +11,8 @@ from ..config import Settings
 from ..errors import ConfigError
 
 # the task of each stage (tasks.py registers them under these names; enqueue.py sends by name)
-TASK_NAMES = {"resolve": "archiver.resolve", "capture": "archiver.capture", "extract": "archiver.extract"}
+TASK_NAMES = {"resolve": "archiver.resolve", "capture": "archiver.capture", "extract": "archiver.extract",
+              "watch": "archiver.watch"}
 
 
 def _check_broker(url: str) -> None:
@@ -43,7 +44,8 @@ def make_app(settings: Settings, *, worker: bool = False):
         worker_prefetch_multiplier=1,
         task_serializer="json", accept_content=["json"],
         task_ignore_result=True, result_backend=None,  # outcomes are in the database
-        task_queues=[Queue(n, durable=True) for n in (names.resolve, names.capture, names.browser, names.extract)],
+        task_queues=[Queue(n, durable=True) for n in (names.resolve, names.capture, names.browser, names.extract,
+                                                       names.watch)],
         task_default_queue=names.capture,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,

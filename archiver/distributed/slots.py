@@ -4,20 +4,25 @@ across every worker process and machine, not per process.
 Each host has a sorted set of the slots in use (member: a random token, score: when it expires)
 and a key holding the earliest time the next request may start. One Lua script takes a slot
 atomically, on Redis's own clock (so the workers' clocks need not agree): it drops expired slots,
-refuses while the host is full or its politeness delay runs, else adds the token. A slot whose
-worker died (``kill -9``) is free again after ``queue.slot_ttl_s``; a request that outlives it
-(a long download) renews nothing: fetch.total_timeout_s is below the default TTL.
+refuses while the host is full or its politeness delay runs, else adds the token. A live
+process renews the slots it holds every third of ``queue.slot_ttl_s`` (a heartbeat thread), so a
+long download keeps its slot, while a slot whose worker died (``kill -9``, a machine lost) is free
+again within ``queue.slot_ttl_s``: the other workers of that host wait seconds, not a night.
 
 Works with the redis client pywb pins (2.10) as with current ones: SET/ZADD/EVALSHA only.
 """
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
 from ..errors import QueueError
+
+log = logging.getLogger(__name__)
 
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -39,6 +44,17 @@ end
 return 0
 """
 
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+  return 1
+end
+return 0
+"""
+
 POLL_MAX_S = 0.05  # a full host is asked again this often
 
 
@@ -50,8 +66,12 @@ class RedisHostSlots:
 
         self._redis = redis.StrictRedis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._acquire = self._redis.register_script(_ACQUIRE)
+        self._renew = self._redis.register_script(_RENEW)
         self.per_host, self.delay_ms, self.ttl_ms = per_host, int(delay_s * 1000), int(ttl_s * 1000)
         self.prefix = prefix
+        self._held: dict[str, str] = {}  # token -> host, while held: the heartbeat renews these
+        self._lock = threading.Lock()
+        self._heartbeat: threading.Thread | None = None
 
     def _keys(self, host: str) -> list[str]:
         return [f"{self.prefix}:slots:{host}", f"{self.prefix}:next:{host}"]
@@ -69,12 +89,37 @@ class RedisHostSlots:
                 raise QueueError(f"host slots: Redis did not answer ({type(exc).__name__}: {exc}); "
                                  "check queue.redis_url") from exc
             if wait_ms <= 0:
+                with self._lock:
+                    self._held[token] = host
+                    if self._heartbeat is None:
+                        self._heartbeat = threading.Thread(target=self._beat, name="host-slots-heartbeat",
+                                                           daemon=True)
+                        self._heartbeat.start()
                 return token
             time.sleep(min(wait_ms / 1000, POLL_MAX_S))
+
+    def renew(self) -> None:
+        """Push back the expiry of every slot this process holds (one released meanwhile stays gone)."""
+        with self._lock:
+            held = list(self._held.items())
+        for token, host in held:
+            self._renew(keys=self._keys(host)[:1], args=[token, self.ttl_ms])
+
+    def _beat(self) -> None:
+        import redis
+
+        while True:
+            time.sleep(self.ttl_ms / 3000)
+            try:
+                self.renew()
+            except redis.RedisError as exc:  # the next beat tries again; the slot may lapse meanwhile
+                log.warning("host slots: could not renew (%s)", exc)
 
     def release(self, host: str, token: str) -> None:
         import redis
 
+        with self._lock:
+            self._held.pop(token, None)
         try:
             self._redis.zrem(self._keys(host)[0], token)
         except redis.RedisError:  # the slot expires by itself (slot_ttl_s)

@@ -10,13 +10,15 @@ twice are harmless. When the item leaves its stage, the next stage's task is enq
 Each worker process builds its tools (HTTP client, WARC file, recorder, browser) once, records
 itself as a run row (kind ``worker``; counts as it goes, for /metrics) and closes both when the
 worker stops. A fetch to a host that asked us to wait (429/503) waits in the task's thread.
+The watch step's re-checks are tasks too (one per captured target due, queue ``watch``), held by
+a lease of their own while they run, so a nightly re-check is shared by every worker.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..config import Settings
 from .app import TASK_NAMES
@@ -76,11 +78,17 @@ class WorkerState:
             importlib.import_module(name)
 
     def counted(self, stage: str, outcome: str, error: str | None) -> None:
-        """Count an item on the worker's run row (now and then: one write a second at most)."""
+        """Count an item on the worker's run row (now and then: one write a second at most). A re-check
+        (stage ``watch``) counts only under stages.watch.<state>, not among captured/dead, which count
+        the pipeline's items."""
         from ..pipeline import _count
 
         with self._lock:
-            _count(self._summary, stage, outcome)
+            if stage == "watch":
+                per_state = self._summary.stages.setdefault("watch", {})
+                per_state[outcome] = per_state.get(outcome, 0) + 1
+            else:
+                _count(self._summary, stage, outcome)
             if error:
                 self._summary.errors.append(error)
             due = time.monotonic() - self._last_counts >= COUNTS_EVERY_S
@@ -135,6 +143,33 @@ def run_item(state: WorkerState, stage: str, target_id: int, due_before: str | N
     return outcome
 
 
+def run_watch(state: WorkerState, target_id: int, due_before: str) -> str:
+    """Re-check one captured target (the watch step) if it is still due and nobody else holds it;
+    returns its state ("skipped": not ours to do, "error-bug": the check failed on a bug, logged)."""
+    from ..db import work
+    from ..db.base import utcnow
+    from ..pipeline import LEASE_S
+    from ..watch import archive_recovery, due_clause, recheck_one
+
+    settings, Session = state.settings, state.Session
+    cadence = timedelta(days=settings.watch.recheck_days)
+    with Session() as s:
+        if not work.lease_one(s, target_id, state.owner, (due_clause(datetime.fromisoformat(due_before), cadence),),
+                              lease_s=LEASE_S):
+            return "skipped"
+    try:
+        tools = state.tools()
+        recover = archive_recovery(settings, client=tools.client, recorder=tools.recorder, session_factory=Session)
+        got = recheck_one(Session, target_id, recorder=tools.recorder, client=tools.client, settings=settings,
+                          now=utcnow(), recover=recover)
+    finally:
+        with Session() as s:
+            work.release_one(s, target_id, state.owner)
+    outcome = got or "error-bug"
+    state.counted("watch", outcome, None)
+    return outcome
+
+
 def register(app, settings: Settings) -> WorkerState:
     """Register the stage tasks on ``app``; the worker's state is closed when the worker stops."""
     from celery.signals import worker_shutdown
@@ -144,6 +179,8 @@ def register(app, settings: Settings) -> WorkerState:
 
     for stage, name in TASK_NAMES.items():
         def task(target_id: int, due_before: str | None = None, _stage: str = stage) -> str:
+            if _stage == "watch":
+                return run_watch(state, target_id, due_before)
             return run_item(state, _stage, target_id, due_before)
 
         app.task(name=name, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(task)

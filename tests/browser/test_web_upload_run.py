@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from archiver.web.replay import pywb_dir
 from tests.servers.targets import serve
 
 from .conftest import shot
@@ -54,6 +55,12 @@ def test_upload_then_run_then_replay(stack, page, tmp_path):
     assert frame is not None
     frame.wait_for_selector("h1")
     assert "The ministry published the plan." in frame.text_content("body")
-    frame.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    try:  # generous: CI's two cores also run the other worker's tests, Chromium and pywb
+        frame.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=60_000)
+    except Exception as e:  # say which image and what the replay server logged, not only "timeout"
+        states = frame.evaluate("Array.from(document.images).map(i => [i.currentSrc || i.src, i.complete])")
+        log = pywb_dir(stack.settings.storage.root) / "replay.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no replay.log)"
+        raise AssertionError(f"images still loading: {states}\nreplay.log ends:\n{tail}") from e
     assert frame.evaluate("document.images[0].naturalWidth") > 0
     shot(page, "new-activity")
