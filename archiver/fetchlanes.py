@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import multiprocessing as mp
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -68,20 +66,12 @@ _PRELOAD = ["archiver.fetchlanes", "archiver.pipeline", "archiver.stages", "arch
 
 
 def _context():
-    """How lanes are started. Forked from this process when it runs no other thread: no lock can be
-    held by another thread at that instant, and the fetching code is already imported, so a lane
-    starts in milliseconds (a fork server first spends ~0.6 s importing it: a sixth of issue 8's
-    1,000-page pass). Otherwise (the web UI's threads, a progress bar's) from a fork server where
-    there is one, which imports the fetching code once and forks each lane from that clean,
-    single-threaded process; a fresh interpreter per lane elsewhere."""
-    methods = mp.get_all_start_methods()
-    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
-        return mp.get_context("fork")
-    if "forkserver" in methods:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
-        return ctx
-    return mp.get_context("spawn")
+    """How lanes are started (processes.start_context): forked when this process runs no other
+    thread, so a lane starts in milliseconds (a fork server first spends ~0.6 s importing the
+    fetching code: a sixth of issue 8's 1,000-page pass)."""
+    from .processes import start_context
+
+    return start_context(_PRELOAD)
 
 
 def _stop_fork_server(ctx) -> None:

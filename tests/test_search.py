@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from archiver.db import search
@@ -128,6 +131,41 @@ def test_bm25_scores_weigh_title_occurrences_and_length():
         [(None, "the open budget"), (None, "the open budget " + "word " * 50), ("Open Budget", "other"),
          (None, "budget open")], q)
     assert title > short > long_ > none == 0
+
+
+def test_two_word_query_ranks_on_both_backends(Session):
+    """Several words (no phrase) are ranked on SQLite by bm25_scores too (FTS5's bm25 would first count
+    every document holding each word): more occurrences in fewer words first, on both backends."""
+    with Session() as session:
+        acts = add_report(session, [
+            "Monitoring report on budget hearings.",
+            "Budget monitoring: budget monitoring of budget hearings and monitoring visits.",
+            "Monitoring " + "word " * 40 + "budget.",
+            "Budget only.",
+        ], name="two words")
+        session.commit()
+        hits = full_text_search(session, "budget monitoring")
+    ids = [h["activity_id"] for h in hits]
+    assert set(ids) == {acts[0].id, acts[1].id, acts[2].id}  # every word must match
+    assert ids[0] == acts[1].id and ids[-1] == acts[2].id
+    assert hits[0]["score"] > hits[1]["score"] > hits[2]["score"] > 0
+
+
+def test_own_ranking_is_chosen_for_phrases_and_several_terms():
+    assert not search._own_ranking(parse_query("budget"))
+    assert not search._own_ranking(parse_query("budget -hearing"))  # an excluded word is not ranked
+    assert search._own_ranking(parse_query("budget hearing"))
+    assert search._own_ranking(parse_query("budget OR hearing"))
+    assert search._own_ranking(parse_query('"open budget"'))
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60))
+def test_words_ascii_fast_path_tokenises_as_the_general_path(text):
+    general = search._WORD.findall("".join(
+        ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch)).replace("_", " "))
+    assert search._words(text) == general
+    assert search._words(text.encode("ascii", "ignore").decode()) == search._WORD.findall(
+        text.encode("ascii", "ignore").decode().lower().replace("_", " "))
 
 
 def test_phrases_or_and_exclusion(Session, seeded):

@@ -29,11 +29,14 @@ class Limits:
     max_pdf_pages: int
     max_activities: int
     max_links: int
+    # not a bound, but how a reader may use the machine: processes reading a PDF's pages (0: auto)
+    pdf_processes: int = 0
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> Limits:
+        procs = settings.pdf_processes
         return cls(settings.max_report_bytes, settings.max_unzipped_bytes, settings.max_pdf_pages,
-                   settings.max_activities, settings.max_links)
+                   settings.max_activities, settings.max_links, 0 if procs == "auto" else procs)
 
     @property
     def max_blocks(self) -> int:

@@ -241,6 +241,9 @@ def joins_url(prev_line: str, next_line: str, known: Iterable[str] = (), heurist
     like URL material (digits, ``/``, mixed case as in goo.gl codes). ``heuristic=False``
     allows only the exact case (the next line looks like a bullet of its own).
     """
+    last = prev_line.rstrip("\n").rpartition(" ")[2]
+    if "://" not in last and "www." not in last.lower():  # _TAIL needs one in the last token: most lines
+        return False                                      # are skipped before the regex runs
     m = _TAIL.search(prev_line.rstrip("\n"))
     nxt = next_line.lstrip()
     if not m or not nxt or prev_line.endswith((" ", "\t")):

@@ -36,7 +36,7 @@ _BULLET = re.compile(r"^\s*(?:([•\x7f\uf0b7\uf0a7▪●◦■‣⁃·])\s*|([�
 _PAGE_NO = re.compile(r"^\s*(?:(?:page|стр\.?|səh\.?)\s*)?\d{1,4}(?:\s*(?:/|of|из)\s*\d{1,4})?\s*$", re.I)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     text: str
     x: float
@@ -44,7 +44,8 @@ class _Line:
     size: float
     uris: list[str] = field(default_factory=list)
     labels: list[str | None] = field(default_factory=list)  # parallel to uris
-    frags: list[tuple[float, str]] = field(default_factory=list)  # (x, text) of each piece drawn on the line
+    # (x, text) of each piece drawn on the line: only to find a link's label (_attach), then dropped
+    frags: list[tuple[float, str]] | None = field(default_factory=list)
 
 
 def _lines(page) -> list[_Line]:
@@ -194,6 +195,73 @@ def _count_pages(reader, limit: int, label: str) -> None:
                 raise InputError(f"{label}: more than ingest.max_pdf_pages ({limit}) pages")
 
 
+def _page(page) -> tuple[list[_Line], list[str]]:
+    """A page's lines with their links attached, and the URIs of its link annotations. The pieces each
+    line was drawn in are dropped once the links' labels are read from them: a 1,000-page report's
+    pieces held to the end were half the ingest's peak memory."""
+    lines, annots = _lines(page), _annotations(page)
+    _attach(lines, annots)
+    for line in lines:
+        line.frags = None
+    return lines, [u for _, u in annots]
+
+
+PARALLEL_PAGES = 100  # a PDF with this many pages or more is read by one process per core ("auto")
+_CHUNK = 25  # pages a helper reads per task: small enough to share the pages evenly
+_PRELOAD = ["archiver.ingest.pdf", "pypdf"]
+_reader = None  # in a helper process: the PDF it reads pages of (inherited when forked)
+
+
+def _read_pages(reader, data: bytes, processes: int) -> list[tuple[list[_Line], list[str]]]:
+    """Every page's lines and link URIs, in page order. pypdf's text extraction is nine tenths of
+    reading a big PDF and one page does not need another: with ``processes`` other than 1 (0: one
+    per core, from PARALLEL_PAGES pages) the pages are shared among helper processes, a few at a time.
+    The same lines come back as from one process."""
+    import os
+
+    n = len(reader.pages)
+    workers = page_processes(n, processes, os.cpu_count() or 1)
+    if workers <= 1:
+        return [_page(p) for p in reader.pages]
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..processes import start_context
+
+    global _reader
+    ctx = start_context(_PRELOAD)
+    forked = ctx.get_start_method() == "fork"
+    _reader = reader if forked else None  # a forked helper has it already, parsed and checked
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_helper_start,
+                                 initargs=(None if forked else data,)) as pool:
+            chunks = pool.map(_helper_pages, range(0, n, _CHUNK))
+            return [page for chunk in chunks for page in chunk]
+    finally:
+        _reader = None
+
+
+def page_processes(pages: int, processes: int, cores: int) -> int:
+    """How many processes read a PDF of ``pages`` pages (``processes`` 0: auto). Pure."""
+    workers = processes or (cores if pages >= PARALLEL_PAGES else 1)
+    return max(1, min(workers, -(-pages // _CHUNK)))
+
+
+def _helper_start(data: bytes | None) -> None:
+    global _reader
+    if data is not None:
+        from pypdf import PdfReader
+
+        _reader = PdfReader(io.BytesIO(data), strict=False)
+        if _reader.is_encrypted:
+            _reader.decrypt("")
+    warnings.simplefilter("ignore")
+
+
+def _helper_pages(start: int) -> list[tuple[list[_Line], list[str]]]:
+    pages = _reader.pages
+    return [_page(pages[i]) for i in range(start, min(start + _CHUNK, len(pages)))]
+
+
 def _open_reader(data: bytes, label: str, max_pages: int = UNLIMITED.max_pdf_pages):
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
@@ -223,7 +291,7 @@ def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]
         warnings.simplefilter("ignore")
         reader = _open_reader(data, label, limits.max_pdf_pages)
         try:
-            pages = [(_lines(p), _annotations(p)) for p in reader.pages]
+            pages = _read_pages(reader, data, limits.pdf_processes)
         except InputError:
             raise
         except Exception as exc:  # pypdf raises many types on damaged content streams
@@ -232,10 +300,9 @@ def read(data: bytes, name: str = "", limits: Limits = UNLIMITED) -> list[Block]
     body = statistics.median(sizes) if sizes else 10.0
     b = _Blocks(BlockList(limits, label))
     page_end = False
-    for n, (lines, annots) in enumerate(pages):
-        _attach(lines, annots)
+    for n, (lines, _) in enumerate(pages):
         # a URL may wrap onto the next page: the annotations of both sides are known
-        known = [u for k in (n - 1, n, n + 1) if 0 <= k < len(pages) for _, u in pages[k][1]]
+        known = [u for k in (n - 1, n, n + 1) if 0 <= k < len(pages) for u in pages[k][1]]
         if not lines:
             continue
         left = min(ln.x for ln in lines)
