@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy import Boolean, String, Text, any_, bindparam, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -46,10 +46,19 @@ def ensure_targets(session: Session, normalized: Iterable[str], shorteners: Sequ
     ids = _existing(session, list(by_hash))
     missing = [h for h in by_hash if h not in ids]
     if missing:
-        upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        rows = [{"url": by_hash[h], "url_hash": h, "is_short": linkmod.is_short(by_hash[h], shorteners)}
-                for h in missing]
-        session.execute(upsert(Target).on_conflict_do_nothing(index_elements=["url_hash"]), rows)
+        urls = [by_hash[h] for h in missing]
+        shorts = [linkmod.is_short(u, shorteners) for u in urls]
+        if session.get_bind().dialect.name == "postgresql":
+            # one statement over three arrays (the columns' defaults filled in by SQLAlchemy), not a
+            # multi-row INSERT whose placeholders psycopg rewrites one by one
+            rows = select(func.unnest(bindparam("u", urls, type_=ARRAY(Text))),
+                          func.unnest(bindparam("h", missing, type_=ARRAY(String))),
+                          func.unnest(bindparam("s", shorts, type_=ARRAY(Boolean))))
+            session.execute(pg_insert(Target).from_select(["url", "url_hash", "is_short"], rows)
+                            .on_conflict_do_nothing(index_elements=["url_hash"]))
+        else:
+            session.execute(sqlite_insert(Target).on_conflict_do_nothing(index_elements=["url_hash"]),
+                            [{"url": u, "url_hash": h, "is_short": short} for u, h, short in zip(urls, missing, shorts)])
         ids.update(_existing(session, missing))
     return {by_hash[h]: i for h, i in ids.items()}
 
@@ -87,6 +96,9 @@ def _save_batch(session: Session, report_id: int, acts: Sequence, shorteners: Se
     act_rows = [{"report_id": report_id, "ordinal": pa.ordinal, "text": pa.text, "date_start": pa.date.start,
                  "date_end": pa.date.end, "date_text": pa.date.text, "date_precision": pa.date.precision,
                  "date_inferred": pa.date.inferred} for pa in acts]
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_batch(session, act_rows, acts, targets)
+        return
     # RETURNING the ordinal, in no particular order: asked in the parameters' order, SQLite inserted one
     # row per statement (a fifth of a 5,000-activity report's store); ordinals are unique in a report
     by_ordinal = dict((o, i) for i, o in session.execute(insert(Activity).returning(Activity.id, Activity.ordinal),
@@ -97,3 +109,24 @@ def _save_batch(session: Session, report_id: int, acts: Sequence, shorteners: Se
                  for act_id, pa in zip(act_ids, acts) for pos, cl in enumerate(pa.links)]
     if link_rows:
         session.execute(insert(Link), link_rows)
+
+
+_ACTIVITY_COLUMNS = ("id", "report_id", "ordinal", "text", "date_start", "date_end", "date_text", "date_precision",
+                     "date_inferred")
+_LINK_COLUMNS = ("activity_id", "position", "url_raw", "text_raw", "url_normalized", "target_id")
+
+
+def _copy_batch(session: Session, act_rows: list[dict], acts: Sequence, targets: dict[str, int]) -> None:
+    """PostgreSQL: the batch's activities and links with COPY, in the session's transaction, the activities'
+    ids taken from their sequence first. As multi-row INSERTs psycopg turned every row's placeholders into
+    its own (~50 µs a row): PostgreSQL took 1.8x SQLite's time on a 40 k-link report (issue 10)."""
+    ids = sorted(session.scalars(text("SELECT nextval(pg_get_serial_sequence('activities', 'id')) "
+                                      "FROM generate_series(1, :n)"), {"n": len(act_rows)}))
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY activities ({', '.join(_ACTIVITY_COLUMNS)}) FROM STDIN") as copy:
+        for act_id, row in zip(ids, act_rows):
+            copy.write_row((act_id, *(row[c] for c in _ACTIVITY_COLUMNS[1:])))
+    with cursor.copy(f"COPY links ({', '.join(_LINK_COLUMNS)}) FROM STDIN") as copy:
+        for act_id, pa in zip(ids, acts):
+            for pos, cl in enumerate(pa.links):
+                copy.write_row((act_id, pos, cl.url_raw, cl.text_raw, cl.url_normalized, targets[cl.url_normalized]))
