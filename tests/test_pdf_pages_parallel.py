@@ -86,3 +86,33 @@ def test_parallel_read_gives_the_same_report_with_an_empty_user_password():
     one = parse_report(data, "a.pdf", dataclasses.replace(UNLIMITED, pdf_processes=1))
     many = parse_report(data, "a.pdf", dataclasses.replace(UNLIMITED, pdf_processes=2))
     assert many == one and len(one.activities) == 120
+
+
+def test_helpers_that_cannot_start_leave_the_pages_to_this_process(big_pdf, monkeypatch):
+    """No semaphores (some containers) or a process limit: the report is still read, the same, with a
+    warning naming why."""
+    import concurrent.futures
+    import logging
+
+    class NoProcesses:
+        def __init__(self, *args, **kwargs):
+            raise OSError(38, "Function not implemented")
+
+    class Lines(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.lines: list[str] = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage())
+
+    one = _read(big_pdf, 1)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
+    seen = Lines()
+    logger = logging.getLogger("archiver.ingest.pdf")  # (the CLI stops archiver's records at its own handler)
+    logger.addHandler(seen)
+    try:
+        assert _read(big_pdf, 2) == one
+    finally:
+        logger.removeHandler(seen)
+    assert any("page readers failed (OSError" in line for line in seen.lines), seen.lines

@@ -18,6 +18,7 @@ Encrypted (with a password) and corrupt files raise InputError.
 """
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import re
@@ -31,6 +32,7 @@ from . import links
 from .limits import UNLIMITED, BlockList, Limits
 
 logging.getLogger("pypdf").addHandler(logging.NullHandler())  # pypdf warns on harmless quirks
+_log = logging.getLogger(__name__)
 
 _BULLET = re.compile(r"^\s*(?:([•\x7f\uf0b7\uf0a7▪●◦■‣⁃·])\s*|([–—*-]|\d{1,3}[.)]|o)\s+)(?=\S)")
 _PAGE_NO = re.compile(r"^\s*(?:(?:page|стр\.?|səh\.?)\s*)?\d{1,4}(?:\s*(?:/|of|из)\s*\d{1,4})?\s*$", re.I)
@@ -224,6 +226,7 @@ def _read_pages(reader, data: bytes, processes: int) -> list[tuple[list[_Line], 
     if workers <= 1:
         return [_page(p) for p in reader.pages]
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from ..processes import start_context
 
@@ -231,13 +234,22 @@ def _read_pages(reader, data: bytes, processes: int) -> list[tuple[list[_Line], 
     ctx = start_context(_PRELOAD)
     forked = ctx.get_start_method() == "fork"
     _reader = reader if forked else None  # a forked helper has it already, parsed and checked
+    if forked:  # helpers never scan (nor copy, by touching them) the objects they inherit
+        gc.freeze()
     try:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_helper_start,
                                  initargs=(None if forked else data,)) as pool:
             chunks = pool.map(_helper_pages, range(0, n, _CHUNK))
             return [page for chunk in chunks for page in chunk]
+    except (BrokenProcessPool, OSError) as exc:
+        # helpers could not start (no semaphores in a container, a process limit) or one was killed
+        # (out of memory): the report is still read, in this process
+        _log.warning("reading the PDF's pages in this process: the page readers failed (%s: %s)",
+                     type(exc).__name__, exc)
     finally:
         _reader = None
+        gc.unfreeze()
+    return [_page(p) for p in reader.pages]
 
 
 def page_processes(pages: int, processes: int, cores: int) -> int:
