@@ -135,6 +135,11 @@ class Lanes:
         with self._lock:
             return not self._outstanding
 
+    def hosts(self) -> int:
+        """Distinct hosts (None aside) among the items given to lanes and not yet done (as HostQueue.hosts)."""
+        with self._lock:
+            return len({it.host for _, it in self._outstanding.values()} - {None})
+
     def put(self, item: Item) -> None:
         with self._lock:
             alive = [i for i, a in enumerate(self._alive) if a]

@@ -69,6 +69,14 @@ class HostQueue:
         with self._cond:
             return not self._queued and not self._later and not self._inflight
 
+    def hosts(self) -> int:
+        """Distinct hosts (None aside) among the items waiting or in flight: how many hosts the workers
+        can be spread over (the feeder leases more when they are too few, see pipeline._run_stage)."""
+        with self._cond:
+            hosts = {h for h, q in self._queues.items() if q} | set(self._inflight) | {it.host for _, _, it in self._later}
+            hosts.discard(None)
+            return len(hosts)
+
     # ---- producer / consumer -------------------------------------------------------------------
 
     def put(self, item: Item) -> None:

@@ -264,13 +264,27 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
         if got and progress:
             progress(stage, done, max(total, done))
 
+    # Items are leased in id order, which is the report's order, and reports cite a site's pages together:
+    # a window of one or two hosts' items would keep most workers idle behind the per-host limit and the
+    # politeness delay (grouped links captured 2.9x slower than interleaved ones). While the items held span
+    # fewer than four hosts per worker (with a politeness delay a host keeps a worker busy a fraction of the
+    # time), a window more is leased, up to `wide` items in all, for as long as
+    # each such lease brings new hosts (a pass of one site's pages gains nothing by holding more of them,
+    # and other machines sharing the pass would find less to take).
+    wide = window * 16
     exhausted = False
+    widen = True
     beat_done = 0
     last_beat = last_renew = time.monotonic()
     try:
         while not stop.is_set():
-            if not exhausted and queue.waiting < window // 2:
-                want = window - queue.waiting if limit is None else min(window - queue.waiting, limit - claimed)
+            waiting = queue.waiting
+            low = waiting < window // 2
+            hosts = queue.hosts()
+            wider = not low and widen and waiting < wide and 0 < hosts < 4 * workers
+            if not exhausted and (low or wider):
+                want = window - waiting if low else window
+                want = want if limit is None else min(want, limit - claimed)
                 rows = []
                 if want > 0:
                     with Session() as s:
@@ -280,9 +294,11 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
                     queue.put(Item(row.id, _item_host(stage, row),
                                    snap=Snap(row.id, row.url, row.final_url, bool(row.is_short))))
                 claimed += len(rows)
+                widen = low or queue.hosts() > hosts
+                wider = wider and widen and bool(rows)
             if exhausted and queue.idle() and (writer is None or writer.idle()):
                 break  # (results still queued are collected below)
-            collect(block=True)
+            collect(block=not wider)  # (still widening: lease again at once)
             if writer is not None and writer.crash is not None:
                 raise writer.crash
             now = time.monotonic()

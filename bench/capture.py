@@ -99,16 +99,20 @@ class Timed:
 
 
 def write_setup(work: Path, urls: list[str], args) -> Path:
+    """The config and report of a bench's store (bench/watch.py and bench/dbsize.py use it too: their
+    options are a subset of this bench's, so the ones they lack are read as unset)."""
     cfg = work / "config.yaml"
-    db = f"database:\n  url: {args.database}\n" if args.database else ""
+    database, processes = getattr(args, "database", None), getattr(args, "processes", None)
+    politeness = getattr(args, "politeness", 0.0)
+    db = f"database:\n  url: {database}\n" if database else ""
     cfg.write_text(f"""{db}storage:
   root: {work / 'storage'}
 fetch:
   concurrency: {args.concurrency}
   per_host_concurrency: {args.per_host}
-  politeness_delay_s: 0
+  politeness_delay_s: {politeness}
   allow_private_addresses: true
-{f"  processes: {args.processes}" + chr(10) if args.processes else ""}capture:
+{f"  processes: {processes}" + chr(10) if processes else ""}capture:
   browser: never
 """)
     months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -177,6 +181,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3,
                     help="archiver runs per mode, each on a fresh store; the median is compared with wget "
                          "(this machine's speed varies from minute to minute; wget waits on latency, not CPU)")
+    ap.add_argument("--politeness", type=float, default=0.0,
+                    help="fetch.politeness_delay_s (shipped: 1.0; issue 10's grouped-hosts shape uses it)")
     ap.add_argument("--processes", help="fetch.processes (default: the shipped default)")
     ap.add_argument("--database", help="SQLAlchemy URL (default: SQLite in the work folder)")
     ap.add_argument("--extract", action="store_true", help="also run the extract stage; print DB bytes per page")
@@ -196,7 +202,7 @@ def main() -> None:
     try:
         print(f"shape: {args.pages} distinct ~{args.kb} KB pages ({args.order}) on {args.hosts} loopback hosts, "
               f"{args.latency * 1000:.0f} ms latency each; fetch.concurrency {args.concurrency}, "
-              f"per_host_concurrency {args.per_host}, politeness_delay_s 0, "
+              f"per_host_concurrency {args.per_host}, politeness_delay_s {args.politeness:g}, "
               f"fetch.processes {args.processes or 'default'}, "
               f"{'SQLite' if not args.database else args.database.split(':')[0]}")
         modes = {"one": [True], "per-stage": [False], "both": [True, False]}[args.mode]
