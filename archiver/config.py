@@ -199,7 +199,8 @@ class IngestSettings(_Section):
     max_pdf_pages: int = Field(5_000, gt=0)
     max_activities: int = Field(100_000, gt=0)
     max_links: int = Field(100_000, gt=0)
-    # processes reading a PDF's pages at once ("auto": one per core for a PDF of PDF_PARALLEL_PAGES pages or more)
+    # processes reading a PDF's pages at once ("auto": one per core for a PDF of 100 pages or more,
+    # ingest/pdf.py's PARALLEL_PAGES)
     pdf_processes: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
 
 

@@ -268,9 +268,9 @@ def _run_stage(stage: str, Session: sessionmaker, get_tools: Callable[[], Tools]
     # a window of one or two hosts' items would keep most workers idle behind the per-host limit and the
     # politeness delay (grouped links captured 2.9x slower than interleaved ones). While the items held span
     # fewer than four hosts per worker (with a politeness delay a host keeps a worker busy a fraction of the
-    # time), a window more is leased, up to `wide` items in all, for as long as
-    # each such lease brings new hosts (a pass of one site's pages gains nothing by holding more of them,
-    # and other machines sharing the pass would find less to take).
+    # time), a window more is leased, up to `wide` items in all, for as long as each such lease brings
+    # new hosts (a pass of one site's pages gains nothing by holding more of them, and other machines
+    # sharing the pass would find less to take).
     wide = window * 16
     exhausted = False
     widen = True

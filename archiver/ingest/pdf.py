@@ -235,7 +235,7 @@ def _read_pages(reader, data: bytes, processes: int) -> list[tuple[list[_Line], 
     forked = ctx.get_start_method() == "fork"
     _reader = reader if forked else None  # a forked helper has it already, parsed and checked
     if forked:  # helpers never scan (nor copy, by touching them) the objects they inherit
-        gc.freeze()
+        gc.freeze()  # (this process's objects, moved back by unfreeze below)
     try:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_helper_start,
                                  initargs=(None if forked else data,)) as pool:
@@ -248,7 +248,8 @@ def _read_pages(reader, data: bytes, processes: int) -> list[tuple[list[_Line], 
                      type(exc).__name__, exc)
     finally:
         _reader = None
-        gc.unfreeze()
+        if forked:
+            gc.unfreeze()
     return [_page(p) for p in reader.pages]
 
 

@@ -122,11 +122,12 @@ def _copy_batch(session: Session, act_rows: list[dict], acts: Sequence, targets:
     its own (~50 µs a row): PostgreSQL took 1.8x SQLite's time on a 40 k-link report (issue 10)."""
     ids = sorted(session.scalars(text("SELECT nextval(pg_get_serial_sequence('activities', 'id')) "
                                       "FROM generate_series(1, :n)"), {"n": len(act_rows)}))
-    cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY activities ({', '.join(_ACTIVITY_COLUMNS)}) FROM STDIN") as copy:
-        for act_id, row in zip(ids, act_rows):
-            copy.write_row((act_id, *(row[c] for c in _ACTIVITY_COLUMNS[1:])))
-    with cursor.copy(f"COPY links ({', '.join(_LINK_COLUMNS)}) FROM STDIN") as copy:
-        for act_id, pa in zip(ids, acts):
-            for pos, cl in enumerate(pa.links):
-                copy.write_row((act_id, pos, cl.url_raw, cl.text_raw, cl.url_normalized, targets[cl.url_normalized]))
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY activities ({', '.join(_ACTIVITY_COLUMNS)}) FROM STDIN") as copy:
+            for act_id, row in zip(ids, act_rows):
+                copy.write_row((act_id, *(row[c] for c in _ACTIVITY_COLUMNS[1:])))
+        with cursor.copy(f"COPY links ({', '.join(_LINK_COLUMNS)}) FROM STDIN") as copy:
+            for act_id, pa in zip(ids, acts):
+                for pos, cl in enumerate(pa.links):
+                    copy.write_row((act_id, pos, cl.url_raw, cl.text_raw, cl.url_normalized,
+                                    targets[cl.url_normalized]))
