@@ -27,3 +27,15 @@ def test_the_fast_find_matches_what_the_forms_alone_match(text):
     assert _spans(links._FIND, text) == _spans(PLAIN, text)
     if "http" not in text.lower() and "www." not in text.lower():
         assert _spans(PLAIN, text) == [] and links.find(text) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=25).map("".join))
+def test_the_fast_link_only_checks_answer_as_the_full_ones(text):
+    """is_link_only and joins_url skip most lines before their regexes run: never with a different answer."""
+    assert links.is_link_only(text) == (links.link_only(text) == "urls")
+    if links._TAIL.search(text.rstrip("\n")):  # joins_url's shortcut lets every such line through to the regex
+        last = text.rstrip("\n").rpartition(" ")[2]
+        assert "://" in last or "www." in last.lower()
+    else:
+        assert not any(links.joins_url(text, nxt) for nxt in ("x1/y", "Abc", "org/p", " next", ""))

@@ -184,6 +184,9 @@ def link_only(text: str, labels: Sequence[str | None] = ()) -> str | None:
 
 def is_link_only(text: str) -> bool:
     """True when ``text`` holds nothing but URLs (and bullet marks, brackets, punctuation)."""
+    low = text.lower()
+    if "http" not in low and "www." not in low:  # no URL (as find's own check): a PDF asks this of every line
+        return False
     return link_only(text) == "urls"
 
 
