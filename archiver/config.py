@@ -338,6 +338,10 @@ class QueueNames(_Section):
     extract: str = "archiver.extract"
     watch: str = "archiver.watch"  # nightly re-checks of captured links
 
+    def all(self) -> tuple[str, ...]:
+        """Every queue's name (the worker declares them, `status` counts them)."""
+        return tuple(getattr(self, field) for field in type(self).model_fields)
+
 
 class QueueSettings(_Section):
     """Workers on Celery (archiver/distributed/). ``url`` null: everything runs in-process (the default)."""

@@ -135,21 +135,14 @@ def child(args) -> None:
 
 # ---- parent side -------------------------------------------------------------------------------
 
-def run_child(path: Path, *, bare: bool = False, db: str | None = None, repeat: int = 1,
-              pdf_processes: str = "auto") -> dict:
-    runs = []
-    for _ in range(repeat):
-        cmd = [sys.executable, __file__, "--child", str(path), "--pdf-processes", pdf_processes] + \
-              (["--bare"] if bare else []) + (["--db", db] if db else [])
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-        if out.returncode:
-            raise SystemExit(f"child failed: {out.stderr.strip().splitlines()[-1:]}")
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    best = dict(runs[0])
-    best["seconds"] = statistics.median(r["seconds"] for r in runs)
-    best["rss_mb"] = statistics.median(r["rss_mb"] for r in runs)
-    best["helper_rss_mb"] = statistics.median(r["helper_rss_mb"] for r in runs)
-    return best
+def run_child(path: Path, *, bare: bool = False, db: str | None = None, pdf_processes: str = "auto") -> dict:
+    """One measurement in a child process of its own (callers interleave and take medians: _median)."""
+    cmd = [sys.executable, __file__, "--child", str(path), "--pdf-processes", pdf_processes] + \
+          (["--bare"] if bare else []) + (["--db", db] if db else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if out.returncode:
+        raise SystemExit(f"child failed: {out.stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def pg_schema(url: str):

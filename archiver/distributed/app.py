@@ -44,8 +44,7 @@ def make_app(settings: Settings, *, worker: bool = False):
         worker_prefetch_multiplier=1,
         task_serializer="json", accept_content=["json"],
         task_ignore_result=True, result_backend=None,  # outcomes are in the database
-        task_queues=[Queue(n, durable=True) for n in (names.resolve, names.capture, names.browser, names.extract,
-                                                       names.watch)],
+        task_queues=[Queue(n, durable=True) for n in names.all()],
         task_default_queue=names.capture,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,

@@ -14,7 +14,7 @@ def queue_depths(app, settings: Settings) -> dict[str, int]:
     try:
         with app.connection_for_read() as conn:
             channel = conn.default_channel
-            for name in (names.resolve, names.capture, names.browser, names.extract, names.watch):
+            for name in names.all():
                 try:
                     out[name] = channel.queue_declare(queue=name, durable=True, auto_delete=False).message_count
                 except Exception as exc:  # noqa: BLE001 - a queue declared otherwise by someone else
