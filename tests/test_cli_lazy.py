@@ -58,8 +58,9 @@ def test_the_summaries_are_each_commands_own_help():
         assert own.startswith(cli.SUMMARIES[name].rstrip(".")), (name, own)
 
 
-def test_search_json_loads_neither_rich_nor_the_orm_mappers(tmp_path):
-    """`archiver search --json` imports what it needs only, and reads plain rows (no mapper configuration)."""
+def test_search_json_loads_neither_rich_nor_the_orm(tmp_path):
+    """`archiver search --json` imports what it needs only, and reads plain rows through Core: the ORM and
+    the table classes are not even imported (issue 10: 65 ms of a 0.41 s search)."""
     from tests.conftest import write_config
 
     config = str(write_config(tmp_path, f"sqlite:///{tmp_path / 'a.db'}"))
@@ -68,12 +69,12 @@ def test_search_json_loads_neither_rich_nor_the_orm_mappers(tmp_path):
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try: main(['--config', %r, 'search', 'water', '--json'])\n"
             "    except SystemExit as e: assert not e.code, e.code\n"
-            "from archiver.db.base import Base\n"
-            "print(json.dumps([Base.registry._new_mappers, sorted({m.split('.')[0] for m in sys.modules} & "
+            "print(json.dumps([sorted(m for m in sys.modules if m in ('sqlalchemy.orm', 'archiver.db.tables', "
+            "'archiver.db.base')), sorted({m.split('.')[0] for m in sys.modules} & "
             "{'rich', 'alembic', 'fastapi', 'warcio', 'requests'})]))") % config
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout) == [True, []]
+    assert json.loads(out.stdout) == [[], []]
 
 
 def test_a_commands_help_imports_no_database_layer():

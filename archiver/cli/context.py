@@ -77,6 +77,15 @@ class AppContext:
         if engine is not None:
             engine.dispose()
 
+    def connection(self, require: bool = True):
+        """A Core connection (a context manager), for commands that read rows without the ORM;
+        by default refuses an uninitialised database with one line."""
+        from ..db.session import require_schema
+
+        if require:
+            require_schema(self.engine)
+        return self.engine.connect()
+
     def sessionmaker(self, require: bool = True):
         """Session factory; by default refuses an uninitialised database with one line."""
         from ..db.session import make_sessionmaker, require_schema

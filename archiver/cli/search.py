@@ -45,9 +45,8 @@ def search(
 ):
     from ..db.search import full_text_search  # with SQLAlchemy: after the arguments are checked
 
-    Session = ctx.obj.sessionmaker()
-    with Session() as session:
-        hits = full_text_search(session, query, limit=limit)
+    with ctx.obj.connection() as connection:  # Core: a search needs no ORM session
+        hits = full_text_search(connection, query, limit=limit)
     if json_out:
         emit_json({"query": query, "hits": hits})
         return

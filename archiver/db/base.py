@@ -1,10 +1,10 @@
 """Declarative base with the naming convention set before the first migration."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .types import UTCDateTime, iso_utc, utcnow  # noqa: F401 (where the table modules import them from)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -13,41 +13,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores naive ones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso_utc(dt: datetime | None) -> str | None:
-    """The one text form of a timestamp in JSON and summaries: ISO 8601 UTC with ``Z`` (naive = UTC)."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class Base(DeclarativeBase):

@@ -52,14 +52,21 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from ..errors import ArchiverError, InputError
-from .base import iso_utc
-from .tables import Activity, Capture, Extraction, Link
+from .types import UTCDateTime, iso_utc
+
+if TYPE_CHECKING:  # searching needs neither: `archiver search` reads through a Core connection
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
+
+    from .tables import Activity, Extraction
+
+    Reader = Union[Session, Connection]
 
 PG_SEARCH_CONFIG = "archiver_search"  # made by the 0001 migration; a constant, never user text
 PG_INDEX_CHARS = 300_000  # keeps every tsvector under PostgreSQL's 1 MB limit (~3 bytes a char at worst)
@@ -173,8 +180,10 @@ def render_snippet(raw: str | None) -> tuple[str | None, str | None]:
 
 # ---- keeping the SQLite index current --------------------------------------------------------
 
-def _is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
+def _is_sqlite(db: Reader) -> bool:
+    """Whether ``db`` (an ORM session or a Core connection) reads an SQLite database."""
+    dialect = getattr(db, "dialect", None) or db.get_bind().dialect
+    return dialect.name == "sqlite"
 
 
 def _put(session: Session, rowid: int, title: str | None, body: str | None) -> None:
@@ -254,7 +263,7 @@ def bm25_scores(docs: list[tuple[str | None, str | None]], clauses) -> list[floa
     return scores
 
 
-def _own_ranked(session: Session, q: str, clauses, limit: int) -> list[tuple[int, float]]:
+def _own_ranked(session: Reader, q: str, clauses, limit: int) -> list[tuple[int, float]]:
     """The best ``limit`` of the first CANDIDATES matches, scored here (bm25_scores) from the first
     RANK_CHARS of each text: FTS5's bm25 would first count the documents that hold each phrase over the
     whole index (100 ms for a phrase of two common words at 1 M documents)."""
@@ -273,7 +282,7 @@ def _own_ranked(session: Session, q: str, clauses, limit: int) -> list[tuple[int
     return sorted(zip(ids, scores), key=lambda p: (-p[1], p[0]))[:limit]
 
 
-def _sqlite_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
+def _sqlite_matches(session: Reader, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
     # bm25 for the first CANDIDATES matches only (FTS5 reads a term's documents in rowid order and stops at
     # the LIMIT), the best ``limit`` of them, then the snippets of those alone; a query with a phrase is
     # scored here (_own_ranked)
@@ -298,7 +307,7 @@ def _sqlite_matches(session: Session, clauses, limit: int) -> list[tuple[str, in
     return [("capture" if rowid % 2 else "activity", rowid // 2, score, snippet[rowid]) for rowid, score in rows]
 
 
-def _pg_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
+def _pg_matches(session: Reader, clauses, limit: int) -> list[tuple[str, int, float, str | None]]:
     query = to_websearch(clauses)
     if not session.execute(text(f"SELECT numnode(websearch_to_tsquery('{_CFG}', :q))"), {"q": query}).scalar_one():
         raise InputError("search query has no words to search for (only punctuation or operators)")
@@ -329,7 +338,18 @@ def _pg_matches(session: Session, clauses, limit: int) -> list[tuple[str, int, f
     return [(kind, ref_id, float(score), snip) for kind, ref_id, score, snip in rows]
 
 
-def full_text_search(session: Session, query: str, limit: int = 20) -> list[dict]:
+_ACTIVITY_REPORTS = text("SELECT id, report_id FROM activities WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True))
+_EXTRACTION_CAPTURES = text(
+    "SELECT e.id, e.title, c.id, c.url, c.captured_at, c.target_id FROM extractions e "
+    "JOIN captures c ON c.id = e.capture_id WHERE e.id IN :ids").bindparams(
+    bindparam("ids", expanding=True)).columns(captured_at=UTCDateTime)
+_TARGET_ACTIVITIES = text(
+    "SELECT DISTINCT l.target_id, a.id, a.report_id FROM links l JOIN activities a ON a.id = l.activity_id "
+    "WHERE l.target_id IN :ids ORDER BY l.target_id, a.id").bindparams(bindparam("ids", expanding=True))
+
+
+def full_text_search(session: Reader, query: str, limit: int = 20) -> list[dict]:
     """Ranked hits for ``query``, best first, at most ``limit``.
 
     Each hit: ``kind`` (activity|capture), ``activity_id``, ``report_id``, ``capture_id``,
@@ -342,26 +362,20 @@ def full_text_search(session: Session, query: str, limit: int = 20) -> list[dict
     clauses = parse_query(query)
     finder = _sqlite_matches if _is_sqlite(session) else _pg_matches
     matches = finder(session, clauses, limit)
-    # table columns (Core), not the ORM classes' attributes: a search then never configures the ORM's mappers
-    # (tens of milliseconds of every `archiver search`; the hits are plain rows anyway)
-    at, ct = Activity.__table__, Capture.__table__
-    a, c, e, lk = at.c, ct.c, Extraction.__table__.c, Link.__table__.c
+    # plain SQL over the tables, not the ORM classes: a search never imports or configures the ORM (a
+    # tenth of every `archiver search`'s start-up); the hits are plain rows anyway
     act_ids = [ref for kind, ref, _, _ in matches if kind == "activity"]
     ext_ids = [ref for kind, ref, _, _ in matches if kind == "capture"]
     activities = {a_id: r_id for a_id, r_id in session.execute(
-        select(a.id, a.report_id).where(a.id.in_(act_ids)))} if act_ids else {}
+        _ACTIVITY_REPORTS, {"ids": act_ids})} if act_ids else {}
     captures = {}
     linked: dict[int, list[tuple[int, int]]] = {}
     if ext_ids:
-        rows = session.execute(
-            select(e.id, e.title, c.id, c.url, c.captured_at, c.target_id)
-            .join(ct, c.id == e.capture_id).where(e.id.in_(ext_ids))).all()
+        rows = session.execute(_EXTRACTION_CAPTURES, {"ids": ext_ids}).all()
         captures = {r[0]: r for r in rows}
-        targets = {r[5] for r in rows if r[5] is not None}
+        targets = sorted({r[5] for r in rows if r[5] is not None})
         if targets:
-            for target_id, a_id, r_id in session.execute(
-                    select(lk.target_id, a.id, a.report_id).join(at, a.id == lk.activity_id)
-                    .where(lk.target_id.in_(targets)).distinct().order_by(lk.target_id, a.id)):
+            for target_id, a_id, r_id in session.execute(_TARGET_ACTIVITIES, {"ids": targets}):
                 linked.setdefault(target_id, []).append((a_id, r_id))
     hits: list[dict] = []
     for kind, ref, score, raw in matches:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy import exc as exc_mod
-from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..errors import ConfigError, DatabaseUnavailable, NotInitialised
+
+if TYPE_CHECKING:  # the ORM is imported by the commands that use it: `archiver search` reads through Core
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -136,6 +138,8 @@ class _SqliteWriters:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(engine, expire_on_commit=False)
 
 
