@@ -7,7 +7,10 @@ Each command runs ``--runs`` times in a fresh process; printed: the fastest wall
 disturbed by other work on the machine), the median, and the fastest CPU time (user + system, which
 other processes disturb less). ``--baseline REV`` (default: the branch point, 4942920) runs the same
 commands with that revision's code beside. Target (issue 10): `--help` and `search` under 0.3 s.
-Finally the slowest imports of `search` (``python -X importtime``), to see what is left to cut.
+Then the start-up of `search` alone: from launching the process until the search's first query is about to
+be sent (interpreter, CLI, arguments, the config, SQLAlchemy, the engine and its schema check), the rest
+being the query and the output. Finally the slowest imports of `search` (``python -X importtime``), to see
+what is left to cut.
 """
 from __future__ import annotations
 
@@ -38,6 +41,51 @@ def timed(cmd: list[str], env: dict, runs: int, cwd: Path) -> tuple[float, float
         if p.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed: {p.stderr.decode()[-500:]}")
     return min(walls), statistics.median(walls), min(cpus)
+
+
+# Runs `archiver ...` and prints, on stderr, the wall clock when archiver.db.search.full_text_search is
+# entered: a meta-path hook wraps the function when its module is first imported (importing it up front
+# would move SQLAlchemy's import out of what is measured).
+_PROBE = """
+import importlib.abc, importlib.machinery, runpy, sys, time
+
+class Wrap(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "archiver.db.search":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            inner = module.full_text_search
+
+            def full_text_search(*a, **k):
+                sys.stderr.write(f"QUERY-AT {time.time()!r}\\n")
+                return inner(*a, **k)
+            module.full_text_search = full_text_search
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Wrap())
+sys.argv = ["archiver"] + sys.argv[1:]
+runpy.run_module("archiver", run_name="__main__", alter_sys=True)
+"""
+
+
+def until_query(cmd_args: list[str], env: dict, runs: int, cwd: Path) -> tuple[float, float, float]:
+    """(fastest, median) seconds from launch until the search's query, and the fastest whole run."""
+    starts, wholes = [], []
+    for _ in range(runs):
+        t0 = time.time()
+        p = subprocess.run([sys.executable, "-c", _PROBE, *cmd_args], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, cwd=cwd)
+        wholes.append(time.time() - t0)
+        marks = [line.split()[1] for line in p.stderr.splitlines() if line.startswith("QUERY-AT ")]
+        if p.returncode or not marks:
+            raise SystemExit(f"probe of {cmd_args} failed: {p.stderr[-500:]}")
+        starts.append(float(marks[0]) - t0)
+    return min(starts), statistics.median(starts), min(wholes)
 
 
 def small_database(folder: Path) -> Path:
@@ -82,6 +130,11 @@ def main(argv=None) -> None:
             print(f"{label:32} {name:9} {best:7.3f} {med:9.3f} {cpu:11.3f}", flush=True)
             if label.startswith("python"):
                 break
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for label, extra in (("search report", []), ("search report --json", ["--json"])):
+        best, med, whole = until_query(["--config", str(config), "search", "report", *extra], env, args.runs, REPO)
+        print(f"start-up of `{label}` (launch until its query): fastest {best:.3f} s, median {med:.3f} s; "
+              f"the whole command (through the probe) {whole:.3f} s", flush=True)
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "archiver", "--config", str(config), "search",
                           "report"], env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, cwd=REPO)
     rows = []

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # rich is imported where it draws: `--json` answers never loa
 
 def _default(o: Any):
     if isinstance(o, datetime):
-        from ..db.base import iso_utc  # here: `--help` of a command must not import SQLAlchemy
+        from ..db.types import iso_utc  # here: `--help` of a command must not import SQLAlchemy
 
         return iso_utc(o)
     if isinstance(o, date):
