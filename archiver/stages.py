@@ -185,6 +185,11 @@ def resolve_fetch(snap: Snapshot, tools: Tools) -> Resolved:
                     done.live_retry, done.live_retry_after_s = True, live.retry_after_s
             elif alt is not None and alt.outcome is Outcome.FAILED and live.outcome is Outcome.FAILED:
                 done.res = replace(live, reason=f"{live.reason}; archives: {alt.reason}")
+            elif alt is not None and alt.outcome is Outcome.FAILED and live.outcome is Outcome.DEAD:
+                # the shortener says the link does not exist, but an archive that may hold its redirect could
+                # not be asked (unreachable, rate limited): not dead yet, asked again on a later pass
+                done.res = replace(live, outcome=Outcome.FAILED, reason=f"{live.reason}; archives: {alt.reason}",
+                                   error_type=alt.error_type, retry_after_s=alt.retry_after_s)
             elif alt is None and live.outcome is Outcome.FAILED and _has_sources(settings):
                 done.res = replace(live, reason=f"{live.reason}; no web archive knows the link")
     return done

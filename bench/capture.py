@@ -118,6 +118,8 @@ fetch:
   allow_private_addresses: true
 {f"  processes: {processes}" + chr(10) if processes else ""}capture:
   browser: never
+resolver:
+  archives: []  # (the shipped default asks the Internet Archive; a bench reaches nothing outside)
 """)
     months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
               "November", "December"]

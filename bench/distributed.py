@@ -58,6 +58,7 @@ def _config(work: Path, db_url: str, uid: str, args) -> Path:
         "fetch": {"concurrency": args.concurrency, "per_host_concurrency": 2, "politeness_delay_s": 0,
                   "allow_private_addresses": True},
         "capture": {"browser": "never"},
+        "resolver": {"archives": []},  # (the default asks the Internet Archive; a bench reaches nothing outside)
         "queue": {"url": AMQP, "redis_url": REDIS, "key_prefix": uid, "names": names},
     }))
     return cfg

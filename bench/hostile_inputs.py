@@ -65,7 +65,8 @@ def config(root: Path, **fetch) -> Path:
     path.write_text(yaml.safe_dump({
         "database": {"url": f"sqlite:///{root / 'archiver.db'}"}, "storage": {"root": str(root / "storage")},
         "fetch": {"allow_private_addresses": True, "politeness_delay_s": 0, "soft404_probe": False,
-                  "requisites": {"enabled": False}, **fetch}}))
+                  "requisites": {"enabled": False}, **fetch},
+        "resolver": {"archives": []}}))  # (the default asks the Internet Archive; a bench reaches nothing outside)
     return path
 
 

@@ -59,6 +59,16 @@ def _no_outside_dns(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _archives_reachable_again():
+    """An archive one test made unreachable is asked again by the next (its name, e.g. simarchive, is
+    shared; archiver remembers unreachable archives per process: resolve/ratelimit.py)."""
+    yield
+    from archiver.resolve import ratelimit
+
+    ratelimit.forget_unreachable()
+
+
+@pytest.fixture(autouse=True)
 def _no_browser_capture(request, monkeypatch):
     """capture.browser is "auto" by default: in-process pipelines of tests that did not ask for the
     browser (marker ``browser_capture``) capture without it, whatever settings they built."""
@@ -99,6 +109,9 @@ def write_config(tmp_path: Path, db_url: str, *, name: str = "config.yaml", **se
                   "retry_base_s": 0},
         # no Chromium unless a test asks for it (tests/test_browser_capture.py): the suite stays fast
         "capture": {"browser": "never"},
+        # no Internet Archive (the shipped default) unless a test names its archives: nothing in the tests
+        # may reach outside the machine, and its subprocesses have no DNS guard (_no_outside_dns)
+        "resolver": {"archives": []},
     }
     for key, value in sections.items():
         data.setdefault(key, {}).update(value)

@@ -355,20 +355,46 @@ def test_a_live_holder_keeps_its_slot_past_the_ttl_and_a_killed_one_frees_it(que
             child.wait()
 
 
-def test_status_shows_waiting_tasks_and_no_worker(tmp_path, sim, queue):
+def test_status_shows_waiting_tasks_and_no_worker(tmp_path, sim, queue, workers):
+    """status counts as live only the workers that consume this configuration's queues: a broker is often
+    shared (here a neighbouring deployment's worker answers the broadcast too; so did other tests' workers
+    under pytest -n 2, which made this test fail now and then)."""
     dist = write_config(tmp_path, f"sqlite:///{(tmp_path / 'q.db').as_posix()}", name="dist.yaml", queue=queue,
                         **_sim_sections(sim))
-    _ingest(tmp_path, dist, sim.report_text())
-    r = run_cli(["run", "--distributed", "--no-wait", "--json"], dist)
-    assert r.code == 0, r.err
-    assert r.json()["enqueued"] == {"resolve": 10, "capture": 0, "extract": 0}
-    r = run_cli(["status", "--json"], dist)
-    assert r.code == 0, r.err
-    q = r.json()["queue"]
-    assert q["queues"][queue["names"]["resolve"]] == 10 and q["workers"] == []
-    assert "guest" not in q["url"]
-    r = run_cli(["status"], dist)
-    assert r.code == 0 and "live workers: 0" in r.out
+    uid = "n" + uuid.uuid4().hex[:10]
+    neighbour_queue = {**queue, "key_prefix": uid, "names": {k: f"{uid}.{k}" for k in KINDS}}
+    neighbour = write_config(tmp_path, f"sqlite:///{(tmp_path / 'n.db').as_posix()}", name="neighbour.yaml",
+                             queue=neighbour_queue)
+    assert run_cli(["init"], neighbour).code == 0
+    w = workers(neighbour, n=1, concurrency=1)
+    try:
+        _ingest(tmp_path, dist, sim.report_text())
+        r = run_cli(["run", "--distributed", "--no-wait", "--json"], dist)
+        assert r.code == 0, r.err
+        assert r.json()["enqueued"] == {"resolve": 10, "capture": 0, "extract": 0}
+        deadline = time.monotonic() + 60
+        while True:  # the neighbour's worker is up once its own status lists it
+            theirs = run_cli(["status", "--json"], neighbour).json()["queue"]["workers"]
+            if any(n.startswith(f"archiver.{w.procs[0].pid}@") for n in theirs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert any(n.startswith(f"archiver.{w.procs[0].pid}@") for n in theirs), theirs
+        r = run_cli(["status", "--json"], dist)
+        assert r.code == 0, r.err
+        q = r.json()["queue"]
+        assert q["queues"][queue["names"]["resolve"]] == 10 and q["workers"] == []
+        assert "guest" not in q["url"]
+        r = run_cli(["status"], dist)
+        assert r.code == 0 and "live workers: 0" in r.out
+    finally:
+        w.stop()
+        from kombu import Connection
+
+        with Connection(AMQP) as conn:
+            ch = conn.channel()
+            for n in neighbour_queue["names"].values():
+                ch.queue_delete(n)
+                ch.exchange_delete(n)
 
 
 def test_distributed_misuse_is_one_line(tmp_path, cli, config_file):

@@ -24,13 +24,18 @@ def queue_depths(app, settings: Settings) -> dict[str, int]:
     return out
 
 
-def live_workers(app, timeout_s: float = PING_TIMEOUT_S) -> list[str]:
-    """The names of the workers that answer a ping within ``timeout_s``."""
+def live_workers(app, settings: Settings, timeout_s: float = PING_TIMEOUT_S) -> list[str]:
+    """The workers that answer within ``timeout_s`` and consume at least one of this configuration's queues.
+
+    A broker is often shared (another archiver deployment with its own ``queue.names``, other applications'
+    Celery workers): a plain ping would count all of them as this archiver's live workers."""
+    ours = set(settings.queue.names.all())
     try:
-        replies = app.control.ping(timeout=timeout_s) or []
+        replies = app.control.inspect(timeout=timeout_s).active_queues() or {}
     except OSError as exc:
         raise QueueError(f"queue.url: the broker did not answer ({exc})") from exc
-    return sorted(name for reply in replies for name in reply)
+    return sorted(name for name, queues in replies.items()
+                  if ours & {q.get("name") for q in (queues or []) if isinstance(q, dict)})
 
 
 def queue_doc(settings: Settings) -> dict:
@@ -40,6 +45,6 @@ def queue_doc(settings: Settings) -> dict:
     app = make_app(settings)
     try:
         return {"url": settings.redacted()["queue"]["url"], "queues": queue_depths(app, settings),
-                "workers": live_workers(app)}
+                "workers": live_workers(app, settings)}
     finally:
         app.close()

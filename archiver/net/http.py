@@ -257,7 +257,7 @@ def _translated(url: str):
     except _Deadline as exc:
         raise FetchTimeout("the total deadline passed while reading", url=url, deadline=True) from exc
     except (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError) as exc:
-        raise FetchTimeout(f"connect timeout: {_short(exc)}", url=url) from exc
+        raise FetchTimeout(f"connect timeout: {_short(exc)}", url=url, kind="connect") from exc
     except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
         raise FetchTimeout(f"read timeout: {_short(exc)}", url=url) from exc
     except requests.exceptions.SSLError as exc:
@@ -267,7 +267,9 @@ def _translated(url: str):
         reason = getattr(inner, "reason", None)
         if isinstance(reason, _Deadline):
             raise FetchTimeout("the total deadline passed while reading", url=url, deadline=True) from exc
-        raise FetchError(f"connection failed: {_short(exc)}", url=url) from exc
+        # refused, no route, reset during the connect: nothing was asked of the server
+        kind = "connect" if isinstance(reason, urllib3.exceptions.NewConnectionError) else None
+        raise FetchError(f"connection failed: {_short(exc)}", url=url, kind=kind) from exc
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise FetchError(f"fetch failed: {_short(exc)}", url=url) from exc
     except Exception as exc:  # http.client.HTTPException and friends

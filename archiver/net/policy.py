@@ -128,7 +128,7 @@ def resolve_host(host: str, *, url: str | None = None) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, 80, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve host {host!r} ({exc})", url=url) from exc
+        raise FetchError(f"cannot resolve host {host!r} ({exc})", url=url, kind="dns") from exc
     return sorted({info[4][0] for info in infos})
 
 

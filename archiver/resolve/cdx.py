@@ -36,6 +36,9 @@ _TEXT_DEFAULT = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "d
 MAX_CDX_BYTES = 20_000_000
 MAX_REPLAY_BYTES = 5_000_000
 MAX_429_RETRIES = 2  # tries = 1 + this; then the archive is given up for this run
+# FetchError kinds (archiver/net) that mean the archive could not be reached at all, as opposed to a slow or
+# broken answer: the archive is then not asked again for ``resolver.archive_retry_after_s``
+UNREACHABLE_KINDS = frozenset({"dns", "connect", "tls"})
 SHORT_QUERIES = ("", "si=1", "d=1")  # goo.gl variants a capture of a short link may carry
 INTERSTITIAL_ERA = ("20240823", "20250826")  # [from, to): goo.gl warning pages were served then
 
@@ -285,8 +288,10 @@ class ArchiveFetcher:
         headers = {"Accept-Encoding": "identity"}
         bucket = self._bucket(archive, kind, rate)
         for attempt in range(MAX_429_RETRIES + 1):
+            self._not_known_unreachable(archive)
             bucket.acquire()
-            reply = self._once(url, headers, record, max_bytes)
+            self._not_known_unreachable(archive)  # (another thread may have found out while this one waited)
+            reply = self._once(url, headers, record, max_bytes, archive)
             if reply.status == 429:
                 wait = _retry_after(reply) or self.retry_after_s
                 if attempt == MAX_429_RETRIES:
@@ -302,7 +307,16 @@ class ArchiveFetcher:
             return reply
         raise AssertionError("unreachable")
 
-    def _once(self, url: str, headers: dict, record: bool, max_bytes: int) -> Reply:
+    @staticmethod
+    def _not_known_unreachable(archive: str) -> None:
+        known = ratelimit.unreachable(archive)
+        if known is not None:
+            left, failed_at, why = known
+            at = datetime.fromtimestamp(failed_at, timezone.utc).strftime("%H:%M:%S UTC")
+            raise ArchiveUnavailable(f"{archive}: not asked, unreachable at {at} ({why}); asked again in "
+                                     f"{left:.0f} s")
+
+    def _once(self, url: str, headers: dict, record: bool, max_bytes: int, archive: str | None = None) -> Reply:
         now = datetime.now(timezone.utc)
         try:
             if record and self.recorder is not None:
@@ -314,6 +328,8 @@ class ArchiveFetcher:
             fetched, body = self.client.get_bytes(url, headers=headers, max_bytes=max_bytes)
             return Reply(url, fetched.status, fetched.headers, body or b"", now)
         except FetchError as exc:
+            if archive is not None and exc.context.get("kind") in UNREACHABLE_KINDS:
+                ratelimit.mark_unreachable(archive, self.retry_after_s, str(exc))
             raise ArchiveUnavailable(f"cannot reach {url}: {exc}") from exc
 
 
