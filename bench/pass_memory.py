@@ -44,6 +44,12 @@ def one_pass(code: Path, urls: list[str], args, current: bool) -> int:
     try:
         setup = SimpleNamespace(concurrency=args.concurrency, per_host=2, processes="1" if current else None)
         cfg = write_setup(work, urls, setup)
+        if not current:  # the branch point has no `capture` section (nor a browser to keep off)
+            import yaml
+
+            data = yaml.safe_load(cfg.read_text())
+            data.pop("capture", None)
+            cfg.write_text(yaml.safe_dump(data))
         env = {**os.environ, "PYTHONPATH": str(code)}
         cli = [sys.executable, "-m", "archiver", "--config", str(cfg)]
         for step in (["init"], ["ingest", str(work / "report.txt")], ["run", "--stage", "resolve"]):
