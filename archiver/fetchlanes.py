@@ -115,7 +115,8 @@ class Lanes:
         for lane in range(n):
             jobs = self._ctx.Queue()
             proc = self._ctx.Process(target=_child_main,
-                                     args=(settings, run_id, stage, owner, lane, jobs, self._out, threads, level),
+                                     args=(settings, run_id, stage, owner, lane, n, jobs, self._out, threads,
+                                           level),
                                      daemon=True, name=f"archiver-{stage}-lane-{lane}")
             proc.start()
             self._children.append((proc, jobs))
@@ -229,7 +230,7 @@ class _LogToParent(logging.handlers.QueueHandler):
         self.queue.put(("log", record))
 
 
-def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, lane: int, jobs, out,
+def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, lane: int, lanes: int, jobs, out,
                 threads: int, level: int) -> None:
     """A lane: run the stage's items the parent sends, whole, until it sends None."""
     from queue import Empty, SimpleQueue
@@ -238,6 +239,11 @@ def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, 
     from .db.session import make_engine, make_sessionmaker
     from .hostqueue import HostQueue
     from .pipeline import _worker, make_tools
+    from .resolve import ratelimit
+
+    # every lane may ask the same web archive (a target's host decides its lane, not the archive's):
+    # together they keep to the archive's published rates
+    ratelimit.share_among(lanes)
 
     logger = logging.getLogger("archiver")
     logger.handlers[:] = [_LogToParent(out)]

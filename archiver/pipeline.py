@@ -73,6 +73,10 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     sink.db_connection = sink_db  # closed with the sink at the end of the pass (run)
     # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
     from .distributed.slots import from_settings as shared_slots
+    from .distributed.slots import shared_rates
+    from .resolve import ratelimit
+
+    ratelimit.use_shared(shared_rates(settings))  # with a Redis, the archives' rates hold across processes too
 
     gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s,
                     slots=shared_slots(settings))

@@ -59,13 +59,14 @@ def _no_outside_dns(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _archives_reachable_again():
-    """An archive one test made unreachable is asked again by the next (its name, e.g. simarchive, is
-    shared; archiver remembers unreachable archives per process: resolve/ratelimit.py)."""
+def _archive_limits_forgotten():
+    """Each test starts with the archives' process-wide state as a new process has it (resolve/ratelimit.py):
+    none known to be unreachable (an archive's name, e.g. simarchive, is shared by many tests), whole rates,
+    none held in a Redis another test named."""
     yield
     from archiver.resolve import ratelimit
 
-    ratelimit.forget_unreachable()
+    ratelimit.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,10 @@ process renews the slots it holds every third of ``queue.slot_ttl_s`` (a heartbe
 long download keeps its slot, while a slot whose worker died (``kill -9``, a machine lost) is free
 again within ``queue.slot_ttl_s``: the other workers of that host wait seconds, not a night.
 
+The web archives' request rates (``resolver.archives[].requests_per_s``) are held the same way
+(:class:`RedisRate`): one key per archive and kind of request holds the earliest time the next one may
+start, so N worker processes ask the Internet Archive at its rate together, not N times it.
+
 Works with the redis client pywb pins (2.10) as with current ones: SET/ZADD/EVALSHA only.
 """
 from __future__ import annotations
@@ -52,6 +56,18 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
   return 1
 end
+return 0
+"""
+
+_RATE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if nxt > now then
+  return nxt - now
+end
+local interval = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], now + interval, 'PX', interval + 1000)
 return 0
 """
 
@@ -132,6 +148,50 @@ class RedisHostSlots:
             yield
         finally:
             self.release(host, token)
+
+
+class RedisRate:
+    """One web archive's kind of request (cdx, replay) at ``rate`` a second across every process that shares
+    the Redis: ``acquire`` blocks until this process may send the next one (the interface of
+    resolve/ratelimit.py's TokenBucket)."""
+
+    def __init__(self, client, script, key: str, rate: float, sleep=time.sleep):
+        self._script, self._key, self._sleep = script, key, sleep
+        self.rate = float(rate)
+        self._interval_ms = max(1, int(round(1000 / self.rate)))
+
+    def acquire(self) -> float:
+        """Take the next turn, sleeping as long as needed; returns the seconds waited."""
+        import redis
+
+        waited = 0.0
+        while True:
+            try:
+                wait_ms = int(self._script(keys=[self._key], args=[self._interval_ms]))
+            except redis.RedisError as exc:
+                raise QueueError(f"archive rate: Redis did not answer ({type(exc).__name__}: {exc}); "
+                                 "check queue.redis_url") from exc
+            if wait_ms <= 0:
+                return waited
+            self._sleep(wait_ms / 1000)
+            waited += wait_ms / 1000
+
+
+def shared_rates(settings):
+    """``(archive, kind, rate) -> RedisRate`` when ``queue`` names a Redis; else None (each process keeps
+    to the archives' rates by itself)."""
+    q = settings.queue
+    if q.slots_url is None:
+        return None
+    import redis
+
+    client = redis.StrictRedis.from_url(q.slots_url, socket_timeout=10, socket_connect_timeout=5)
+    script = client.register_script(_RATE)
+    prefix = q.key_prefix
+
+    def rate_for(archive: str, kind: str, rate: float) -> RedisRate:
+        return RedisRate(client, script, f"{prefix}:rate:{archive}:{kind}", rate)
+    return rate_for
 
 
 def from_settings(settings) -> RedisHostSlots | None:

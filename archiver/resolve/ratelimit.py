@@ -60,14 +60,43 @@ class TokenBucket:
 
 _BUCKETS: dict[tuple[str, str], TokenBucket] = {}
 _BUCKETS_LOCK = threading.Lock()
+_SHARE = 1  # this process is one of _SHARE asking the same archives at once (share_among)
+_SHARED: Callable[[str, str, float], object] | None = None  # rates held with other processes (use_shared)
+
+
+def use_shared(factory: Callable[[str, str, float], object] | None) -> None:
+    """Hold every archive's rates with the other processes that share ``factory``'s store (Redis, for Celery
+    workers: distributed/slots.py ``shared_rates``) instead of in this process alone; None: alone again."""
+    global _SHARED
+    with _BUCKETS_LOCK:
+        if factory is None and _SHARED is None:
+            return  # (nothing changes: the buckets keep what they hold)
+        _SHARED = factory
+        _BUCKETS.clear()
+
+
+def share_among(n: int) -> None:
+    """This process is one of ``n`` that ask the same archives at once (the fetch processes of a pass,
+    fetchlanes.py): each takes 1/n of every archive's rates, so that together they keep to them."""
+    global _SHARE
+    with _BUCKETS_LOCK:
+        _SHARE = max(1, int(n))
+        _BUCKETS.clear()
 
 
 def bucket_for(archive: str, kind: str, rate: float, *,
                clock: Callable[[], float] | None = None,
                sleep: Callable[[float], None] | None = None) -> TokenBucket:
-    """The process-wide bucket for (archive, kind); recreated when its rate changes."""
+    """The process-wide bucket for (archive, kind) at this process's share of ``rate``; recreated when
+    its rate changes."""
     key = (archive, kind)
     with _BUCKETS_LOCK:
+        if _SHARED is not None and clock is None and sleep is None:  # held with the other processes as a whole
+            b = _BUCKETS.get(key)
+            if b is None or b.rate != rate or isinstance(b, TokenBucket):
+                b = _BUCKETS[key] = _SHARED(archive, kind, rate)
+            return b
+        rate = rate / _SHARE
         b = _BUCKETS.get(key)
         if b is None or b.rate != rate or clock is not None or sleep is not None:
             b = TokenBucket(rate, clock=clock or time.monotonic, sleep=sleep or time.sleep)
@@ -103,14 +132,10 @@ def unreachable(archive: str, *, clock: Callable[[], float] = time.monotonic) ->
         return left, entry[1], entry[2]
 
 
-def forget_unreachable() -> None:
-    """Ask every archive again from now on (tests: each starts with none known to be unreachable)."""
-    with _BUCKETS_LOCK:
-        _UNREACHABLE.clear()
-
-
 def reset() -> None:
-    """Forget all buckets and unreachable archives (tests)."""
+    """Forget all buckets and unreachable archives, and take whole rates in this process alone (tests)."""
+    global _SHARE, _SHARED
     with _BUCKETS_LOCK:
         _BUCKETS.clear()
         _UNREACHABLE.clear()
+        _SHARE, _SHARED = 1, None

@@ -29,6 +29,7 @@ class CountingServer(ThreadingHTTPServer):
         self.inflight = self.peak = 0
         self.paths: Counter = Counter()
         self.starts: list[float] = []  # time.monotonic() at each request's arrival, in order
+        self.log: list[tuple[float, str]] = []  # (that time, the path), in order
         super().__init__((host, 0), _Handler)
 
 
@@ -45,6 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
             srv.peak = max(srv.peak, srv.inflight)
             srv.paths[self.path] += 1
             srv.starts.append(time.monotonic())
+            srv.log.append((srv.starts[-1], self.path))
         try:
             time.sleep(srv.latency)
             if srv.stall is not None and self.path.startswith("/p/"):
