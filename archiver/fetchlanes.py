@@ -112,10 +112,15 @@ class Lanes:
         threads = max(1, -(-settings.fetch.concurrency // n))
         level = logging.getLogger("archiver").getEffectiveLevel()
         self._children: list[tuple[Any, Any]] = []  # (process, its job queue), lane i
+        from .resolve.ratelimit import turns_for
+
+        # every lane may ask the same web archive: they share its rates (held here for the lanes' lifetime:
+        # a fork server's child opens their semaphores after start() returns, and a dropped Value unlinks its own)
+        self._turns = turns = turns_for(settings, self._ctx)
         for lane in range(n):
             jobs = self._ctx.Queue()
             proc = self._ctx.Process(target=_child_main,
-                                     args=(settings, run_id, stage, owner, lane, n, jobs, self._out, threads,
+                                     args=(settings, run_id, stage, owner, lane, turns, jobs, self._out, threads,
                                            level),
                                      daemon=True, name=f"archiver-{stage}-lane-{lane}")
             proc.start()
@@ -230,7 +235,7 @@ class _LogToParent(logging.handlers.QueueHandler):
         self.queue.put(("log", record))
 
 
-def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, lane: int, lanes: int, jobs, out,
+def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, lane: int, turns: dict, jobs, out,
                 threads: int, level: int) -> None:
     """A lane: run the stage's items the parent sends, whole, until it sends None."""
     from queue import Empty, SimpleQueue
@@ -241,10 +246,6 @@ def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, 
     from .pipeline import _worker, make_tools
     from .resolve import ratelimit
 
-    # every lane may ask the same web archive (a target's host decides its lane, not the archive's):
-    # together they keep to the archive's published rates
-    ratelimit.share_among(lanes)
-
     logger = logging.getLogger("archiver")
     logger.handlers[:] = [_LogToParent(out)]
     logger.setLevel(level)
@@ -252,6 +253,9 @@ def _child_main(settings: Settings, run_id: int | None, stage: str, owner: str, 
     engine = make_engine(settings)
     Session = make_sessionmaker(engine)
     tools = make_tools(settings, Session, run_id)
+    # a target's host decides its lane, not the archive's: every lane may ask the same web archive, and
+    # together they keep to its rates (unless make_tools found them held in Redis)
+    ratelimit.use_turns(turns)
     gate = getattr(tools.recorder, "gate", None)
     queue = HostQueue(settings.fetch.per_host_concurrency, gate.ready_at if gate is not None else (lambda h: 0.0))
     crashes: SimpleQueue = SimpleQueue()  # (marker, exception) from a worker that met a broken database

@@ -60,8 +60,8 @@ class TokenBucket:
 
 _BUCKETS: dict[tuple[str, str], TokenBucket] = {}
 _BUCKETS_LOCK = threading.Lock()
-_SHARE = 1  # this process is one of _SHARE asking the same archives at once (share_among)
 _SHARED: Callable[[str, str, float], object] | None = None  # rates held with other processes (use_shared)
+_FROM_SHARED: set[tuple[str, str]] = set()  # the keys of _BUCKETS that _SHARED made
 
 
 def use_shared(factory: Callable[[str, str, float], object] | None) -> None:
@@ -73,30 +73,68 @@ def use_shared(factory: Callable[[str, str, float], object] | None) -> None:
             return  # (nothing changes: the buckets keep what they hold)
         _SHARED = factory
         _BUCKETS.clear()
+        _FROM_SHARED.clear()
 
 
-def share_among(n: int) -> None:
-    """This process is one of ``n`` that ask the same archives at once (the fetch processes of a pass,
-    fetchlanes.py): each takes 1/n of every archive's rates, so that together they keep to them."""
-    global _SHARE
-    with _BUCKETS_LOCK:
-        _SHARE = max(1, int(n))
-        _BUCKETS.clear()
+class SharedRate:
+    """One archive's kind of request at ``rate`` a second across the processes that inherit ``turn`` (a
+    ``multiprocessing.Value('d')`` holding the monotonic time the next request may start: CLOCK_MONOTONIC
+    is one clock for every process of the machine). The interface of TokenBucket; one saved-up request."""
+
+    def __init__(self, turn, rate: float, *, sleep: Callable[[float], None] = time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be > 0")
+        self._turn, self._sleep = turn, sleep
+        self.rate = float(rate)
+
+    def acquire(self) -> float:
+        """Take the next turn, sleeping as long as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._turn.get_lock():
+                now = time.monotonic()
+                if self._turn.value <= now:
+                    self._turn.value = now + 1.0 / self.rate
+                    return waited
+                wait = self._turn.value - now
+            self._sleep(wait)
+            waited += wait
+
+
+def turns_for(settings, ctx) -> dict[tuple[str, str], object]:
+    """Shared turns (``ctx.Value``) for every configured archive's kinds of request, made before helper
+    processes start: pass them to each, which calls :func:`use_turns`."""
+    names = [a.name for a in settings.resolver.archives] + [m.name for m in settings.resolver.mementos]
+    return {(name, kind): ctx.Value("d", 0.0) for name in names for kind in ("cdx", "replay")}
+
+
+def use_turns(turns: dict[tuple[str, str], object]) -> None:
+    """This process asks the archives at the rates it shares with its siblings (the fetch processes of a pass,
+    fetchlanes.py: a target's host decides its process, so every process may ask the same archive), unless
+    its rates are already held elsewhere (Redis, :func:`use_shared`). An archive without a shared turn (none
+    is configured under its name) is asked at its rate by this process alone."""
+    if _SHARED is not None:
+        return
+
+    def rate_for(archive: str, kind: str, rate: float):
+        turn = turns.get((archive, kind))
+        return SharedRate(turn, rate) if turn is not None else TokenBucket(rate)
+    use_shared(rate_for)
 
 
 def bucket_for(archive: str, kind: str, rate: float, *,
                clock: Callable[[], float] | None = None,
                sleep: Callable[[float], None] | None = None) -> TokenBucket:
-    """The process-wide bucket for (archive, kind) at this process's share of ``rate``; recreated when
-    its rate changes."""
+    """The process-wide bucket for (archive, kind), or the rate held with other processes (use_shared);
+    recreated when its rate changes."""
     key = (archive, kind)
     with _BUCKETS_LOCK:
         if _SHARED is not None and clock is None and sleep is None:  # held with the other processes as a whole
             b = _BUCKETS.get(key)
-            if b is None or b.rate != rate or isinstance(b, TokenBucket):
+            if b is None or b.rate != rate or key not in _FROM_SHARED:
                 b = _BUCKETS[key] = _SHARED(archive, kind, rate)
+                _FROM_SHARED.add(key)
             return b
-        rate = rate / _SHARE
         b = _BUCKETS.get(key)
         if b is None or b.rate != rate or clock is not None or sleep is not None:
             b = TokenBucket(rate, clock=clock or time.monotonic, sleep=sleep or time.sleep)
@@ -134,8 +172,9 @@ def unreachable(archive: str, *, clock: Callable[[], float] = time.monotonic) ->
 
 def reset() -> None:
     """Forget all buckets and unreachable archives, and take whole rates in this process alone (tests)."""
-    global _SHARE, _SHARED
+    global _SHARED
     with _BUCKETS_LOCK:
         _BUCKETS.clear()
+        _FROM_SHARED.clear()
         _UNREACHABLE.clear()
-        _SHARE, _SHARED = 1, None
+        _SHARED = None
