@@ -4,7 +4,11 @@ The Internet Archive asks for at most ~30 CDX queries and ~600 replays a minute
 and answers a 429 *without* Retry-After when a client goes faster; repeated 429s
 lead to IP blocks.  So every archive gets one bucket for CDX queries
 (``requests_per_s``, default 0.4) and one for replays (``REPLAY_RATE`` or the
-archive's own rate when that is higher), shared by every caller in the process.
+archive's own rate when that is higher), shared by every caller in the process, and
+held with other processes where several ask at once: a pass's fetch processes take
+turns through shared memory (:class:`SharedRate`), processes on one Redis through it
+(distributed/slots.py ``RedisRate``). An archive that cannot be reached at all is not
+asked again for a while (:func:`mark_unreachable`).
 
 Clock and sleep are injectable so tests run with a fake clock and never wait.
 """
@@ -136,9 +140,10 @@ def bucket_for(archive: str, kind: str, rate: float, *,
                 _FROM_SHARED.add(key)
             return b
         b = _BUCKETS.get(key)
-        if b is None or b.rate != rate or clock is not None or sleep is not None:
+        if b is None or b.rate != rate or clock is not None or sleep is not None or key in _FROM_SHARED:
             b = TokenBucket(rate, clock=clock or time.monotonic, sleep=sleep or time.sleep)
             _BUCKETS[key] = b
+            _FROM_SHARED.discard(key)
         return b
 
 
