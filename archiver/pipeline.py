@@ -73,13 +73,12 @@ def make_tools(settings: Settings, Session: sessionmaker, run_id: int | None) ->
     sink.db_connection = sink_db  # closed with the sink at the end of the pass (run)
     # every fetch of the pass (short links, targets, requisites) goes through one per-host gate
     from .distributed.slots import from_settings as shared_slots
-    from .distributed.slots import shared_rates
     from .resolve import ratelimit
 
-    ratelimit.use_shared(shared_rates(settings))  # with a Redis, the archives' rates hold across processes too
-
-    gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s,
-                    slots=shared_slots(settings))
+    slots = shared_slots(settings)
+    # with a Redis, the web archives' rates hold across processes too, as the per-host slots do
+    ratelimit.use_shared(slots.rate_for if slots is not None else None)
+    gate = HostGate(settings.fetch.per_host_concurrency, settings.fetch.politeness_delay_s, slots=slots)
     recorder = GatedRecorder(Recorder(settings, client, sink, revisit_lookup=db_revisit_lookup(Session)), gate)
     tools = Tools(settings=settings, Session=Session, client=client, sink=sink, recorder=recorder, run_id=run_id)
     if settings.fetch.soft404_probe:

@@ -110,21 +110,21 @@ def test_worker_processes_sharing_a_redis_ask_an_archive_at_its_rate_together(tm
     import redis
 
     from archiver.config import Settings
-    from archiver.distributed.slots import RedisRate, shared_rates
+    from archiver.distributed.slots import RedisRate, from_settings
 
     prefix = "t" + uuid.uuid4().hex[:10]
     settings = Settings(queue={"url": "amqp://guest:guest@127.0.0.1:5672//", "redis_url": REDIS,
                                "key_prefix": prefix})
-    ratelimit.use_shared(shared_rates(settings))
+    ratelimit.use_shared(from_settings(settings).rate_for)
     bucket = ratelimit.bucket_for("ia", "cdx", 4.0)
     assert isinstance(bucket, RedisRate) and bucket.rate == 4.0
     assert ratelimit.bucket_for("ia", "cdx", 4.0) is bucket
     # another process with the same settings: six turns each, at 4 a second between them
     code = ("import sys, time, json\n"
             "from archiver.config import Settings\n"
-            "from archiver.distributed.slots import shared_rates\n"
-            f"rate = shared_rates(Settings(queue={{'url': 'amqp://x@127.0.0.1//', 'redis_url': {REDIS!r}, "
-            f"'key_prefix': {prefix!r}}}))('ia', 'cdx', 4.0)\n"
+            "from archiver.distributed.slots import from_settings\n"
+            f"rate = from_settings(Settings(queue={{'url': 'amqp://x@127.0.0.1//', 'redis_url': {REDIS!r}, "
+            f"'key_prefix': {prefix!r}}})).rate_for('ia', 'cdx', 4.0)\n"
             "print('ready', flush=True); sys.stdin.readline()\n"
             "times = []\n"
             "for _ in range(6):\n"

@@ -95,6 +95,18 @@ def test_an_unreachable_archive_is_asked_again_after_the_wait():
     assert ratelimit.unreachable("ia") is None
 
 
+def _resolve_dead_codes(tmp_path, sim, cfg, n: int):
+    """A report of ``n`` activities, each citing one short code its shortener does not know, ingested into the
+    store of ``cfg`` and resolved (`run --stage resolve --json`); the run's CliResult."""
+    codes = [sim.set_code(f"Gone{i}", "missing") for i in range(n)]
+    report = tmp_path / "r.txt"
+    report.write_text("".join(f"- On {i + 1} May 2018 meeting {i}.\n  {sim.short(c)}\n" for i, c in
+                              enumerate(codes)), encoding="utf-8")
+    assert run_cli(["init"], cfg).code == 0
+    assert run_cli(["ingest", str(report)], cfg).code == 0
+    return run_cli(["run", "--stage", "resolve", "--json"], cfg)
+
+
 def test_the_shipped_default_asks_the_internet_archive(tmp_path, sim):
     """With no `resolver.archives` in the config, dead short links go to the Internet Archive: here it
     cannot be reached (tests resolve no outside names), so the links wait for a later pass, saying why, and
@@ -108,13 +120,7 @@ def test_the_shipped_default_asks_the_internet_archive(tmp_path, sim):
     data = yaml.safe_load(cfg.read_text())
     del data["resolver"]["archives"]  # (tests/conftest.py's write_config names none: back to the default)
     cfg.write_text(yaml.safe_dump(data))
-    codes = [sim.set_code(f"Gone{i}", "missing") for i in range(3)]
-    report = tmp_path / "r.txt"
-    report.write_text("".join(f"- On {i + 1} May 2018 meeting {i}.\n  {sim.short(c)}\n" for i, c in
-                              enumerate(codes)), encoding="utf-8")
-    assert run_cli(["init"], cfg).code == 0
-    assert run_cli(["ingest", str(report)], cfg).code == 0
-    r = run_cli(["run", "--stage", "resolve", "--json"], cfg)
+    r = _resolve_dead_codes(tmp_path, sim, cfg, 3)
     assert r.code == 1 and r.json()["failed"] == 3, (r.out, r.err)  # (exit 1: items failed, tried again later)
     reasons = []
     for activity in (1, 2, 3):
@@ -136,13 +142,7 @@ def test_a_pass_does_not_queue_every_dead_link_behind_an_unreachable_archive(tmp
                "timemap_url": down + "/timemap/link/{url}", "requests_per_s": 0.2}
     cfg = write_config(tmp_path, f"sqlite:///{(tmp_path / 'a.db').as_posix()}",
                        resolver={"shorteners": sim.shortener_hosts, "archives": [archive]})
-    codes = [sim.set_code(f"Gone{i}", "missing") for i in range(4)]
-    report = tmp_path / "r.txt"
-    report.write_text("".join(f"- On {i + 1} May 2018 meeting {i}.\n  {sim.short(c)}\n" for i, c in
-                              enumerate(codes)), encoding="utf-8")
-    assert run_cli(["init"], cfg).code == 0
-    assert run_cli(["ingest", str(report)], cfg).code == 0
-    r = run_cli(["run", "--stage", "resolve", "--json"], cfg)
+    r = _resolve_dead_codes(tmp_path, sim, cfg, 4)
     assert r.code == 1 and r.json()["failed"] == 4, (r.out, r.err)
     reasons = [json.loads(run_cli(["show", str(a), "--json"], cfg).out)["links"][0]["status_reason"]
                for a in (1, 2, 3, 4)]

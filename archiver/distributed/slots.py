@@ -83,11 +83,17 @@ class RedisHostSlots:
         self._redis = redis.StrictRedis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._renew = self._redis.register_script(_RENEW)
+        self._rate = self._redis.register_script(_RATE)
         self.per_host, self.delay_ms, self.ttl_ms = per_host, int(delay_s * 1000), int(ttl_s * 1000)
         self.prefix = prefix
         self._held: dict[str, str] = {}  # token -> host, while held: the heartbeat renews these
         self._lock = threading.Lock()
         self._heartbeat: threading.Thread | None = None
+
+    def rate_for(self, archive: str, kind: str, rate: float) -> RedisRate:
+        """A web archive's kind of request held at ``rate`` with every process on this Redis
+        (resolve/ratelimit.py ``use_shared``)."""
+        return RedisRate(self._rate, f"{self.prefix}:rate:{archive}:{kind}", rate)
 
     def _keys(self, host: str) -> list[str]:
         return [f"{self.prefix}:slots:{host}", f"{self.prefix}:next:{host}"]
@@ -155,7 +161,7 @@ class RedisRate:
     the Redis: ``acquire`` blocks until this process may send the next one (the interface of
     resolve/ratelimit.py's TokenBucket)."""
 
-    def __init__(self, client, script, key: str, rate: float, sleep=time.sleep):
+    def __init__(self, script, key: str, rate: float, sleep=time.sleep):
         self._script, self._key, self._sleep = script, key, sleep
         self.rate = float(rate)
         self._interval_ms = max(1, int(round(1000 / self.rate)))
@@ -175,23 +181,6 @@ class RedisRate:
                 return waited
             self._sleep(wait_ms / 1000)
             waited += wait_ms / 1000
-
-
-def shared_rates(settings):
-    """``(archive, kind, rate) -> RedisRate`` when ``queue`` names a Redis; else None (each process keeps
-    to the archives' rates by itself)."""
-    q = settings.queue
-    if q.slots_url is None:
-        return None
-    import redis
-
-    client = redis.StrictRedis.from_url(q.slots_url, socket_timeout=10, socket_connect_timeout=5)
-    script = client.register_script(_RATE)
-    prefix = q.key_prefix
-
-    def rate_for(archive: str, kind: str, rate: float) -> RedisRate:
-        return RedisRate(client, script, f"{prefix}:rate:{archive}:{kind}", rate)
-    return rate_for
 
 
 def from_settings(settings) -> RedisHostSlots | None:

@@ -10,7 +10,7 @@ turns through shared memory (:class:`SharedRate`), processes on one Redis throug
 (distributed/slots.py ``RedisRate``). An archive that cannot be reached at all is not
 asked again for a while (:func:`mark_unreachable`).
 
-Clock and sleep are injectable so tests run with a fake clock and never wait.
+A TokenBucket's clock and sleep are injectable so tests run with a fake clock and never wait.
 """
 from __future__ import annotations
 
@@ -65,19 +65,17 @@ class TokenBucket:
 _BUCKETS: dict[tuple[str, str], TokenBucket] = {}
 _BUCKETS_LOCK = threading.Lock()
 _SHARED: Callable[[str, str, float], object] | None = None  # rates held with other processes (use_shared)
-_FROM_SHARED: set[tuple[str, str]] = set()  # the keys of _BUCKETS that _SHARED made
 
 
 def use_shared(factory: Callable[[str, str, float], object] | None) -> None:
     """Hold every archive's rates with the other processes that share ``factory``'s store (Redis, for Celery
-    workers: distributed/slots.py ``shared_rates``) instead of in this process alone; None: alone again."""
+    workers: distributed/slots.py ``RedisHostSlots.rate_for``) instead of in this process alone; None: alone again."""
     global _SHARED
     with _BUCKETS_LOCK:
         if factory is None and _SHARED is None:
             return  # (nothing changes: the buckets keep what they hold)
         _SHARED = factory
         _BUCKETS.clear()
-        _FROM_SHARED.clear()
 
 
 class SharedRate:
@@ -126,24 +124,14 @@ def use_turns(turns: dict[tuple[str, str], object]) -> None:
     use_shared(rate_for)
 
 
-def bucket_for(archive: str, kind: str, rate: float, *,
-               clock: Callable[[], float] | None = None,
-               sleep: Callable[[float], None] | None = None) -> TokenBucket:
+def bucket_for(archive: str, kind: str, rate: float) -> TokenBucket:
     """The process-wide bucket for (archive, kind), or the rate held with other processes (use_shared);
     recreated when its rate changes."""
     key = (archive, kind)
     with _BUCKETS_LOCK:
-        if _SHARED is not None and clock is None and sleep is None:  # held with the other processes as a whole
-            b = _BUCKETS.get(key)
-            if b is None or b.rate != rate or key not in _FROM_SHARED:
-                b = _BUCKETS[key] = _SHARED(archive, kind, rate)
-                _FROM_SHARED.add(key)
-            return b
         b = _BUCKETS.get(key)
-        if b is None or b.rate != rate or clock is not None or sleep is not None or key in _FROM_SHARED:
-            b = TokenBucket(rate, clock=clock or time.monotonic, sleep=sleep or time.sleep)
-            _BUCKETS[key] = b
-            _FROM_SHARED.discard(key)
+        if b is None or b.rate != rate:  # (use_shared empties _BUCKETS: every entry is of the current kind)
+            b = _BUCKETS[key] = _SHARED(archive, kind, rate) if _SHARED is not None else TokenBucket(rate)
         return b
 
 
@@ -180,6 +168,5 @@ def reset() -> None:
     global _SHARED
     with _BUCKETS_LOCK:
         _BUCKETS.clear()
-        _FROM_SHARED.clear()
         _UNREACHABLE.clear()
         _SHARED = None
